@@ -1,0 +1,33 @@
+# The two commands of the README. Everything else is a step they call.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test venv system-deps models clean
+
+demo: $(STAMP)                                   ## set up, run the quickstart on `host`, open the report
+	$(BIN)/harness run suites/quickstart.yaml --device host --out out/quickstart || test $$? -eq 1
+	@tools/open-report out/quickstart/report.html
+
+test: $(STAMP) system-deps                        ## set up with test extras and system tools, run every test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[test]'
+	touch $@
+
+system-deps:                                      ## apt packages the tests need (when root or sudo)
+	tools/system-deps.sh
+
+models:                                           ## regenerate models/ (TensorFlow, dev only)
+	test -x .venv-models/bin/python || $(PYTHON) -m venv .venv-models
+	.venv-models/bin/python -m pip install --quiet -c requirements.lock -e '.[models]'
+	.venv-models/bin/python tools/make_models.py
+
+clean:
+	rm -rf $(VENV) out results build *.egg-info

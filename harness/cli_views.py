@@ -1,0 +1,120 @@
+"""Terminal output of the CLI (rich tables, JSON, CSV). Presentation only."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Any, Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.units import human_bytes
+
+console = Console()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def devices_table(profiles: Iterable[Any]) -> None:
+    table = Table(title="Device profiles")
+    for col in ("name", "tier", "TOPS", "RAM", "flash", "model cap", "runtime", "transport", "emulated"):
+        table.add_column(col)
+    for p in profiles:
+        table.add_row(p.name, p.tier.value, '—' if p.compute_tops is None else f'{p.compute_tops:g}', human_bytes(p.ram),
+                      human_bytes(p.flash), human_bytes(p.model_volume_cap), p.runtime.value,
+                      p.transport, "yes" if p.emulated else "")
+    console.print(table)
+
+
+def inspection_view(found: Any) -> None:
+    m = found.model
+    console.print(f"[bold]{m.path}[/bold]  {human_bytes(m.bytes)} ({m.bytes} B, gzip {m.gzip_bytes} B)"
+                  f"  sha256 {m.sha256[:16]}…")
+    console.print(f"quantization: {m.quantization}   parameters: {m.parameters:,}   MACs: {m.macs:,}"
+                  f"   sparsity: {m.sparsity:.1%}")
+    for kind, tensors in (("input", m.inputs), ("output", m.outputs)):
+        for t in tensors:
+            q = f" scale={t.scale:.6g} zero_point={t.zero_point}" if t.scale is not None else ""
+            console.print(f"{kind}: {t.name} {list(t.shape)} {t.dtype}{q}")
+    ops = ", ".join(f"{name}×{count}" for name, count in m.operators.items())
+    console.print(f"operators: {ops}")
+    if found.tflm_runnable:
+        console.print(f"TFLite-Micro: runs; arena {human_bytes(found.tflm_arena_bytes)} "
+                      f"({found.tflm_arena_bytes} B)")
+    else:
+        console.print(f"TFLite-Micro: cannot run it: {found.tflm_error}")
+
+
+def check_view(report: dict[str, Any]) -> None:
+    for device in report["devices"]:
+        table = Table(title=f"{device['device']} ({device['tier']}, {device['runtime']})")
+        for col in ("family", "variant", "fits", "model", "activations", "accuracy", "reason"):
+            table.add_column(col)
+        for fam in device["families"]:
+            for v in fam["variants"]:
+                mark = "[green]best[/green]" if v["variant"] == fam["best"] else ("yes" if v["fits"] else "[red]no[/red]")
+                table.add_row(fam["family"], v["variant"], mark, human_bytes(v["model_bytes"]),
+                              human_bytes(v["activation_bytes"]), _fmt(v["accuracy"], 4),
+                              "; ".join(v["reasons"]))
+        console.print(table)
+    for family, names in report["runnable_on"].items():
+        console.print(f"{family} runs on: {', '.join(names) or 'no device'}")
+
+
+RESULT_COLUMNS = ("device", "family", "variant", "status", "latency_p50_us", "latency_p99_us",
+                  "rss_peak_bytes", "arena_bytes", "accuracy_top1", "accuracy_delta_points",
+                  "model_bytes", "model_gzip_bytes", "power_status", "thresholds_passed", "reason")
+
+
+def results_table(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for col in ("device", "model", "status", "p50 ms", "p99 ms", "peak RSS", "arena", "top-1",
+                "Δ vs ref", "bytes", "gzip", "power", "thresholds"):
+        table.add_column(col)
+    for r in rows:
+        passed = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "—"}[r["thresholds_passed"]]
+        status = r["status"] if r["status"] == "ok" else f"[yellow]{r['status']}[/yellow]"
+        table.add_row(r["device"], f"{r['family']}/{r['variant']}", status,
+                      _ms(r["latency_p50_us"]), _ms(r["latency_p99_us"]),
+                      human_bytes(r["rss_peak_bytes"]), human_bytes(r["arena_bytes"]),
+                      _fmt(r["accuracy_top1"], 4), _fmt(r["accuracy_delta_points"], 2),
+                      str(r["model_bytes"] or "—"), str(r["model_gzip_bytes"] or "—"),
+                      r["power_status"], passed)
+    console.print(table)
+    for r in rows:
+        if r["reason"]:
+            console.print(f"[yellow]{r['family']}/{r['variant']}[/yellow] {r['status']}: {r['reason']}")
+
+
+def _ms(us: float | None) -> str:
+    return "—" if us is None else f"{us / 1000:.3f}"
+
+
+def results_output(store: Any, run_id: str, fmt: str) -> None:
+    rows = store.results(run_id)
+    if fmt == "json":
+        print_json({"run": store.run(run_id), "results": rows})
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else list(RESULT_COLUMNS),
+                                extrasaction="ignore")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()})
+    elif fmt == "table":
+        results_table(rows, f"run {run_id}")
+    else:
+        from harness.errors import ConfigError
+
+        raise ConfigError(f"unknown --format {fmt!r}; use table, json or csv")

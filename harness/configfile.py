@@ -1,0 +1,155 @@
+"""YAML config files validated by pydantic, with errors that name file, line and field.
+
+PyYAML's `safe_load` forgets where a value came from and silently keeps the last of two
+duplicate keys; we compose the node tree once to remember every key's line and to refuse
+duplicates, then validate the plain data with a pydantic model that forbids unknown keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic
+import yaml
+
+from harness.errors import ConfigError
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+Loc = tuple[str | int, ...]
+
+
+class StrictModel(pydantic.BaseModel):
+    """Base for every config schema: unknown keys are errors, values are immutable."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+def load(path: Path, schema: type[M], *, context: dict[str, Any] | None = None) -> M:
+    """Read `path` and validate it as `schema`; every failure is a ConfigError naming the file."""
+    data, lines = read_yaml(path)
+    return validate(data, schema, path, lines, context=context)
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: malformed YAML: {problem}") from None
+    lines: dict[Loc, int] = {}
+    if node is not None:
+        _index_lines(node, (), lines, path)
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> None:
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            child = (*loc, key)
+            if child in lines:
+                raise ConfigError(
+                    f"{path}:{key_node.start_mark.line + 1}: duplicate key {_dotted(child)!r}"
+                )
+            lines[child] = key_node.start_mark.line + 1
+            _index_lines(value_node, child, lines, path)
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, (*loc, i), lines, path)
+
+
+def validate(
+    data: Any,
+    schema: type[M],
+    path: Path,
+    lines: dict[Loc, int],
+    *,
+    context: dict[str, Any] | None = None,
+) -> M:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping of keys to values, got {type(data).__name__}")
+    try:
+        return schema.model_validate(data, context=context)
+    except pydantic.ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        message = format_error(errors[0], schema, path, lines)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(message + more) from None
+
+
+def format_error(error: dict[str, Any], schema: type, path: Path, lines: dict[Loc, int]) -> str:
+    loc: Loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+    field = _dotted(loc) or "(top level)"
+    line = _nearest_line(loc, lines)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _fields_at(schema, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+        return f"{path}:{line}: unknown key {field!r}{hint}"
+    if kind == "missing":
+        return f"{path}:{line}: missing required field {field!r}"
+    msg = error["msg"].removeprefix("Value error, ")
+    return f"{path}:{line}: field {field!r}: {msg}" if loc else f"{path}:{line}: {msg}"
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic inserts the member type's name into `loc` for unions (e.g. 'function-after[...]').
+    return isinstance(part, str) and ("[" in part or part in {"int", "float", "str", "bool"})
+
+
+def _nearest_line(loc: Loc, lines: dict[Loc, int]) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def _dotted(loc: Loc) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else p for p in loc).replace(".[", "[")
+
+
+def _fields_at(schema: type, loc: Loc) -> list[str]:
+    """Field names of the model reached by following `loc` from `schema`."""
+    current: Any = schema
+    for part in loc:
+        current = _model_in(current)
+        if current is None:
+            return []
+        if isinstance(part, str):
+            field = current.model_fields.get(part)
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            args = typing.get_args(current)
+            current = args[0] if args else None
+    model = _model_in(current)
+    return sorted(model.model_fields) if model else []
+
+
+def _model_in(annotation: Any) -> type[pydantic.BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, typing.Annotated, list, tuple):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None

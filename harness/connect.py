@@ -1,0 +1,36 @@
+"""From a device profile to an open transport and the runner that fits it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.deadline import Deadline
+from harness.errors import ConfigError
+from harness.profiles import DeviceProfile
+from harness.runners.base import Runner
+from harness.transports import CommandTransport, open_transport
+
+
+def transport_options(profile: DeviceProfile) -> dict[str, Any]:
+    """The plain options a transport takes; transports never see a profile."""
+    options: dict[str, Any] = {}
+    for section in ("ssh", "serial", "qemu"):
+        value = getattr(profile, section)
+        if value is not None:
+            options[section] = value.model_dump()
+    return options
+
+
+def open_runner(profile: DeviceProfile, deadline: Deadline) -> Runner:
+    if profile.transport is None:
+        raise ConfigError(f"device {profile.name!r} is a reference class with no transport; "
+                          "use it with `harness check`, not `harness run`")
+    transport = open_transport(profile.transport, **transport_options(profile))
+    transport.open(deadline)
+    if isinstance(transport, CommandTransport):
+        from harness.runners.agent_runner import AgentRunner
+
+        return AgentRunner(transport, profile.runtime.value)
+    from harness.runners.firmware import FirmwareRunner
+
+    return FirmwareRunner(transport)

@@ -1,0 +1,1 @@
+"""Models: .tflite files (parsing, inspection), their manifests, and the fit check."""

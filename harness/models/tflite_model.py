@@ -1,0 +1,174 @@
+"""Static facts about a .tflite file, read from its flatbuffer without any interpreter.
+
+The flatbuffer schema module ships inside the `tflite-micro` wheel, so parsing needs neither
+TensorFlow nor LiteRT. A file that is not a valid TFLite flatbuffer is a ModelError naming it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ModelError
+
+_TFLITE_IDENTIFIER = b"TFL3"
+_DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool",
+           7: "int16", 9: "int8", 10: "float64"}
+_DTYPE_BYTES = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "bool": 1,
+                "int16": 2, "int8": 1, "float64": 8}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float | None = None  # per-tensor quantization; None for float tensors
+    zero_point: int | None = None
+
+
+@dataclass(frozen=True)
+class TfliteModel:
+    path: str
+    bytes: int
+    gzip_bytes: int
+    sha256: str
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    operators: dict[str, int]  # builtin operator name -> count, in first-use order
+    parameters: int  # elements of constant tensors (weights and biases)
+    weight_dtypes: dict[str, int] = field(default_factory=dict)  # dtype -> parameter count
+    macs: int = 0  # multiply-accumulates of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED
+    activation_bytes_upper_bound: int = 0  # all non-constant tensors, no memory reuse
+    sparsity: float = 0.0  # fraction of exact zeros among the weights
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def quantization(self) -> str:
+        """float32 | float16 | int8 dynamic-range | int8 full-integer."""
+        dtypes = set(self.weight_dtypes)
+        if "float16" in dtypes:
+            return "float16"
+        if "int8" in dtypes:
+            io = {t.dtype for t in (*self.inputs, *self.outputs)}
+            return "int8 full-integer" if io <= {"int8", "uint8"} else "int8 dynamic-range"
+        return "float32"
+
+
+def digest(data: bytes) -> tuple[str, int, int]:
+    """sha256, bytes and gzip -9 bytes (what an over-the-air update ships)."""
+    return hashlib.sha256(data).hexdigest(), len(data), len(gzip.compress(data, 9, mtime=0))
+
+
+@cache
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+
+    return schema_py_generated
+
+
+def read_model(path: Path) -> TfliteModel:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: model file not found") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model: {exc.strerror}") from None
+    if len(data) < 8 or data[4:8] != _TFLITE_IDENTIFIER:
+        raise ModelError(f"{path}: not a TFLite model (no 'TFL3' flatbuffer identifier)")
+    try:
+        return _parse(path, data)
+    except ModelError:
+        raise
+    except Exception as exc:  # a truncated flatbuffer raises anything from struct to IndexError
+        raise ModelError(f"{path}: corrupt TFLite model: {type(exc).__name__}: {exc}") from None
+
+
+def _parse(path: Path, data: bytes) -> TfliteModel:
+    schema = _schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    if not model.subgraphs:
+        raise ModelError(f"{path}: corrupt TFLite model: no subgraph")
+    graph = model.subgraphs[0]
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    tensors = graph.tensors
+    constant = {i for i, t in enumerate(tensors) if _buffer_size(model, t) > 0}
+    operators: Counter[str] = Counter()
+    macs = 0
+    for op in graph.operators or []:
+        code = model.operatorCodes[op.opcodeIndex]
+        name = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+        operators[name] += 1
+        macs += _op_macs(name, op, tensors)
+    weight_dtypes: Counter[str] = Counter()
+    zeros = 0
+    for i in constant:
+        tensor = tensors[i]
+        dtype = _DTYPES.get(tensor.type, f"type{tensor.type}")
+        count = int(np.prod(tensor.shape)) if tensor.shape is not None and len(tensor.shape) else 1
+        weight_dtypes[dtype] += count
+        if dtype in ("float32", "int8", "float16") and len(_shape(tensor)) >= 2:
+            raw = np.asarray(model.buffers[tensor.buffer].data, dtype=np.uint8).tobytes()
+            zeros += int(np.count_nonzero(np.frombuffer(raw, dtype=dtype) == 0))
+    kernel_count = sum(_elements(tensors[i]) for i in constant if len(_shape(tensors[i])) >= 2)
+    activations = sum(_elements(t) * _DTYPE_BYTES.get(_DTYPES.get(t.type, ""), 4)
+                      for i, t in enumerate(tensors) if i not in constant)
+    sha, size, gz = digest(data)
+    return TfliteModel(
+        path=str(path), bytes=size, gzip_bytes=gz, sha256=sha,
+        inputs=tuple(_tensor_info(tensors[i]) for i in graph.inputs),
+        outputs=tuple(_tensor_info(tensors[i]) for i in graph.outputs),
+        operators=dict(operators), parameters=sum(weight_dtypes.values()),
+        weight_dtypes=dict(weight_dtypes), macs=macs,
+        activation_bytes_upper_bound=activations,
+        sparsity=round(zeros / kernel_count, 4) if kernel_count else 0.0,
+    )
+
+
+def _buffer_size(model: Any, tensor: Any) -> int:
+    buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
+    if buffer is None:
+        return 0
+    if buffer.data is not None:
+        return len(buffer.data)
+    return int(getattr(buffer, "size", 0) or 0)  # large models keep buffers outside the flatbuffer
+
+
+def _shape(tensor: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in tensor.shape) if tensor.shape is not None else ()
+
+
+def _elements(tensor: Any) -> int:
+    return int(np.prod(_shape(tensor))) if _shape(tensor) else 1
+
+
+def _tensor_info(tensor: Any) -> TensorInfo:
+    quant = tensor.quantization
+    scale = zero = None
+    if quant is not None and quant.scale is not None and len(quant.scale) == 1:
+        scale, zero = float(quant.scale[0]), int(quant.zeroPoint[0])
+    name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+    return TensorInfo(name, _shape(tensor), _DTYPES.get(tensor.type, f"type{tensor.type}"), scale, zero)
+
+
+def _op_macs(name: str, op: Any, tensors: list[Any]) -> int:
+    if name not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        return 0
+    out = _shape(tensors[op.outputs[0]])
+    weights = _shape(tensors[op.inputs[1]])
+    if not out or not weights:
+        return 0
+    if name == "CONV_2D":  # weights [out_c, kh, kw, in_c]
+        return int(np.prod(out)) * int(np.prod(weights[1:]))
+    if name == "DEPTHWISE_CONV_2D":  # weights [1, kh, kw, out_c]
+        return int(np.prod(out)) * weights[1] * weights[2]
+    return int(np.prod(out)) * weights[-1]  # FULLY_CONNECTED: weights [out, in]

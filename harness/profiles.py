@@ -1,0 +1,184 @@
+"""Device profiles: what a board is, how to reach it, how its power is measured."""
+
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import pydantic
+
+from harness import configfile
+from harness.configfile import StrictModel
+from harness.errors import ConfigError
+from harness.units import Bytes, MilliampHours, Seconds, Tops, Volts, Watts
+
+TRANSPORT_SCHEMES = ("local", "ssh", "serial", "socket", "rfc2217", "qemu")
+
+
+class Tier(str, enum.Enum):
+    """The seed's device classes, plus the engineer's own workstation."""
+
+    FLAGSHIP = "flagship"  # flagship phone class: 20+ TOPS, 50 MB model cap
+    MID_RANGE = "mid-range"  # 5-20 TOPS, 20 MB
+    WEARABLE = "wearable"  # 0.1-1 TOPS, 5 MB
+    IOT = "iot"  # < 0.1 TOPS, 1 MB
+    WORKSTATION = "workstation"  # the engineer's own machine; never ranked with boards
+
+
+class Runtime(str, enum.Enum):
+    LITERT = "litert"
+    TFLITE_RUNTIME = "tflite-runtime"
+    EDGETPU = "edgetpu"
+    TFLM = "tflm"
+
+
+class SshOptions(StrictModel):
+    key_file: str | None = None  # None: the SSH agent, then ~/.ssh default keys
+    known_hosts: str | None = None  # None: the harness's own known_hosts
+    host_key: str | None = None  # a pinned "ssh-ed25519 AAAA..." public key
+    accept_unknown_host_key: bool = False  # explicit, logged opt-out of verification
+    password_env: str | None = None  # name of an environment variable, never a password
+    python: str = "python3"
+    workdir: str = "/tmp/edge-harness"
+    connect_timeout: Seconds = 10.0
+    command_timeout: Seconds = 600.0
+
+
+class SerialOptions(StrictModel):
+    protocol: Literal["binary", "mlperf-tiny"] = "binary"
+    reset: Literal["none", "dtr-rts", "command"] = "none"
+    reset_command: list[str] | None = None
+    read_timeout: Seconds = 5.0
+
+
+class QemuOptions(StrictModel):
+    image: str | None = None  # disk image or firmware, relative to the repo
+    icount_shift: int | None = None
+    memory: Bytes | None = None
+    boot_timeout: Seconds = 120.0
+
+
+class PowerEstimate(StrictModel):
+    """An explicit, opt-in estimate: stored and shown as `estimated`, never ranked as measured."""
+
+    tops_per_watt: float | None = None
+    rated_power: Watts | None = None
+
+
+class PowerSection(StrictModel):
+    meter: str | None = None  # URL of the meter; None: power is "not measured"
+    supply_voltage: Volts | None = None
+    battery_capacity: MilliampHours | None = None
+    battery_voltage: Volts | None = None
+    duty_cycle: float | None = pydantic.Field(default=None, ge=0, le=1)
+    windows: int = pydantic.Field(default=5, ge=1)
+    window_seconds: Seconds = 10.0
+    estimate: PowerEstimate | None = None
+
+
+class Thresholds(StrictModel):
+    """Pass/fail limits; the seed's defaults are latency < 200 ms, memory < 60% RAM, battery < 5%/h."""
+
+    latency_ms: float | None = pydantic.Field(default=None, gt=0)
+    memory_fraction: float | None = pydantic.Field(default=None, gt=0, le=1)
+    battery_pct_per_hour: float | None = pydantic.Field(default=None, gt=0)
+    accuracy_drop_points: float | None = pydantic.Field(default=None, ge=0)
+
+    def merged(self, override: "Thresholds") -> "Thresholds":
+        """These limits with every limit `override` sets replacing ours."""
+        return self.model_copy(update=override.model_dump(exclude_none=True))
+
+
+class DeviceProfile(StrictModel):
+    name: str = pydantic.Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    description: str
+    tier: Tier
+    transport: str | None  # declared before ram/flash: their 'auto' needs to know it
+    runtime: Runtime
+    compute_tops: Tops | None  # required key; null where no figure is published
+    ram: Bytes
+    flash: Bytes
+    model_volume_cap: Bytes
+    emulated: bool = False
+    reference: bool = False  # a device class from the seed's table, not a board: checked, never run
+    cpu: str | None = None
+    accelerator: str | None = None
+    specs_source: str | None = None
+    ssh: SshOptions | None = None
+    serial: SerialOptions | None = None
+    qemu: QemuOptions | None = None
+    power: PowerSection = PowerSection()
+    thresholds: Thresholds = Thresholds()
+
+    @pydantic.field_validator("transport")
+    @classmethod
+    def _known_scheme(cls, url: str | None) -> str | None:
+        if url is None:
+            return None  # only a reference class may lack one (checked below)
+        scheme = urlsplit(url).scheme
+        if scheme not in TRANSPORT_SCHEMES:
+            raise ValueError(
+                f"unknown transport {url!r}; the URL scheme must be one of {', '.join(TRANSPORT_SCHEMES)}"
+            )
+        return url
+
+    @pydantic.field_validator("ram", "flash", mode="before")
+    @classmethod
+    def _auto_size(cls, value: object, info: pydantic.ValidationInfo) -> object:
+        # 'auto' measures this machine: only meaningful for the local host.
+        if value != "auto":
+            return value
+        if not str(info.data.get("transport", "")).startswith("local:"):
+            raise ValueError("'auto' is only allowed for a local:// device")
+        import psutil
+
+        if info.field_name == "ram":
+            return psutil.virtual_memory().total
+        return psutil.disk_usage(str(Path.cwd())).total
+
+    @pydantic.model_validator(mode="after")
+    def _reference_has_no_transport(self) -> "DeviceProfile":
+        if self.transport is None and not self.reference:
+            raise ValueError("'transport' is null but the device is not a 'reference: true' class")
+        return self
+
+
+def default_profiles_dir() -> Path:
+    """--profiles, else $EDGE_HARNESS_PROFILES, else ./device_profiles, else the repo's."""
+    env = os.environ.get("EDGE_HARNESS_PROFILES")
+    if env:
+        return Path(env)
+    local = Path("device_profiles")
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parent.parent / "device_profiles"
+
+
+def load_profile(path: Path) -> DeviceProfile:
+    profile = configfile.load(path, DeviceProfile)
+    if profile.name != path.stem:
+        raise ConfigError(f"{path}:1: field 'name': {profile.name!r} must match the file name {path.stem!r}")
+    return profile
+
+
+def resolve(name_or_path: str, profiles_dir: Path | None = None) -> DeviceProfile:
+    """A device by name (device_profiles/NAME.yaml) or by the path of its profile."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml"):
+        return load_profile(candidate)
+    directory = profiles_dir or default_profiles_dir()
+    path = directory / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(p.stem for p in sorted(directory.glob("*.yaml"))) or "none"
+        raise ConfigError(f"unknown device {name_or_path!r}: no {path}; known devices: {known}")
+    return load_profile(path)
+
+
+def load_all(profiles_dir: Path | None = None) -> list[DeviceProfile]:
+    directory = profiles_dir or default_profiles_dir()
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: no such profiles directory")
+    return [load_profile(path) for path in sorted(directory.glob("*.yaml"))]

@@ -1,0 +1,42 @@
+"""Where a result came from: harness version, git describe, controller host, run ids."""
+
+from __future__ import annotations
+
+import platform
+import secrets
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from harness import __version__
+
+TRACKED_PACKAGES = ("ai-edge-litert", "tflite-micro", "numpy", "tflite-runtime", "pycoral")
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def git_describe() -> str | None:
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty", "--tags"],
+                              capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def controller() -> dict[str, str | None]:
+    """The machine that drives the run, with the versions of the packages that matter."""
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"host": platform.node(), "python": platform.python_version(), "os": platform.platform(),
+            "harness": __version__, "argv": " ".join(sys.argv), **versions}

@@ -1,0 +1,1 @@
+"""Reports: jinja2 HTML from the store. Reports never import transports or runners."""

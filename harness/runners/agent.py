@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""The measurement agent: runs one model on the machine it finds itself on and prints JSON.
+
+This one file is the whole on-board half of the harness. The host runner runs it in a
+subprocess on the host; the SSH runner copies it to a board and runs it there. It needs only
+the standard library, numpy and one interpreter package (ai-edge-litert, tflite-runtime,
+pycoral's libedgetpu delegate, or tflite-micro); psutil is used when present. So it must not
+import anything from the `harness` package.
+
+Usage: python3 agent.py < job.json > result.json   (see `run_job` for the job's keys)
+Measurement follows TFLite's benchmark_model: init, first inference, warm-up by count and
+time, then runs until both the count and the minimum time are reached; only `invoke()` is
+inside the timed region.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+AGENT_PROTOCOL = 1
+_now = time.perf_counter_ns
+
+
+# ---------------------------------------------------------------- statistics
+
+def summarize(samples_us: list[float]) -> dict[str, float | int]:
+    """Latency statistics in microseconds, with a distribution-free 95% CI of the median."""
+    data = sorted(samples_us)
+    n = len(data)
+    mean = sum(data) / n
+    std = math.sqrt(sum((x - mean) ** 2 for x in data) / (n - 1)) if n > 1 else 0.0
+    lo, hi = median_ci_ranks(n)
+    return {
+        "n": n, "mean": mean, "std": std, "min": data[0], "max": data[-1],
+        "p50": percentile(data, 50), "p90": percentile(data, 90), "p99": percentile(data, 99),
+        "median_ci_low": data[lo], "median_ci_high": data[hi],
+    }
+
+
+def percentile(sorted_data: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default method)."""
+    pos = (len(sorted_data) - 1) * q / 100.0
+    low = math.floor(pos)
+    high = min(low + 1, len(sorted_data) - 1)
+    return sorted_data[low] + (sorted_data[high] - sorted_data[low]) * (pos - low)
+
+
+def median_ci_ranks(n: int, z: float = 1.959964) -> tuple[int, int]:
+    """0-based ranks bounding the median with ~95% coverage (binomial, normal approximation)."""
+    half = z * math.sqrt(n) / 2.0
+    lo = max(0, math.floor(n / 2.0 - half) - 1)
+    hi = min(n - 1, math.ceil(1 + n / 2.0 + half) - 1)
+    return lo, hi
+
+
+# ---------------------------------------------------------------- interpreters
+
+class Adapter:
+    """The few calls the measurement needs, over any of the supported interpreters."""
+
+    name = "?"
+
+    def __init__(self, model_path: str, threads: int) -> None:
+        self.model_path = model_path
+        self.threads = threads
+
+    def load(self) -> None: ...
+    def input_detail(self) -> dict[str, Any]: ...
+    def set_input(self, array: Any) -> None: ...
+    def invoke(self) -> None: ...
+    def get_output(self) -> Any: ...
+    def versions(self) -> dict[str, str]: ...
+    def arena_bytes(self) -> int | None:
+        return None
+
+
+class LiteRtAdapter(Adapter):
+    name = "litert"
+    module = "ai_edge_litert.interpreter"
+    package = "ai_edge_litert"
+
+    def delegates(self) -> list[Any]:
+        return []
+
+    def load(self) -> None:
+        mod = __import__(self.module, fromlist=["Interpreter"])
+        kwargs: dict[str, Any] = {"model_path": self.model_path, "num_threads": self.threads}
+        delegates = self.delegates()
+        if delegates:
+            kwargs["experimental_delegates"] = delegates
+        try:
+            self.interp = mod.Interpreter(**kwargs)
+            self.interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise AgentError("model", f"{self.model_path}: {self.name} cannot load it: {exc}")
+        self._in = self.interp.get_input_details()[0]
+        self._out = self.interp.get_output_details()[0]["index"]
+
+    def input_detail(self) -> dict[str, Any]:
+        scale, zero = self._in["quantization"]
+        return {"shape": list(self._in["shape"]), "dtype": self._in["dtype"].__name__,
+                "scale": scale, "zero_point": zero}
+
+    def set_input(self, array: Any) -> None:
+        self.interp.set_tensor(self._in["index"], array)
+
+    def invoke(self) -> None:
+        self.interp.invoke()
+
+    def get_output(self) -> Any:
+        return self.interp.get_tensor(self._out)
+
+    def versions(self) -> dict[str, str]:
+        pkg = __import__(self.package)
+        return {"runtime": self.name, "runtime_version": str(getattr(pkg, "__version__", "unknown"))}
+
+
+class TfliteRuntimeAdapter(LiteRtAdapter):
+    name = "tflite-runtime"
+    module = "tflite_runtime.interpreter"
+    package = "tflite_runtime"
+
+
+class EdgeTpuAdapter(TfliteRuntimeAdapter):
+    name = "edgetpu"
+
+    def delegates(self) -> list[Any]:
+        if not self.model_path.endswith("_edgetpu.tflite"):
+            raise AgentError("model", f"{self.model_path}: not compiled for the Edge TPU "
+                                      "(run edgetpu_compiler; the variant must end in _edgetpu.tflite)")
+        mod = __import__(self.module, fromlist=["load_delegate"])
+        try:
+            return [mod.load_delegate("libedgetpu.so.1")]
+        except (ValueError, OSError) as exc:
+            raise AgentError("device", f"Edge TPU delegate libedgetpu.so.1 not usable "
+                                       f"(library or USB accelerator missing?): {exc}")
+
+
+class TflmAdapter(Adapter):
+    """Real TFLite-Micro (reference kernels) through the tflite-micro wheel."""
+
+    name = "tflm"
+
+    def load(self) -> None:
+        from tflite_micro.python.tflite_micro import runtime
+
+        arena = int(os.environ.get("EDGE_HARNESS_TFLM_ARENA", 64 * 1024 * 1024))
+        try:
+            self.interp = runtime.Interpreter.from_file(self.model_path, arena_size=arena)
+        except (ValueError, RuntimeError) as exc:
+            raise AgentError("model", f"{self.model_path}: TFLite-Micro cannot run it: {exc}")
+        self._in = self.interp.get_input_details(0)
+
+    def input_detail(self) -> dict[str, Any]:
+        q = self._in.get("quantization_parameters") or {}
+        scales, zeros = list(q.get("scales", [])), list(q.get("zero_points", []))
+        return {"shape": list(self._in["shape"]), "dtype": self._in["dtype"].__name__,
+                "scale": float(scales[0]) if scales else 0.0, "zero_point": int(zeros[0]) if zeros else 0}
+
+    def set_input(self, array: Any) -> None:
+        self.interp.set_input(array, 0)
+
+    def invoke(self) -> None:
+        self.interp.invoke()
+
+    def get_output(self) -> Any:
+        return self.interp.get_output(0)
+
+    def versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        return {"runtime": self.name, "runtime_version": version("tflite-micro")}
+
+    def arena_bytes(self) -> int | None:
+        """Arena bytes TFLite-Micro's recording allocator reports (it prints them to stderr)."""
+        report = _capture_stderr(self.interp.print_allocations)
+        for line in report.splitlines():
+            if "Arena allocation total" in line:
+                return int(line.split("total")[1].split()[0])
+        return None
+
+
+ADAPTERS: dict[str, type[Adapter]] = {
+    a.name: a for a in (LiteRtAdapter, TfliteRuntimeAdapter, EdgeTpuAdapter, TflmAdapter)
+}
+
+
+class AgentError(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # "model" or "device": a result, not an infrastructure fault
+
+
+def _capture_stderr(fn: Callable[[], Any]) -> str:
+    """C++ code writes to fd 2 directly; redirect the descriptor, not sys.stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            fn()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        return tmp.read().decode(errors="replace")
+
+
+# ---------------------------------------------------------------- memory and environment
+
+def rss_bytes() -> int:
+    try:
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+    except ImportError:
+        return _proc_status_kib("VmRSS") * 1024
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set of this process (VmHWM; ru_maxrss where /proc is missing)."""
+    hwm = _proc_status_kib("VmHWM")
+    if hwm:
+        return hwm * 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _proc_status_kib(key: str) -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace").strip("\x00\n ")
+    except OSError:
+        return None
+
+
+def environment() -> dict[str, Any]:
+    """Who measured: board, CPU, kernel, clocks and temperature at the time, Python, numpy."""
+    import numpy
+
+    cpu_model = None
+    for line in (_read("/proc/cpuinfo") or "").splitlines():
+        if line.split(":")[0].strip() in ("model name", "Hardware", "Model", "cpu model"):
+            cpu_model = line.split(":", 1)[1].strip()
+            break
+    freq = _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq")
+    temp = _read("/sys/class/thermal/thermal_zone0/temp")
+    return {
+        "board_model": _read("/proc/device-tree/model"),
+        "cpu_model": cpu_model or platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "os": platform.platform(),
+        "kernel": platform.release(),
+        "cpu_governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "cpu_freq_khz": int(freq) if freq and freq.isdigit() else None,
+        "temperature_c": int(temp) / 1000.0 if temp and temp.lstrip("-").isdigit() else None,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "hostname": platform.node(),
+    }
+
+
+# ---------------------------------------------------------------- measurement
+
+def quantize(x: Any, detail: dict[str, Any]) -> Any:
+    """Float input to the model's input dtype (int8/uint8 with its scale and zero point)."""
+    import numpy as np
+
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return x.astype(dtype)
+    info = np.iinfo(dtype)
+    q = np.round(x / detail["scale"] + detail["zero_point"])
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def timed_loop(invoke: Callable[[], None], count: int, min_seconds: float,
+               max_seconds: float | None = None) -> list[float]:
+    """Per-call latency in microseconds; runs until both count and min_seconds are reached."""
+    samples: list[float] = []
+    start = _now()
+    min_ns = min_seconds * 1e9
+    max_ns = max_seconds * 1e9 if max_seconds else None
+    while True:
+        t0 = _now()
+        invoke()
+        t1 = _now()
+        samples.append((t1 - t0) / 1000.0)
+        elapsed = t1 - start
+        if len(samples) >= count and elapsed >= min_ns:
+            return samples
+        if max_ns is not None and elapsed >= max_ns:
+            return samples
+
+
+def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    rss_before = rss_bytes()
+    t0 = _now()
+    adapter.load()
+    init_ms = (_now() - t0) / 1e6
+    rss_loaded = rss_bytes()
+    detail = adapter.input_detail()
+    dataset = np.load(job["dataset"]) if job.get("dataset") else None
+    sample = _latency_input(dataset, detail)
+    if list(sample.shape) != list(detail["shape"]):
+        raise AgentError("model", f"dataset sample shape {list(sample.shape)} does not match "
+                                  f"model input {detail['shape']}")
+    adapter.set_input(sample)
+    t0 = _now()
+    adapter.invoke()
+    first_ms = (_now() - t0) / 1e6
+    warm, run = job["warmup"], job["measure"]
+    warmup = timed_loop(adapter.invoke, warm["count"], warm["min_seconds"]) if warm["count"] else []
+    samples = timed_loop(adapter.invoke, run["count"], run["min_seconds"], run.get("max_seconds"))
+    result: dict[str, Any] = {
+        "init_ms": init_ms, "first_inference_ms": first_ms,
+        "warmup_count": len(warmup), "warmup_seconds": sum(warmup) / 1e6,
+        "samples_us": samples, "latency_us": summarize(samples),
+        "memory": {"rss_before_load": rss_before, "rss_after_load": rss_loaded,
+                   "rss_load_delta": rss_loaded - rss_before, "rss_peak": peak_rss_bytes(),
+                   "arena_bytes": adapter.arena_bytes()},
+    }
+    result.update(accuracy(adapter, dataset, detail, job.get("accuracy_samples")))
+    return result
+
+
+def _latency_input(dataset: Any, detail: dict[str, Any]) -> Any:
+    import numpy as np
+
+    if dataset is not None:
+        return quantize(dataset["x"][:1], detail)
+    rng = np.random.default_rng(0)  # a latency-only model: seeded random input in [0, 1)
+    return quantize(rng.random(detail["shape"], dtype=np.float32), detail)
+
+
+def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
+             limit: int | None) -> dict[str, Any]:
+    """Top-1/top-5 on the eval set; set_input and get_output are timed apart from invoke."""
+    import numpy as np
+
+    if dataset is None:
+        return {"accuracy": None}
+    x, y = dataset["x"], dataset["y"]
+    n = len(y) if limit is None else min(limit, len(y))
+    top1 = top5 = 0
+    set_us, get_us, predictions = [], [], []
+    for i in range(n):
+        q = quantize(x[i:i + 1], detail)
+        t0 = _now()
+        adapter.set_input(q)
+        t1 = _now()
+        adapter.invoke()
+        t2 = _now()
+        out = adapter.get_output()
+        t3 = _now()
+        set_us.append((t1 - t0) / 1000.0)
+        get_us.append((t3 - t2) / 1000.0)
+        scores = out.reshape(-1)
+        ranked = np.argsort(-scores.astype(np.float64), kind="stable")
+        predictions.append(int(ranked[0]))
+        top1 += int(ranked[0] == y[i])
+        top5 += int(y[i] in ranked[:5])
+    classes = int(np.prod(out.shape))
+    return {"accuracy": {"samples": n, "top1": top1 / n, "top5": top5 / n if classes > 5 else None,
+                         "predictions": predictions},
+            "set_input_us": summarize(set_us)["p50"], "get_output_us": summarize(get_us)["p50"]}
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """job: runtime, model, dataset|null, warmup{count,min_seconds}, measure{count,min_seconds,
+    max_seconds}, threads, accuracy_samples|null."""
+    adapter_cls = ADAPTERS.get(job["runtime"])
+    if adapter_cls is None:
+        return {"ok": False, "kind": "device", "message": f"unknown runtime {job['runtime']!r}"}
+    adapter = adapter_cls(job["model"], int(job.get("threads", 1)))
+    env = environment()
+    try:
+        env.update(adapter.versions())
+    except ImportError as exc:
+        return {"ok": False, "kind": "device", "environment": env,
+                "message": f"runtime {adapter.name!r} is not installed on this machine: {exc}"}
+    try:
+        result = measure(adapter, job)
+    except AgentError as exc:
+        return {"ok": False, "kind": exc.kind, "message": str(exc), "environment": env}
+    return {"ok": True, "protocol": AGENT_PROTOCOL, "environment": env, **result}
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.read())
+    print(json.dumps(run_job(job)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Runs runners/agent.py on any CommandTransport: the host, an SSH board, a QEMU Linux board."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.deadline import Deadline
+from harness.errors import DeviceError, InfrastructureError, ModelError
+from harness.runners import agent
+from harness.runners.base import Job, Measurement, Runner
+from harness.transports.base import CommandTransport
+
+AGENT_FILE = Path(agent.__file__)
+
+
+class AgentRunner(Runner):
+    def __init__(self, transport: CommandTransport, runtime: str) -> None:
+        self.transport = transport
+        self.runtime = runtime
+
+    def measure(self, job: Job, deadline: Deadline) -> Measurement:
+        agent_path = self.transport.stage(AGENT_FILE, deadline)
+        model = self.transport.stage(job.model_path, deadline)
+        dataset = self.transport.stage(job.dataset_path, deadline) if job.dataset_path else None
+        request = json.dumps(job.agent_job(self.runtime, model, dataset)).encode()
+        start = time.monotonic_ns()
+        done = self.transport.run([self.transport.python, agent_path], stdin=request, deadline=deadline)
+        end = time.monotonic_ns()
+        if done.returncode != 0:
+            raise self._crash(job, done.returncode, done.stderr)
+        try:
+            reply = json.loads(done.stdout)
+        except ValueError:
+            raise InfrastructureError(
+                f"{self.transport.url}: agent answered no JSON: {done.stdout[-200:]!r}") from None
+        if not reply.get("ok"):
+            kind = ModelError if reply.get("kind") == "model" else DeviceError
+            raise kind(reply.get("message", "agent failed without a message"))
+        return _measurement(reply, self.runtime, self.transport.emulated, (start, end))
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def _crash(self, job: Job, code: int, stderr: bytes) -> Exception:
+        tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
+        detail = " | ".join(tail) or "no output"
+        if code < 0 or code >= 128:  # killed by a signal: the runtime aborted on this model
+            number = -code if code < 0 else code - 128
+            name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+            return ModelError(f"{job.model_path}: {self.runtime} crashed ({name}) on this model: {detail}")
+        return InfrastructureError(f"{self.transport.url}: agent exited with {code}: {detail}")
+
+
+def _measurement(reply: dict[str, Any], runtime: str, emulated: bool,
+                 window: tuple[int, int]) -> Measurement:
+    memory = reply["memory"]
+    acc = reply.get("accuracy") or {}
+    return Measurement(
+        runtime=runtime, environment=reply["environment"], latency_us=reply["latency_us"],
+        samples_us=reply["samples_us"], init_ms=reply["init_ms"],
+        first_inference_ms=reply["first_inference_ms"], warmup_count=reply["warmup_count"],
+        set_input_us=reply.get("set_input_us"), get_output_us=reply.get("get_output_us"),
+        rss_load_delta_bytes=memory["rss_load_delta"], rss_peak_bytes=memory["rss_peak"],
+        arena_bytes=memory.get("arena_bytes"), accuracy_top1=acc.get("top1"),
+        accuracy_top5=acc.get("top5"), accuracy_samples=acc.get("samples"),
+        predictions=acc.get("predictions", []), emulated=emulated, window_ns=window,
+    )

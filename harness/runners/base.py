@@ -1,0 +1,68 @@
+"""What a runner is given (Job) and what it gives back (Measurement)."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.deadline import Deadline
+
+
+@dataclass(frozen=True)
+class Job:
+    model_path: Path
+    dataset_path: Path | None
+    warmup_count: int
+    warmup_min_seconds: float
+    measure_count: int
+    measure_min_seconds: float
+    measure_max_seconds: float | None = None
+    threads: int = 1
+    accuracy_samples: int | None = None
+
+    def agent_job(self, runtime: str, model: str, dataset: str | None) -> dict[str, Any]:
+        """The JSON job runners/agent.py reads, with paths as seen on the target."""
+        return {
+            "runtime": runtime, "model": model, "dataset": dataset, "threads": self.threads,
+            "warmup": {"count": self.warmup_count, "min_seconds": self.warmup_min_seconds},
+            "measure": {"count": self.measure_count, "min_seconds": self.measure_min_seconds,
+                        "max_seconds": self.measure_max_seconds},
+            "accuracy_samples": self.accuracy_samples,
+        }
+
+
+@dataclass
+class Measurement:
+    runtime: str
+    environment: dict[str, Any]
+    latency_us: dict[str, float]  # summary: n, p50, p90, p99, mean, std, min, max, median CI
+    samples_us: list[float]
+    init_ms: float | None = None
+    first_inference_ms: float | None = None
+    warmup_count: int | None = None
+    set_input_us: float | None = None
+    get_output_us: float | None = None
+    rss_load_delta_bytes: int | None = None
+    rss_peak_bytes: int | None = None
+    arena_bytes: int | None = None
+    accuracy_top1: float | None = None
+    accuracy_top5: float | None = None
+    accuracy_samples: int | None = None
+    predictions: list[int] = field(default_factory=list)
+    emulated: bool = False
+    window_ns: tuple[int, int] | None = None  # host monotonic clock around the measured runs
+
+
+class Runner(abc.ABC):
+    """Measures jobs on one board; one runner per board, one job at a time."""
+
+    runtime: str
+
+    @abc.abstractmethod
+    def measure(self, job: Job, deadline: Deadline) -> Measurement:
+        """Raises ModelError/DeviceError (a result) or InfrastructureError (retry)."""
+
+    def close(self) -> None:
+        """Clean up what this runner left on the board."""

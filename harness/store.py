@@ -1,0 +1,286 @@
+"""The results store: runs, environments, results and latency samples (SQLAlchemy Core).
+
+SQLite by default; a PostgreSQL URL works with the same schema. Every result is written in
+its own transaction together with its samples, so a run killed at any moment keeps all it
+had measured, and the (run, device, family, variant) key makes a repeated write an error
+instead of a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from array import array
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from harness.errors import StoreError
+
+SCHEMA_VERSION = 1
+DEFAULT_URL = "sqlite:///results/edge-harness.sqlite"
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("suite", sa.String(200), nullable=False),
+    sa.Column("suite_path", sa.Text),
+    sa.Column("suite_sha256", sa.String(64)),
+    sa.Column("suite_text", sa.Text),
+    sa.Column("devices", sa.JSON),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("status", sa.String(20), nullable=False),  # running | complete | failed | interrupted
+    sa.Column("harness_version", sa.String(40)),
+    sa.Column("git_describe", sa.String(100)),
+    sa.Column("controller", sa.String(200)),  # the host that drove the run
+    sa.Column("command", sa.Text),
+)
+
+environments = sa.Table(
+    "environments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("device", sa.String(100), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.UniqueConstraint("run_id", "device", "fingerprint"),
+)
+
+_METRICS = [
+    ("init_ms", sa.Float), ("first_inference_ms", sa.Float), ("warmup_count", sa.Integer),
+    ("latency_n", sa.Integer), ("latency_p50_us", sa.Float), ("latency_p90_us", sa.Float),
+    ("latency_p99_us", sa.Float), ("latency_mean_us", sa.Float), ("latency_std_us", sa.Float),
+    ("latency_min_us", sa.Float), ("latency_max_us", sa.Float),
+    ("latency_ci_low_us", sa.Float), ("latency_ci_high_us", sa.Float),
+    ("set_input_us", sa.Float), ("get_output_us", sa.Float),
+    ("rss_load_delta_bytes", sa.BigInteger), ("rss_peak_bytes", sa.BigInteger),
+    ("arena_bytes", sa.BigInteger),
+    ("accuracy_top1", sa.Float), ("accuracy_top5", sa.Float), ("accuracy_samples", sa.Integer),
+    ("accuracy_delta_points", sa.Float),  # vs the family's reference variant, same run and device
+    ("energy_uj", sa.Float), ("avg_power_mw", sa.Float), ("peak_power_mw", sa.Float),
+    ("idle_power_mw", sa.Float), ("battery_pct_per_hour", sa.Float), ("battery_life_h", sa.Float),
+]
+METRIC_COLUMNS = [name for name, _ in _METRICS]
+
+results = sa.Table(
+    "results", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("device", sa.String(100), nullable=False),
+    sa.Column("family", sa.String(100), nullable=False),
+    sa.Column("variant", sa.String(100), nullable=False),
+    sa.Column("reference_variant", sa.String(100)),  # the family's baseline, usually fp32
+    sa.Column("status", sa.String(20), nullable=False),  # ok | skipped | failed | not-run
+    sa.Column("reason", sa.Text),
+    sa.Column("error_kind", sa.String(20)),  # model | device | infrastructure | config
+    sa.Column("runtime", sa.String(40)),
+    sa.Column("emulated", sa.Boolean, nullable=False, default=False),
+    sa.Column("model_sha256", sa.String(64)),
+    sa.Column("model_bytes", sa.BigInteger),
+    sa.Column("model_gzip_bytes", sa.BigInteger),
+    sa.Column("environment_id", sa.Integer, sa.ForeignKey("environments.id")),
+    sa.Column("conditions", sa.JSON),  # temperature, clock at measurement time
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("duration_s", sa.Float),
+    *[sa.Column(name, kind) for name, kind in _METRICS],
+    sa.Column("power_status", sa.String(20), nullable=False, default="not measured"),
+    sa.Column("power_detail", sa.JSON),
+    sa.Column("thresholds", sa.JSON),  # [{name, limit, value, passed}]
+    sa.Column("thresholds_passed", sa.Boolean),  # NULL: no threshold applied
+    sa.Column("extra", sa.JSON),
+    sa.UniqueConstraint("run_id", "device", "family", "variant", name="one_result_per_case"),
+)
+
+latency_samples = sa.Table(
+    "latency_samples", metadata,
+    sa.Column("result_id", sa.Integer, sa.ForeignKey("results.id"), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("samples_us", sa.LargeBinary, nullable=False),  # little-endian float64 array
+)
+
+meta = sa.Table(
+    "harness_meta", metadata,
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(200)),
+)
+
+sa.Index("results_by_device_case", results.c.device, results.c.family, results.c.variant)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def normalize_url(url_or_path: str) -> str:
+    """A plain path means SQLite; a URL is passed through."""
+    return url_or_path if "://" in url_or_path else f"sqlite:///{url_or_path}"
+
+
+class Store:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = normalize_url(url or os.environ.get("EDGE_HARNESS_STORE") or DEFAULT_URL)
+        self.engine = self._connect()
+
+    def _connect(self) -> sa.Engine:
+        try:
+            engine = sa.create_engine(self.url, future=True)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StoreError(f"store {self.url}: {exc}") from None
+        if engine.dialect.name == "sqlite":
+            self._prepare_sqlite_dir(engine)
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(engine)
+            with engine.begin() as conn:
+                if conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).first() is None:
+                    conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store {self.url}: cannot open: {_short(exc)}") from None
+        return engine
+
+    def _prepare_sqlite_dir(self, engine: sa.Engine) -> None:
+        database = engine.url.database
+        if not database or database == ":memory:":
+            return
+        parent = Path(database).resolve().parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store {database}: cannot create {parent}: {exc.strerror}") from None
+        if not os.access(parent, os.W_OK) or (Path(database).exists() and not os.access(database, os.W_OK)):
+            raise StoreError(f"store {database}: not writable")
+
+    def _write(self, fn, *args: Any) -> Any:
+        try:
+            with self.engine.begin() as conn:
+                return fn(conn, *args)
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(f"store {self.url}: refused a duplicate or inconsistent write: {_short(exc)}") from None
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store {self.url}: write failed: {_short(exc)}") from None
+
+    # ------------------------------------------------------------ writes
+
+    def start_run(self, row: dict[str, Any]) -> str:
+        values = {"status": "running", "started_at": now(), **row}
+        self._write(lambda conn: conn.execute(runs.insert().values(**values)))
+        return values["run_id"]
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        self._write(lambda conn: conn.execute(
+            runs.update().where(runs.c.run_id == run_id).values(status=status, ended_at=now())))
+
+    def reopen_run(self, run_id: str) -> None:
+        self._write(lambda conn: conn.execute(
+            runs.update().where(runs.c.run_id == run_id).values(status="running", ended_at=None)))
+
+    def record_environment(self, run_id: str, device: str, data: dict[str, Any]) -> int:
+        fingerprint = _fingerprint(data)
+
+        def write(conn: sa.Connection) -> int:
+            found = conn.execute(sa.select(environments.c.id).where(
+                environments.c.run_id == run_id, environments.c.device == device,
+                environments.c.fingerprint == fingerprint)).scalar()
+            if found is not None:
+                return found
+            return conn.execute(environments.insert().values(
+                run_id=run_id, device=device, fingerprint=fingerprint, data=data)).inserted_primary_key[0]
+
+        return self._write(write)
+
+    def record_result(self, row: dict[str, Any], samples_us: Iterable[float] = ()) -> int:
+        """One result and its latency samples, atomically."""
+        samples = array("d", samples_us)
+
+        def write(conn: sa.Connection) -> int:
+            result_id = conn.execute(results.insert().values(recorded_at=now(), **row)).inserted_primary_key[0]
+            if samples:
+                conn.execute(latency_samples.insert().values(
+                    result_id=result_id, count=len(samples), samples_us=_pack(samples)))
+            return result_id
+
+        return self._write(write)
+
+    # ------------------------------------------------------------ reads
+
+    def _read(self, query: sa.Select) -> list[dict[str, Any]]:
+        try:
+            with self.engine.connect() as conn:
+                return [dict(row._mapping) for row in conn.execute(query)]
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store {self.url}: read failed: {_short(exc)}") from None
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        found = self._read(sa.select(runs).where(runs.c.run_id == run_id))
+        if not found:
+            raise StoreError(f"store {self.url}: no run {run_id!r}")
+        return found[0]
+
+    def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._read(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
+
+    def latest_run_id(self) -> str:
+        latest = self.runs(limit=1)
+        if not latest:
+            raise StoreError(f"store {self.url}: no runs yet")
+        return latest[0]["run_id"]
+
+    def results(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(results).order_by(results.c.id)
+        if run_id is not None:
+            query = query.where(results.c.run_id == run_id)
+        return self._read(query)
+
+    def environments(self, run_id: str) -> list[dict[str, Any]]:
+        return self._read(sa.select(environments).where(environments.c.run_id == run_id)
+                          .order_by(environments.c.id))
+
+    def samples(self, result_id: int) -> list[float]:
+        found = self._read(sa.select(latency_samples.c.samples_us)
+                           .where(latency_samples.c.result_id == result_id))
+        return _unpack(found[0]["samples_us"]) if found else []
+
+    def completed_cases(self, run_id: str) -> set[tuple[str, str, str]]:
+        """(device, family, variant) of every result already stored for a run."""
+        rows = self._read(sa.select(results.c.device, results.c.family, results.c.variant)
+                          .where(results.c.run_id == run_id))
+        return {(r["device"], r["family"], r["variant"]) for r in rows}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets a report read while a run writes; a busy timeout lets two writers take turns.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _pack(samples: array) -> bytes:
+    if array("d", [1.0]).tobytes()[0] != 0:  # big-endian host: store little-endian regardless
+        samples = array("d", samples)
+        samples.byteswap()
+    return samples.tobytes()
+
+
+def _unpack(blob: bytes) -> list[float]:
+    samples = array("d")
+    samples.frombytes(blob)
+    if array("d", [1.0]).tobytes()[0] != 0:
+        samples.byteswap()
+    return samples.tolist()
+
+
+def _short(exc: Exception) -> str:
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]

@@ -1,0 +1,43 @@
+"""Threshold checks on one stored result row. Pure: a row and limits in, checks out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.profiles import Thresholds
+
+
+def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[dict[str, Any]]:
+    """[{name, limit, value, passed}] for every limit set; a metric not measured is not passed
+    or failed but reported with value None and passed None."""
+    checks = []
+    if limits.latency_ms is not None:
+        value = row.get("latency_p50_us")
+        checks.append(_check("latency_p50_ms", limits.latency_ms, None if value is None else value / 1000))
+    if limits.memory_fraction is not None:
+        used = _memory_bytes(row)
+        checks.append(_check("memory_fraction_of_ram", limits.memory_fraction,
+                             None if used is None else used / ram_bytes))
+    if limits.battery_pct_per_hour is not None:
+        checks.append(_check("battery_pct_per_hour", limits.battery_pct_per_hour,
+                             row.get("battery_pct_per_hour")))
+    if limits.accuracy_drop_points is not None:
+        delta = row.get("accuracy_delta_points")
+        checks.append(_check("accuracy_drop_points", limits.accuracy_drop_points,
+                             None if delta is None else max(0.0, -delta)))
+    return checks
+
+
+def _memory_bytes(row: dict[str, Any]) -> int | None:
+    # A microcontroller's RAM holds the arena; a Linux board's, the process's peak resident set.
+    return row.get("arena_bytes") if row.get("runtime") == "tflm" and row.get("arena_bytes") else row.get("rss_peak_bytes")
+
+
+def _check(name: str, limit: float, value: float | None) -> dict[str, Any]:
+    return {"name": name, "limit": limit, "value": value,
+            "passed": None if value is None else value <= limit}
+
+
+def overall(checks: list[dict[str, Any]]) -> bool | None:
+    decided = [c["passed"] for c in checks if c["passed"] is not None]
+    return all(decided) if decided else None

@@ -1,0 +1,57 @@
+"""Transports: how bytes and commands reach a board, addressed by URL (pyserial's idea).
+
+    local://                       this machine                          CommandTransport
+    ssh://user@host:port           a Linux board over SSH                CommandTransport
+    qemu://aarch64-virt            an emulated Linux board, over SSH     CommandTransport
+    serial:///dev/ttyUSB0?baud=N   a microcontroller on a UART           StreamTransport
+    socket://host:port, rfc2217:// the same behind ser2net               StreamTransport
+    qemu://mps2-an385              an emulated Cortex-M board's UART     StreamTransport
+
+Implementations register with `@register(scheme)`; modules are imported only when a URL
+needs them, so `harness --help` never loads paramiko or pyserial. Transports know nothing of
+profiles, suites, the store or reports: they take a URL and plain options.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from harness.errors import ConfigError
+from harness.transports.base import CommandResult, CommandTransport, StreamTransport, Transport
+
+__all__ = ["CommandResult", "CommandTransport", "StreamTransport", "Transport", "open_transport", "register"]
+
+# scheme -> module that registers it (imported on first use)
+_MODULES = {
+    "local": "harness.transports.local",
+    "ssh": "harness.transports.ssh",
+    "serial": "harness.transports.serial",
+    "socket": "harness.transports.serial",
+    "rfc2217": "harness.transports.serial",
+    "qemu": "harness.transports.qemu",
+}
+_FACTORIES: dict[str, Callable[..., Transport]] = {}
+
+
+def register(scheme: str) -> Callable[[Callable[..., Transport]], Callable[..., Transport]]:
+    def decorate(factory: Callable[..., Transport]) -> Callable[..., Transport]:
+        _FACTORIES[scheme] = factory
+        return factory
+
+    return decorate
+
+
+def open_transport(url: str, **options: Any) -> Transport:
+    """The transport for `url`, not yet connected (call `.open(deadline)`)."""
+    scheme = urlsplit(url).scheme
+    if scheme not in _FACTORIES:
+        module = _MODULES.get(scheme)
+        if module is None:
+            raise ConfigError(f"unknown transport scheme {scheme!r} in {url!r}")
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            raise ConfigError(f"transport {scheme}:// is not available here: {exc}") from None
+    return _FACTORIES[scheme](url, **options)

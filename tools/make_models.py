@@ -1,0 +1,353 @@
+#!/usr/bin/env python3
+"""Generate the committed .tflite model families under models/.
+
+Dev-only tool: it needs TensorFlow (the `models` extra); the harness package
+never imports TF. Writes, per family, the variants plus a manifest.json:
+
+  models/digits-cnn/           CNN trained on sklearn's digits + eval.npz
+  models/mobilenetv2-035-96/   random-weight MobileNetV2 latency workload
+
+If `tflite_micro` is importable, every variant is also tried under real
+TFLite-Micro (in a subprocess: TFLM aborts the process on models it rejects).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import importlib.metadata as md
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN reorders float sums: off for reruns
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+from keras import layers  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from tensorflow.lite.python import schema_py_generated as schema  # noqa: E402
+
+SEED = 0
+REPO = Path(__file__).resolve().parent.parent
+# The project's own microcontroller engine implements exactly these builtins.
+ENGINE_OPS = frozenset({
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
+    "RESHAPE", "SOFTMAX", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE"})
+OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+# mode -> (weights, activations, io dtype) as recorded in the manifest.
+DTYPES = {"fp32": ("float32",) * 3, "fp16": ("float16", "float32", "float32"),
+          "dynamic": ("int8", "float32", "float32"), "int8": ("int8",) * 3}
+# Expected: int8 I/O on a Keras model carries no input stats; the converter calibrates them.
+warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+DIGITS_SOURCE = "sklearn.datasets.load_digits, stratified 20% hold-out, random_state=0, pixels/16"
+
+
+# ---------------------------------------------------------------- conversion
+def convert(model: keras.Model, mode: str, rep: np.ndarray | None = None) -> bytes:
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode != "fp32":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "fp16":
+        conv.target_spec.supported_types = [tf.float16]
+    elif mode == "int8":  # full integer, int8 in/out: what TFLite-Micro runs
+        assert rep is not None
+        conv.representative_dataset = lambda: ([x[None]] for x in rep)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def op_counts(data: bytes) -> Counter[str]:
+    m = schema.Model.GetRootAsModel(data, 0)
+    codes = [m.OperatorCodes(i) for i in range(m.OperatorCodesLength())]
+    names = [OP_NAMES[max(c.BuiltinCode(), c.DeprecatedBuiltinCode())] for c in codes]
+    g = m.Subgraphs(0)
+    return Counter(names[g.Operators(i).OpcodeIndex()] for i in range(g.OperatorsLength()))
+
+
+def check_static(data: bytes, shape: tuple[int, ...]) -> None:
+    """Microcontrollers can't resize tensors: every shape must be fully static."""
+    it = Interpreter(model_content=data)
+    assert tuple(it.get_input_details()[0]["shape"]) == shape
+    dynamic = [t["name"] for t in it.get_tensor_details() if -1 in t["shape_signature"]]
+    assert not dynamic, f"dynamic-shape tensors: {dynamic}"
+
+
+def quantize_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    if detail["dtype"] != np.int8:
+        return x.astype(detail["dtype"])
+    scale, zp = detail["quantization"]
+    return np.clip(np.round(x / scale + zp), -128, 127).astype(np.int8)
+
+
+def host_accuracy(data: bytes, x: np.ndarray, y: np.ndarray) -> float:
+    """Top-1 under LiteRT, the runtime the harness uses on the host."""
+    it = Interpreter(model_content=data)
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    preds = []
+    for sample in x:
+        it.set_tensor(inp["index"], quantize_input(sample[None], inp))
+        it.invoke()
+        preds.append(np.argmax(it.get_tensor(out["index"])[0]))  # argmax survives int8 dequant
+    return round(float(np.mean(np.array(preds) == y)), 4)
+
+
+# Runs in a child process; prints JSON {"accuracy": float | None}.
+TFLM_CHILD = r"""
+import json, sys
+import numpy as np
+from tflite_micro.python.tflite_micro import runtime
+path, eval_path = sys.argv[1], sys.argv[2]
+it = runtime.Interpreter.from_file(path, arena_size=64 * 1024 * 1024)
+d = it.get_input_details(0)
+def prep(x):
+    if d["dtype"] != np.int8:
+        return x.astype(d["dtype"])
+    s, z = d["quantization_parameters"]["scales"][0], d["quantization_parameters"]["zero_points"][0]
+    return np.clip(np.round(x / s + z), -128, 127).astype(np.int8)
+if eval_path:
+    ev = np.load(eval_path)
+    hits = 0
+    for x, y in zip(ev["x"], ev["y"]):
+        it.set_input(prep(x[None]), 0); it.invoke()
+        hits += int(np.argmax(it.get_output(0)[0]) == y)
+    print(json.dumps({"accuracy": round(hits / len(ev["y"]), 4)}))
+else:
+    x = np.random.default_rng(0).uniform(-1, 1, d["shape"]).astype(np.float32)
+    it.set_input(prep(x), 0); it.invoke(); it.get_output(0)
+    print(json.dumps({"accuracy": None}))
+"""
+
+
+def tflm_check(path: Path, eval_path: Path | None) -> str:
+    """'ok', 'ok acc=…', or why TFLite-Micro refused/aborted; '-' when not installed."""
+    if importlib.util.find_spec("tflite_micro") is None:
+        return "-"
+    proc = subprocess.run([sys.executable, "-c", TFLM_CHILD, str(path), str(eval_path or "")],
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        lines = (proc.stderr.strip() or f"exit {proc.returncode}").splitlines()
+        return f"FAIL rc={proc.returncode}: {lines[-1][:80]}"
+    acc = json.loads(proc.stdout.strip().splitlines()[-1])["accuracy"]
+    return "ok" if acc is None else f"ok acc={acc:.4f}"
+
+
+# ------------------------------------------------------------------ artefacts
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_npz(path: Path, **arrays: np.ndarray) -> bytes:
+    """np.savez_compressed, then pin the zip timestamps so reruns are byte-identical."""
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(zipfile.ZipInfo(info.filename, (1980, 1, 1, 0, 0, 0)),
+                         src.read(info.filename), zipfile.ZIP_DEFLATED)
+    path.write_bytes(out.getvalue())
+    return out.getvalue()
+
+
+def variant(out_dir: Path, name: str, mode: str, data: bytes, model: keras.Model,
+            accuracy: float | None, description: str, eval_path: Path | None) -> dict[str, Any]:
+    path = out_dir / f"{name}.tflite"
+    path.write_bytes(data)
+    ops = op_counts(data)
+    print(f"  {name:13s} ops: {', '.join(f'{k}x{v}' for k, v in sorted(ops.items()))}")
+    if mode == "int8":
+        assert set(ops) <= ENGINE_OPS, f"{name}: ops outside the engine: {set(ops) - ENGINE_OPS}"
+    tflm = tflm_check(path, eval_path)
+    if mode == "int8" and tflm.startswith("FAIL"):
+        raise SystemExit(f"{name}: TFLite-Micro cannot run it: {tflm}")
+    weights, acts, io_dtype = DTYPES[mode]
+    return {"name": name, "file": path.name, "sha256": sha256(data), "bytes": len(data),
+            "gzip_bytes": len(gzip.compress(data, compresslevel=9, mtime=0)),
+            "weights": weights, "activations": acts, "io_dtype": io_dtype,
+            "sparsity": kernel_sparsity(model), "params": model.count_params(),
+            "host_accuracy": accuracy, "description": description, "_tflm": tflm}
+
+
+def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
+    print(f"  {'variant':13s} {'bytes':>9} {'gzip':>9} {'sparse':>6} {'acc':>7}  tflm")
+    for v in manifest["variants"]:
+        print(f"  {v['name']:13s} {v['bytes']:>9,} {v['gzip_bytes']:>9,} {v['sparsity']:>6.3f} "
+              f"{'-' if v['host_accuracy'] is None else format(v['host_accuracy'], '.4f'):>7}  {v.pop('_tflm')}")
+    text = json.dumps(manifest, indent=2) + "\n"
+    (out_dir / "manifest.json").write_text(text)
+
+
+def generator_info() -> dict[str, Any]:
+    return {"script": "tools/make_models.py", "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "ai_edge_litert": md.version("ai-edge-litert"), "seed": SEED}
+
+
+# -------------------------------------------------------------------- models
+def stack(stack_layers: list[layers.Layer], shape: tuple[int, ...], batch: int | None) -> keras.Model:
+    """Functional model over shared layers: train batched, export with batch 1."""
+    x = inp = keras.Input(shape=shape, batch_size=batch)
+    for layer in stack_layers:
+        x = layer(x)
+    return keras.Model(inp, x)
+
+
+def digits_layers(tiny: bool) -> list[layers.Layer]:
+    if tiny:
+        return [layers.Conv2D(8, 3, activation="relu"), layers.MaxPool2D(), layers.Flatten(),
+                layers.Dense(10), layers.Softmax()]
+    return [layers.Conv2D(16, 3, activation="relu", padding="same"),
+            layers.Conv2D(32, 3, activation="relu", padding="same"), layers.MaxPool2D(),
+            layers.Conv2D(32, 3, activation="relu", padding="same"), layers.Flatten(),
+            layers.Dropout(0.3), layers.Dense(64, activation="relu"), layers.Dropout(0.3),
+            layers.Dense(10), layers.Softmax()]  # Dropout is a no-op in the exported graph
+
+
+def kernels(model: keras.Model) -> list[Any]:
+    return [lay.kernel for lay in model.layers if isinstance(lay, (layers.Conv2D, layers.Dense))]
+
+
+def kernel_sparsity(model: keras.Model) -> float:
+    ks = [k.numpy() for k in kernels(model)]
+    return round(float(sum(int((k == 0).sum()) for k in ks) / sum(k.size for k in ks)), 4)
+
+
+def train(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, lr: float,
+          callbacks: list[keras.callbacks.Callback] | None = None) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], jit_compile=False)
+    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, callbacks=callbacks)
+
+
+class KeepPruned(keras.callbacks.Callback):
+    """Re-applies the magnitude masks after every step so pruned weights stay exactly 0."""
+
+    def __init__(self, masks: list[tuple[Any, np.ndarray]]) -> None:
+        super().__init__()
+        self.masks = masks
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        for kernel, mask in self.masks:
+            kernel.assign(kernel * mask)
+
+
+def magnitude_masks(model: keras.Model, sparsity: float) -> list[tuple[Any, np.ndarray]]:
+    """Per layer, zero the `sparsity` fraction of kernel weights with the smallest |w|."""
+    masks = []
+    for kernel in kernels(model):
+        w = np.abs(kernel.numpy())
+        mask = np.ones(w.size, np.float32)
+        mask[np.argsort(w, axis=None, kind="stable")[: int(round(sparsity * w.size))]] = 0
+        masks.append((kernel, mask.reshape(w.shape)))
+    return masks
+
+
+def load_digits_split() -> tuple[np.ndarray, ...]:
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[..., None]
+    return tuple(train_test_split(x, d.target.astype(np.int64), test_size=0.2,
+                                  random_state=SEED, stratify=d.target))
+
+
+# ------------------------------------------------------------------ families
+def make_digits(out_dir: Path, prune_to: float = 0.75) -> None:
+    x_tr, x_ev, y_tr, y_ev = load_digits_split()
+    eval_bytes = write_npz(out_dir / "eval.npz", x=x_ev, y=y_ev)
+    shape = (8, 8, 1)
+    ev = out_dir / "eval.npz"
+
+    def add(name: str, mode: str, model: keras.Model, desc: str) -> None:
+        data = convert(model, mode, x_tr)
+        check_static(data, (1, *shape))
+        variants.append(variant(out_dir, name, mode, data, model, host_accuracy(data, x_ev, y_ev), desc, ev))
+
+    variants: list[dict[str, Any]] = []
+    keras.utils.set_random_seed(SEED)
+    base = digits_layers(tiny=False)
+    train(stack(base, shape, None), x_tr, y_tr, epochs=40, lr=1e-3)
+    m1 = stack(base, shape, 1)
+    add("fp32", "fp32", m1, "float32 baseline")
+    add("fp16", "fp16", m1, "float16 weights, float32 compute")
+    add("int8-dynamic", "dynamic", m1, "int8 dynamic-range weights, float32 activations and I/O")
+    add("int8", "int8", m1, "full-integer int8 (int8 I/O), TFLite-Micro compatible")
+
+    # Prune the trained net, then fine-tune with the zeros held (accuracy collapses without it).
+    masks = magnitude_masks(m1, prune_to)
+    KeepPruned(masks).on_train_batch_end(0)
+    train(stack(base, shape, None), x_tr, y_tr, epochs=15, lr=5e-4, callbacks=[KeepPruned(masks)])
+    add("pruned-int8", "int8", m1,
+        f"{prune_to:.0%} per-layer magnitude-pruned + fine-tuned, full-integer int8")
+
+    keras.utils.set_random_seed(SEED)
+    tiny = digits_layers(tiny=True)
+    train(stack(tiny, shape, None), x_tr, y_tr, epochs=60, lr=3e-3)
+    add("tiny-int8", "int8", stack(tiny, shape, 1), "tiny Conv2D(8)+Dense net, full-integer int8")
+
+    fp32_acc, int8_acc = variants[0]["host_accuracy"], variants[3]["host_accuracy"]
+    assert fp32_acc - int8_acc <= 0.01, f"int8 lost too much accuracy: {fp32_acc} -> {int8_acc}"
+    write_manifest(out_dir, {
+        "family": "digits-cnn", "task": "image-classification", "num_classes": 10,
+        "input_shape": [1, *shape],
+        "dataset": {"file": "eval.npz", "sha256": sha256(eval_bytes), "samples": len(y_ev),
+                    "source": DIGITS_SOURCE},
+        "reference_variant": "fp32", "generator": generator_info(), "variants": variants})
+
+
+def make_mobilenet(out_dir: Path) -> None:
+    shape = (96, 96, 3)
+    keras.utils.set_random_seed(SEED)
+    inp = keras.Input(shape=shape, batch_size=1)
+    base = keras.applications.MobileNetV2(input_tensor=inp, alpha=0.35, include_top=False, weights=None)
+    x = layers.GlobalAveragePooling2D()(base.output)
+    # Logits, no softmax: an int8 softmax over random-weight logits aborts TFLite-Micro.
+    model = keras.Model(inp, layers.Dense(10)(x))
+    rep = np.random.default_rng(SEED).uniform(-1, 1, (32, *shape)).astype(np.float32)
+    variants = []
+    for name, mode, desc in [("fp32", "fp32", "float32, random weights (latency workload)"),
+                             ("int8", "int8", "full-integer int8 (int8 I/O), random weights, "
+                                              "calibrated on seeded uniform[-1,1] inputs")]:
+        data = convert(model, mode, rep)
+        check_static(data, (1, *shape))
+        variants.append(variant(out_dir, name, mode, data, model, None, desc, None))
+    write_manifest(out_dir, {
+        "family": "mobilenetv2-035-96", "task": "latency", "num_classes": 10,
+        "input_shape": [1, *shape], "dataset": None, "reference_variant": "fp32",
+        "generator": generator_info(), "variants": variants})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=REPO / "models")
+    ap.add_argument("--only", choices=["digits", "mobilenet"])
+    args = ap.parse_args()
+    tf.config.experimental.enable_op_determinism()
+    keras.config.disable_interactive_logging()  # silences the converter's per-export chatter
+    families = {"digits": ("digits-cnn", make_digits), "mobilenet": ("mobilenetv2-035-96", make_mobilenet)}
+    for key, (family, make) in families.items():
+        if args.only in (None, key):
+            out_dir = args.out / family
+            out_dir.mkdir(parents=True, exist_ok=True)
+            t0 = time.monotonic()
+            print(f"== {family}")
+            make(out_dir)
+            print(f"== {family} done in {time.monotonic() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
