@@ -12,7 +12,8 @@ from rich.table import Table
 
 from harness.units import human_bytes
 
-console = Console()
+# Logs and CI output are not terminals: give tables room instead of folding every cell.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def print_json(data: Any) -> None:
@@ -81,17 +82,17 @@ RESULT_COLUMNS = ("device", "family", "variant", "status", "latency_p50_us", "la
 def results_table(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
     for col in ("device", "model", "status", "p50 ms", "p99 ms", "peak RSS", "arena", "top-1",
-                "Δ vs ref", "bytes", "gzip", "power", "thresholds"):
-        table.add_column(col)
+                "Δ pts", "bytes", "gzip", "energy", "thresholds"):
+        table.add_column(col, overflow="fold")
     for r in rows:
         passed = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "—"}[r["thresholds_passed"]]
         status = r["status"] if r["status"] == "ok" else f"[yellow]{r['status']}[/yellow]"
+        energy = r["power_status"] if r["energy_uj"] is None else f"{r['energy_uj']:.1f} µJ"
         table.add_row(r["device"], f"{r['family']}/{r['variant']}", status,
                       _ms(r["latency_p50_us"]), _ms(r["latency_p99_us"]),
                       human_bytes(r["rss_peak_bytes"]), human_bytes(r["arena_bytes"]),
                       _fmt(r["accuracy_top1"], 4), _fmt(r["accuracy_delta_points"], 2),
-                      str(r["model_bytes"] or "—"), str(r["model_gzip_bytes"] or "—"),
-                      r["power_status"], passed)
+                      human_bytes(r["model_bytes"]), human_bytes(r["model_gzip_bytes"]), energy, passed)
     console.print(table)
     for r in rows:
         if r["reason"]:

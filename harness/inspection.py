@@ -73,7 +73,10 @@ def _probe_tflm(path: Path) -> dict[str, Any]:
 
 
 def _short(message: str, path: Path) -> str:
-    return message.replace(f"{path}: ", "").strip()[:300]
+    # The agent names the file it was given; the caller already knows which file it asked about.
+    for name in (str(path.resolve()), str(path)):
+        message = message.replace(f"{name}: ", "")
+    return message.strip()[:300]
 
 
 def _write_cache(file: Path, data: dict[str, Any]) -> None:

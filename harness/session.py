@@ -208,7 +208,7 @@ def _accuracy_delta(store: Store, run_id: str, device: str, case: ModelCase,
     for ref in store.results(run_id):
         if (ref["device"], ref["family"], ref["variant"]) == (device, case.family, case.reference_variant):
             if ref["accuracy_top1"] is not None:
-                return round((row["accuracy_top1"] - ref["accuracy_top1"]) * 100, 4)
+                return (row["accuracy_top1"] - ref["accuracy_top1"]) * 100
     return None
 
 
