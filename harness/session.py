@@ -17,6 +17,7 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError, DeviceError, InfrastructureError, ModelError
 from harness.models import fit as fitting
 from harness.models.tflite_model import read_model
+from harness.power import recording as power_recording
 from harness.profiles import DeviceProfile, Runtime
 from harness.runners.base import Job, Measurement, Runner
 from harness.store import Store
@@ -93,10 +94,12 @@ def _reference_first(cases: tuple[ModelCase, ...]) -> list[ModelCase]:
 
 def run_suite(suite: Suite, device: DeviceProfile, store: Store, runner: Runner,
               planned: list[PlannedCase], *, run_id: str | None = None,
-              progress: Progress | None = None) -> str:
-    """Measure every planned case not yet stored under `run_id`; returns the run id."""
-    if run_id is None:
-        run_id = provenance.new_run_id()
+              progress: Progress | None = None, new_run: bool = False) -> str:
+    """Measure every planned case not yet stored under `run_id`; returns the run id.
+    `new_run`: start a new run under the given `run_id` (CI shards of one run share it)."""
+    runner = power_recording.attach(device, runner)  # power: the profile's meter records each case
+    if run_id is None or new_run:
+        run_id = run_id or provenance.new_run_id()
         ctl = provenance.controller()
         store.start_run({"run_id": run_id, "suite": suite.name, "suite_path": str(suite.path),
                          "suite_sha256": suite.sha256, "suite_text": suite.text,
@@ -118,6 +121,7 @@ def run_suite(suite: Suite, device: DeviceProfile, store: Store, runner: Runner,
                 progress.case_done(item, row)
         status = "complete"
     finally:
+        runner.close_meter()
         store.finish_run(run_id, status)
     return run_id
 
@@ -144,6 +148,7 @@ def _run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Sto
         else:
             samples = measured.samples_us
             row.update(status="ok", **_metrics(measured))
+            row.update(measured.power or {})  # power columns (harness/power/recording.py)
             row["environment_id"] = store.record_environment(run_id, device.name, _stable_env(measured))
             row["accuracy_delta_points"] = _accuracy_delta(store, run_id, device.name, case, row)
     row["duration_s"] = time.monotonic() - started

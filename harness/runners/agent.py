@@ -130,18 +130,39 @@ class TfliteRuntimeAdapter(LiteRtAdapter):
 
 
 class EdgeTpuAdapter(TfliteRuntimeAdapter):
+    """A Coral Edge TPU (Dev Board, or a USB accelerator on any host) via libedgetpu.so.1, under
+    tflite_runtime (pycoral's) or, where that is missing, ai_edge_litert."""
+
     name = "edgetpu"
+    library = "libedgetpu.so.1"
+
+    def versions(self) -> dict[str, str]:
+        import importlib.util
+
+        for package in ("tflite_runtime", "ai_edge_litert"):
+            if importlib.util.find_spec(package) is not None:
+                self.module, self.package = f"{package}.interpreter", package
+                return {**super().versions(), "interpreter": package}
+        raise ImportError("neither tflite_runtime (pycoral) nor ai_edge_litert is installed")
 
     def delegates(self) -> list[Any]:
+        import ctypes
+
         if not self.model_path.endswith("_edgetpu.tflite"):
             raise AgentError("model", f"{self.model_path}: not compiled for the Edge TPU "
                                       "(run edgetpu_compiler; the variant must end in _edgetpu.tflite)")
+        try:
+            ctypes.CDLL(self.library)
+        except OSError as exc:
+            raise AgentError("device", f"Edge TPU runtime {self.library} is not installed ({exc}); "
+                                       "install libedgetpu1-std from Coral's apt repository")
         mod = __import__(self.module, fromlist=["load_delegate"])
         try:
-            return [mod.load_delegate("libedgetpu.so.1")]
-        except (ValueError, OSError) as exc:
-            raise AgentError("device", f"Edge TPU delegate libedgetpu.so.1 not usable "
-                                       f"(library or USB accelerator missing?): {exc}")
+            return [mod.load_delegate(self.library)]
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise AgentError("device", f"no Edge TPU found: {self.library} loads but its delegate "
+                                       f"failed ({exc}); plug in the Coral USB accelerator (lsusb "
+                                       "shows 1a6e:089a or 18d1:9302) or, on a Dev Board, check /dev/apex_0")
 
 
 class TflmAdapter(Adapter):
@@ -342,8 +363,28 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
                    "rss_load_delta": rss_loaded - rss_before, "rss_peak": peak_rss_bytes(),
                    "arena_bytes": adapter.arena_bytes()},
     }
+    if job.get("energy"):  # the power meter's windows: after the latency runs, before accuracy
+        result["energy_windows"] = energy_windows(adapter.invoke, int(job["energy"]["windows"]),
+                                                  float(job["energy"]["seconds"]))
     result.update(accuracy(adapter, dataset, detail, job.get("accuracy_samples")))
     return result
+
+
+def energy_windows(invoke: Callable[[], None], windows: int, seconds: float) -> list[dict[str, int]]:
+    """Inference back to back for `windows` windows of `seconds`, timed on CLOCK_MONOTONIC: on
+    the controller's own machine that is its time.monotonic_ns, so a meter's samples align."""
+    out = []
+    for _ in range(windows):
+        start = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        end_at, count = start + int(seconds * 1e9), 0
+        while True:
+            invoke()
+            count += 1
+            now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            if now >= end_at:
+                break
+        out.append({"start_ns": start, "end_ns": now, "inferences": count})
+    return out
 
 
 def _latency_input(dataset: Any, detail: dict[str, Any]) -> Any:
@@ -390,7 +431,7 @@ def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """job: runtime, model, dataset|null, warmup{count,min_seconds}, measure{count,min_seconds,
-    max_seconds}, threads, accuracy_samples|null."""
+    max_seconds}, threads, accuracy_samples|null, energy{windows,seconds} (optional)."""
     adapter_cls = ADAPTERS.get(job["runtime"])
     if adapter_cls is None:
         return {"ok": False, "kind": "device", "message": f"unknown runtime {job['runtime']!r}"}
@@ -409,6 +450,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--clock"]:  # the controller estimates this machine's clock offset
+        print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+        return 0
     job = json.loads(sys.stdin.read())
     print(json.dumps(run_job(job)))
     return 0

@@ -40,7 +40,30 @@ class AgentRunner(Runner):
         if not reply.get("ok"):
             kind = ModelError if reply.get("kind") == "model" else DeviceError
             raise kind(reply.get("message", "agent failed without a message"))
-        return _measurement(reply, self.runtime, self.transport.emulated, (start, end))
+        measured = _measurement(reply, self.runtime, self.transport.emulated, (start, end))
+        if reply.get("energy_windows"):
+            offset, error = self._clock_offset_ns(agent_path, deadline)
+            measured.energy_clock_error_ns = error
+            measured.energy_windows = [{"start_ns": w["start_ns"] - offset, "end_ns": w["end_ns"] - offset,
+                                        "inferences": w["inferences"]} for w in reply["energy_windows"]]
+        return measured
+
+    def _clock_offset_ns(self, agent_path: str, deadline: Deadline) -> tuple[int, int]:
+        """(board − controller) monotonic clock offset and its error bound: 0 on this host;
+        elsewhere the best of three probes, the board's reading taken mid round trip."""
+        if self.transport.url.startswith("local:"):
+            return 0, 0
+        probes = []
+        for _ in range(3):
+            t0 = time.monotonic_ns()
+            done = self.transport.run([self.transport.python, agent_path, "--clock"], deadline=deadline)
+            t1 = time.monotonic_ns()
+            if done.returncode == 0 and done.stdout.strip().isdigit():
+                probes.append((t1 - t0, int(done.stdout) - (t0 + t1) // 2))
+        if not probes:
+            raise InfrastructureError(f"{self.transport.url}: cannot read the board's monotonic clock")
+        trip, offset = min(probes)
+        return offset, trip // 2
 
     def close(self) -> None:
         self.transport.close()

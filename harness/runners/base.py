@@ -21,6 +21,8 @@ class Job:
     measure_max_seconds: float | None = None
     threads: int = 1
     accuracy_samples: int | None = None
+    energy_windows: int = 0  # > 0: after latency, this many windows of continuous inference
+    energy_window_seconds: float = 0.0
 
     def agent_job(self, runtime: str, model: str, dataset: str | None) -> dict[str, Any]:
         """The JSON job runners/agent.py reads, with paths as seen on the target."""
@@ -30,6 +32,8 @@ class Job:
             "measure": {"count": self.measure_count, "min_seconds": self.measure_min_seconds,
                         "max_seconds": self.measure_max_seconds},
             "accuracy_samples": self.accuracy_samples,
+            "energy": ({"windows": self.energy_windows, "seconds": self.energy_window_seconds}
+                       if self.energy_windows else None),
         }
 
 
@@ -53,6 +57,11 @@ class Measurement:
     predictions: list[int] = field(default_factory=list)
     emulated: bool = False
     window_ns: tuple[int, int] | None = None  # host monotonic clock around the measured runs
+    # energy phase: [{start_ns, end_ns, inferences}] on the controller's monotonic clock, the
+    # board's clock mapped with an offset known to +- energy_clock_error_ns (0 on this host)
+    energy_windows: list[dict[str, int]] = field(default_factory=list)
+    energy_clock_error_ns: int = 0
+    power: dict[str, Any] | None = None  # store power columns, filled by harness.power.recording
 
 
 class Runner(abc.ABC):

@@ -1,0 +1,65 @@
+"""Power meters, addressed by URL from a device profile's `power.meter`.
+
+    joulescope://[serial]?trigger=gpi0          Joulescope JS110/JS220 (`joulescope` package)
+    ppk2:///dev/ttyACM0?voltage=3300&trigger=d0 Nordic PPK2 in source-meter mode (`ppk2-api`)
+    lpm01a:///dev/ttyACM0?voltage=3300&trigger=d7  STM32 LPM01A (PowerShield), ASCII protocol
+    ina:///dev/ttyACM0?trigger=1                an INA219/INA226 bridge (firmware/ina-bridge)
+    hwmon://CHIP[/CHANNEL]                      Linux hwmon sensors on the board (INA3221, PMIC)
+    rapl://[ZONE]                               Intel RAPL energy counters on this host
+    sim://?current_ma=10&voltage=3.3            a simulated meter (harness.power.fakes)
+
+Implementations register with `@register(scheme)`; a module (and the vendor package it needs)
+is imported only when a URL asks for it. Meters know nothing of profiles, the store or reports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from harness.errors import ConfigError
+from harness.power.base import MeterError, MeterUnavailable, PowerMeter, Samples
+
+__all__ = ["MeterError", "MeterUnavailable", "PowerMeter", "Samples", "open_meter", "register", "SCHEMES"]
+
+_MODULES = {
+    "joulescope": "harness.power.joulescope_meter",
+    "ppk2": "harness.power.ppk2_meter",
+    "lpm01a": "harness.power.lpm01a",
+    "ina": "harness.power.ina_bridge",
+    "hwmon": "harness.power.hwmon",
+    "rapl": "harness.power.rapl",
+    "sim": "harness.power.fakes",
+}
+SCHEMES = tuple(_MODULES)
+_FACTORIES: dict[str, Callable[..., PowerMeter]] = {}
+
+
+def register(scheme: str) -> Callable[[Callable[..., PowerMeter]], Callable[..., PowerMeter]]:
+    def decorate(factory: Callable[..., PowerMeter]) -> Callable[..., PowerMeter]:
+        _FACTORIES[scheme] = factory
+        return factory
+
+    return decorate
+
+
+def open_meter(url: str, **options: Any) -> PowerMeter:
+    """The meter for `url`, not yet opened (call `.open(deadline)`)."""
+    scheme = urlsplit(url).scheme
+    if scheme not in _FACTORIES:
+        module = _MODULES.get(scheme)
+        if module is None:
+            raise ConfigError(f"unknown power meter scheme {scheme!r} in {url!r}; "
+                              f"use one of {', '.join(SCHEMES)}")
+        importlib.import_module(module)
+    return _FACTORIES[scheme](url, **options)
+
+
+def vendor_module(name: str, extra: str = "power") -> Any:
+    """Import a meter's vendor package, or say clearly how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigError(f"the {name!r} package is needed for this power meter and is not "
+                          f"installed ({exc}); pip install 'edge-harness[{extra}]'") from None

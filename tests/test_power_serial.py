@@ -1,0 +1,119 @@
+"""LPM01A and INA-bridge drivers against simulators speaking their wire protocols on real ptys."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness.deadline import Deadline
+from harness.errors import ConfigError
+from harness.power import MeterError, energy, open_meter
+from harness.power.lpm01a import parse_current
+from harness.power.simulators import InaBridgeSimulator, LpmSimulator, format_current
+
+ACTIVE = range(200, 1200)  # samples at 10 mA ("inference"); 1 mA otherwise
+
+
+def profile(k: int) -> float:
+    return 0.010 if k in ACTIVE else 0.001
+
+
+def record(url: str, seconds: float = 1.4):
+    meter = open_meter(url)
+    meter.open(Deadline(5))
+    try:
+        meter.start(Deadline(5))
+        time.sleep(seconds)
+        return meter.stop(Deadline(5))
+    finally:
+        meter.close()
+
+
+def expected_uj_per_inference(samples, inferences: int) -> float:
+    """10 mA at 3.3 V over samples 200..1199: 33 mW for 999 sample periods."""
+    return 0.033 * (samples.t_s[1199] - samples.t_s[200]) * 1e6 / inferences
+
+
+def test_ascii_dec_round_trip() -> None:
+    assert parse_current("6409-07") == pytest.approx(640.9e-6)
+    assert format_current(0.010) == "1000-05" and parse_current("1000-05") == pytest.approx(0.010)
+    assert parse_current("64") is None
+
+
+def test_lpm01a_energy_per_inference_host_windows() -> None:
+    with LpmSimulator(profile) as sim:
+        s = record(f"lpm01a://{sim.port}?voltage=3300&freq=1k")
+        assert sim.commands[:9] == ["htc", "format ascii_dec", "freq 1k", "acqtime 0", "output current",
+                                    "volt 3300m", "trigsrc sw", "pwr on", "start"]
+        assert sim.commands[-3:] == ["stop", "pwr off", "hrc"]
+    assert s.t_s[1] - s.t_s[0] == pytest.approx(0.001)
+    w = energy.window_energy(s, energy.Window(s.t_s[200], s.t_s[1199], 100))
+    assert w.uj_per_inference == pytest.approx(329.67, rel=1e-9)  # 33 mW x 0.999 s / 100
+    assert w.uj_per_inference == pytest.approx(expected_uj_per_inference(s, 100), rel=1e-9)
+    assert energy.average_power(s, s.t_s[10], s.t_s[190]) == pytest.approx(0.0033)
+
+
+def test_lpm01a_trigger_edges_place_the_windows() -> None:
+    with LpmSimulator(profile, events=(200, 1199)) as sim:
+        s = record(f"lpm01a://{sim.port}?trigger=d7")
+        assert "eventsrc d7 fal" in sim.commands
+    [w] = energy.windows_from_markers(s.markers_s, [100])
+    assert (w.start_s, w.end_s) == (s.t_s[200], s.t_s[1199])
+    assert energy.window_energy(s, w).uj_per_inference == pytest.approx(329.67, rel=1e-9)
+
+
+def test_lpm01a_trigger_that_never_comes() -> None:
+    with LpmSimulator(profile) as sim:
+        s = record(f"lpm01a://{sim.port}?trigger=d7", 0.5)
+    with pytest.raises(ValueError, match="trigger never came"):
+        energy.windows_from_markers(s.markers_s, [100])
+
+
+@pytest.mark.parametrize("fault", [{"garble_at": 300}, {"skip": (300, 301, 302, 303, 304)}])
+def test_lpm01a_dropped_samples(fault: dict) -> None:
+    with LpmSimulator(profile, **fault) as sim:
+        with pytest.raises(MeterError, match="meter failed: .*dropped samples"):
+            record(f"lpm01a://{sim.port}", 0.6)
+
+
+def test_lpm01a_meter_that_stops_answering() -> None:
+    with LpmSimulator(profile, silent_after=200) as sim:
+        with pytest.raises(MeterError, match="meter failed: .*(stopped answering|stopped sending)"):
+            record(f"lpm01a://{sim.port}", 0.5)
+
+
+def test_lpm01a_refused_command_and_bad_url() -> None:
+    with pytest.raises(ConfigError, match="voltage must be 1800-3300 mV"):
+        open_meter("lpm01a:///dev/ttyACM0?voltage=5000")
+    with pytest.raises(ConfigError, match="ASCII output allows"):
+        open_meter("lpm01a:///dev/ttyACM0?freq=100k")
+    with LpmSimulator(profile) as sim:
+        meter = open_meter(f"lpm01a://{sim.port}")
+        meter.open(Deadline(5))
+        with pytest.raises(MeterError, match="'bogus' refused: unknown command"):
+            meter.command("bogus", Deadline(2))
+        meter.close()
+
+
+def test_ina_bridge_energy_and_trigger_across_a_micros_wrap() -> None:
+    with InaBridgeSimulator(profile, events=(200, 1199), t0_us=2**32 - 500_000) as sim:
+        s = record(f"ina://{sim.port}?period_us=1000&trigger=1")
+        assert sim.commands == ["INFO", "START 1000", "STOP"]
+    assert s.voltage_v[0] == pytest.approx(3.3) and s.current_a[250] == pytest.approx(0.010)
+    assert s.t_s[1000] - s.t_s[0] == pytest.approx(1.0)  # continuous through the wrap at sample 500
+    [w] = energy.windows_from_markers(s.markers_s, [100])
+    assert energy.window_energy(s, w).uj_per_inference == pytest.approx(329.67, rel=1e-9)
+
+
+@pytest.mark.parametrize("fault", [{"garble_at": 300}, {"skip": (300,)}])
+def test_ina_bridge_dropped_samples(fault: dict) -> None:
+    with InaBridgeSimulator(profile, **fault) as sim:
+        with pytest.raises(MeterError, match="dropped samples"):
+            record(f"ina://{sim.port}", 0.5)
+
+
+def test_ina_bridge_that_stops_answering() -> None:
+    with InaBridgeSimulator(profile, silent_after=100) as sim:
+        with pytest.raises(MeterError, match="stopped answering"):
+            record(f"ina://{sim.port}", 0.3)
