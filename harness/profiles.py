@@ -78,6 +78,15 @@ class PowerSection(StrictModel):
     window_seconds: Seconds = 10.0
     estimate: PowerEstimate | None = None
 
+    @pydantic.field_validator("meter")
+    @classmethod
+    def _known_meter(cls, url: str | None) -> str | None:
+        from harness.power import SCHEMES  # the meter registry is the one list of schemes
+
+        if url is not None and urlsplit(url).scheme not in SCHEMES:
+            raise ValueError(f"unknown power meter {url!r}; the URL scheme must be one of {', '.join(SCHEMES)}")
+        return url
+
 
 class Thresholds(StrictModel):
     """Pass/fail limits; the seed's defaults are latency < 200 ms, memory < 60% RAM, battery < 5%/h."""

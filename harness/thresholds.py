@@ -19,8 +19,10 @@ def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[di
         checks.append(_check("memory_fraction_of_ram", limits.memory_fraction,
                              None if used is None else used / ram_bytes))
     if limits.battery_pct_per_hour is not None:
+        # An estimate is shown, never judged: only a measured battery drain passes or fails.
+        measured = row.get("power_status") == "measured"
         checks.append(_check("battery_pct_per_hour", limits.battery_pct_per_hour,
-                             row.get("battery_pct_per_hour")))
+                             row.get("battery_pct_per_hour") if measured else None))
     if limits.accuracy_drop_points is not None:
         delta = row.get("accuracy_delta_points")
         checks.append(_check("accuracy_drop_points", limits.accuracy_drop_points,

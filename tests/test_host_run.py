@@ -42,7 +42,8 @@ def test_every_variant_measured(host_run) -> None:
         assert r["latency_ci_low_us"] <= r["latency_p50_us"] <= r["latency_ci_high_us"]
         assert r["rss_peak_bytes"] > 0 and r["init_ms"] > 0
         assert len(store.samples(r["id"])) == r["latency_n"]
-        assert r["energy_uj"] is None and r["power_status"] in ("not measured", "measured")
+        # host.yaml reads RAPL where the host has it; elsewhere power is NULL, never 0
+        assert (r["energy_uj"] is None) == (r["power_status"] != "measured")
     fp32, int8 = rows[("digits-cnn", "fp32")], rows[("digits-cnn", "int8")]
     assert fp32["accuracy_top1"] > 0.9 and fp32["accuracy_samples"] == 360
     assert abs(int8["accuracy_top1"] - fp32["accuracy_top1"]) <= 0.01

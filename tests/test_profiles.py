@@ -121,3 +121,8 @@ def test_unknown_device_lists_known(tmp_path: Path) -> None:
     write(tmp_path, GOOD)
     with pytest.raises(ConfigError, match=r"unknown device 'nope'.*known devices: board"):
         profiles.resolve("nope", tmp_path)
+
+
+def test_unknown_power_meter(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, GOOD + "power:\n  meter: multimeter:///dev/ttyUSB3\n"))
+    assert ":11: field 'power.meter': unknown power meter 'multimeter:///dev/ttyUSB3'" in message
