@@ -1,0 +1,186 @@
+"""The white paper: a report definition + the store -> HTML (jinja2) and PDF (WeasyPrint)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from harness import __version__, scoring, thresholds
+from harness.errors import ConfigError
+from harness.report import charts, dataset, export
+from harness.report.definition import ReportDefinition
+from harness.report.render import _equipment, compression_table, environment, write_atomically
+from harness.store import Store
+
+RAW_GROUPS = (  # six figures a table, so each fits an A4 page
+    ("Latency", ("latency_n", "latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_mean_us",
+                 "latency_std_us")),
+    ("Latency spread and start-up", ("latency_min_us", "latency_max_us", "latency_ci_low_us",
+                                     "latency_ci_high_us", "init_ms", "first_inference_ms")),
+    ("Size and memory", ("status", "model_bytes", "model_gzip_bytes", "rss_peak_bytes", "arena_bytes")),
+    ("Accuracy and power", ("accuracy_top1", "accuracy_delta_points", "energy_uj", "avg_power_mw",
+                            "battery_pct_per_hour", "power_status")),
+)
+POOL_TITLES = {
+    "boards": "Boards (measured on real hardware)",
+    "workstation": "Workstations (the engineers' own machines; never ranked with boards)",
+    "emulated": "Emulated boards (CI; functional timing only, never ranked with boards)",
+}
+
+
+def build(store: Store, definition: ReportDefinition, profiles_dir: Path | None) -> dict[str, Any]:
+    """Everything the templates and exports need, computed once."""
+    rows = dataset.period_rows(store, definition)
+    chosen = dataset.latest_ok(rows)
+    devices = sorted({r["device"] for r in rows} | set(definition.devices or []))
+    equipment = {d: _equipment(d, profiles_dir) for d in devices}
+    tiers = {d: e.get("tier", "unknown") if not e["missing"] else "unknown" for d, e in equipment.items()}
+    samples = dataset.latency_sets(store, chosen)
+    b = definition.bootstrap
+    board = scoring.score_table(chosen, definition.reference, definition.weights.model_dump(), tiers,
+                                samples, resamples=b.resamples, seed=b.seed, confidence=b.confidence)
+    return {"definition": definition, "rows": rows, "chosen": chosen, "devices": devices,
+            "equipment": equipment, "board": board, "runs": _runs(rows),
+            "samples": samples, "trend": dataset.nightly_trend(rows),
+            "environments": dataset.environments(store, chosen)}
+
+
+def render_whitepaper(store: Store, definition: ReportDefinition, out_dir: Path,
+                      profiles_dir: Path | None = None, pdf: bool = True) -> tuple[list[Path], list[str]]:
+    """Write whitepaper.html (+ .pdf), summary.md, scores.csv (+ .parquet).
+    Returns the paths written and notes about the parts that were skipped, and why."""
+    data = build(store, definition, profiles_dir)
+    if not data["chosen"]:
+        raise ConfigError(f"report {definition.title!r}: no results in the store for suites "
+                          f"{', '.join(definition.suites)} in {definition.period.label()}")
+    if not any(r["device"] == definition.reference for r in data["chosen"]):
+        raise ConfigError(f"report {definition.title!r}: reference device {definition.reference!r} "
+                          "has no successful result in the period")
+    env = environment()
+    env.filters["raw"] = _raw
+    html = env.get_template("whitepaper.html.j2").render(**context(data))
+    written = [write_atomically(out_dir / "whitepaper.html", html)]
+    written.append(write_atomically(out_dir / "summary.md", export.markdown_summary(data["board"], definition.title)))
+    table = export.scored_frame(data["board"])
+    written.append(export.write_csv(table, out_dir / "scores.csv"))
+    notes = []
+    steps = [lambda: export.write_parquet(table, out_dir / "scores.parquet")]
+    if pdf:
+        steps.append(lambda: write_pdf(html, out_dir / "whitepaper.pdf"))
+    for step in steps:
+        try:
+            written.append(step())
+        except export.MissingExtra as exc:  # an optional extra is not installed: say so, go on
+            notes.append(str(exc))
+    return written, notes
+
+
+def write_pdf(html: str, path: Path) -> Path:
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: the wheel is there but pango is not
+        raise export.MissingExtra(f"PDF skipped: WeasyPrint is not usable ({str(exc).splitlines()[0]}); "
+                                  "install it with pip install 'edge-harness[pdf]' and the Debian "
+                                  "packages in tools/system-packages.txt") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        weasyprint.HTML(string=html, base_url=str(path.parent)).write_pdf(str(path))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the PDF: {exc.strerror or exc}") from None
+    return path
+
+
+def context(data: dict[str, Any]) -> dict[str, Any]:
+    board: scoring.Scoreboard = data["board"]
+    definition: ReportDefinition = data["definition"]
+    pools = {p: s for p, s in board.pools.items() if s}
+    return {
+        **data,
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
+        "dimensions": scoring.DIMENSIONS,
+        "pools": pools, "pool_titles": POOL_TITLES,
+        "tiers": tier_rankings(board.pools.get("boards", [])),
+        "ranking_charts": {p: charts.ranking_bars(
+            [(s.device, s.composite, s.ci_low, s.ci_high) for s in scores if s.composite is not None],
+            f"Composite score — {p}") for p, scores in pools.items()},
+        "pareto_latency": charts.pareto(_points(data["chosen"], "latency_p50_us", 1e-3),
+                                        "Accuracy vs latency", "p50 latency (ms, log scale)", "top-1 accuracy"),
+        "pareto_size": charts.pareto(_points(data["chosen"], "model_bytes", 1e-3),
+                                     "Accuracy vs model size", "model size (KB, log scale)", "top-1 accuracy"),
+        "trend_chart": charts.trend(data["trend"], "Nightly latency relative to each device's first night",
+                                    "p50 / first night's p50"),
+        "device_pages": [_device_page(d, data) for d in data["devices"]],
+        "compression": compression_table(data["chosen"]),
+        "threshold_rows": _threshold_rows(data["chosen"], definition, data["equipment"]),
+        "summary": _summary(data, pools),
+        "raw_groups": RAW_GROUPS,
+    }
+
+
+def _raw(value: Any) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def tier_rankings(boards: list[scoring.DeviceScore]) -> dict[str, list[scoring.DeviceScore]]:
+    """The boards ranked again within each tier (copies: the overall ranks stay as they are)."""
+    out = {}
+    for tier in sorted({s.tier for s in boards}):
+        members = [copy.copy(s) for s in boards if s.tier == tier]
+        for s in members:
+            s.rank, s.tied = None, False
+        out[tier] = scoring.rank(members)
+    return out
+
+
+def _points(rows: list[dict[str, Any]], column: str, factor: float) -> list[tuple[str, str, float, float]]:
+    return [(r["device"], f"{r['family']}/{r['variant']}", r[column] * factor, r["accuracy_top1"])
+            for r in rows if r[column] and r["accuracy_top1"] is not None]
+
+
+def _device_page(device: str, data: dict[str, Any]) -> dict[str, Any]:
+    board: scoring.Scoreboard = data["board"]
+    scores = [s for s in board.all() if s.device == device]
+    rows = [r for r in data["chosen"] if r["device"] == device]
+    groups = [(f"{r['family']}/{r['variant']}", [v / 1000 for v in data["samples"].get(
+        (device, r["family"], r["variant"]), [])]) for r in rows]
+    return {"device": device, "equipment": data["equipment"][device], "scores": scores, "rows": rows,
+            "distribution": charts.distributions(groups, f"Latency distribution — {device}")}
+
+
+def _threshold_rows(rows: list[dict[str, Any]], definition: ReportDefinition,
+                    equipment: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        e = equipment.get(r["device"], {})
+        limits = definition.thresholds
+        ram = e.get("ram")
+        if not ram:  # no profile: memory cannot be judged as a share of RAM
+            limits = limits.model_copy(update={"memory_fraction": None})
+        checks = thresholds.evaluate(r, limits, ram or 1)
+        out.append({"row": r, "checks": checks, "passed": thresholds.overall(checks)})
+    return out
+
+
+def _runs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        seen.setdefault(r["run_id"], {"run_id": r["run_id"], "suite": r["suite"], "night": r["night"],
+                                      "devices": set()})["devices"].add(r["device"])
+    return sorted(seen.values(), key=lambda r: str(r["night"]))
+
+
+def _summary(data: dict[str, Any], pools: dict[str, list[scoring.DeviceScore]]) -> dict[str, Any]:
+    board: scoring.Scoreboard = data["board"]
+    leaders = {p: [s for s in scores if s.rank == 1] for p, scores in pools.items()}
+    failures = [t for t in _threshold_rows(data["chosen"], data["definition"], data["equipment"])
+                if t["passed"] is False]
+    not_measured = sorted({d for s in board.all() for d in scoring.DIMENSIONS if s.dims[d].score is None})
+    return {"leaders": leaders, "failures": len(failures), "cases": len(data["chosen"]),
+            "models": sorted({(r["family"], r["variant"]) for r in data["chosen"]}),
+            "not_measured": not_measured}
+

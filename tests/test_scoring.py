@@ -1,0 +1,122 @@
+"""Scoring against values computed by hand (docs/scoring.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness import scoring
+
+EQUAL = {"delay": 1.0, "power": 1.0, "precision": 1.0, "volume": 1.0}
+
+
+def row(device: str, family: str, p50: float, acc: float | None = 0.9, model_bytes: int = 1000,
+        rss: int = 1000, energy: float | None = None, power_status: str = "not measured",
+        emulated: bool = False, variant: str = "int8") -> dict:
+    return {"device": device, "family": family, "variant": variant, "status": "ok", "runtime": "litert",
+            "latency_p50_us": p50, "accuracy_top1": acc, "model_bytes": model_bytes, "rss_peak_bytes": rss,
+            "arena_bytes": None, "energy_uj": energy, "power_status": power_status, "emulated": emulated}
+
+
+def test_ratios_geomean_and_gsd_by_hand() -> None:
+    rows = [row("ref", "m1", 100), row("ref", "m2", 200),
+            row("a", "m1", 50, acc=0.81, model_bytes=500, rss=500), row("a", "m2", 400, acc=0.81, model_bytes=500, rss=500)]
+    board = scoring.score_table(rows, "ref", EQUAL, {"ref": "iot", "a": "iot"}, resamples=0)
+    a = next(s for s in board.pools["boards"] if s.device == "a")
+    assert a.per_model[("m1", "int8")]["delay"] == pytest.approx(2.0)
+    assert a.per_model[("m2", "int8")]["delay"] == pytest.approx(0.5)
+    assert a.dims["delay"].score == pytest.approx(1.0)  # sqrt(2 × 0.5)
+    assert a.dims["delay"].gsd == pytest.approx(2.0)  # exp(std(ln 2, ln 0.5)) = exp(ln 2)
+    assert a.dims["precision"].score == pytest.approx(0.9)
+    assert a.dims["volume"].score == pytest.approx(2.0)  # 2000 / 1000 bytes of footprint
+    # power not measured anywhere: absent, not zero, and the composite says what it covers
+    assert a.dims["power"].score is None and a.dims["power"].status == "not measured"
+    assert a.covers == ("delay", "precision", "volume")
+    assert a.composite == pytest.approx(1000 * (1.0 * 0.9 * 2.0) ** (1 / 3))
+    ref = next(s for s in board.pools["boards"] if s.device == "ref")
+    assert ref.composite == pytest.approx(1000.0)
+
+
+def test_weights_are_a_weighted_geometric_mean() -> None:
+    rows = [row("ref", "m", 100), row("a", "m", 100, acc=0.81, model_bytes=500, rss=500)]
+    weights = {"delay": 1.0, "power": 1.0, "precision": 1.0, "volume": 2.0}
+    a = scoring.score_table(rows, "ref", weights, {}, resamples=0).pools["boards"][0]
+    assert a.device == "a"
+    assert a.composite == pytest.approx(1000 * math.exp((math.log(0.9) + 2 * math.log(2.0)) / 4))
+    zero_volume = {**weights, "volume": 0.0}
+    a = scoring.score_table(rows, "ref", zero_volume, {}, resamples=0).pools["boards"]
+    a = next(s for s in a if s.device == "a")
+    assert a.covers == ("delay", "precision")
+    assert a.composite == pytest.approx(1000 * 0.9 ** 0.5)
+
+
+def test_power_counts_only_when_measured_and_estimates_are_not_ranked() -> None:
+    rows = [row("ref", "m", 100, energy=10.0, power_status="measured"),
+            row("a", "m", 100, energy=5.0, power_status="measured"),
+            row("b", "m", 100, energy=1.0, power_status="estimated")]
+    board = scoring.score_table(rows, "ref", EQUAL, {}, resamples=0)
+    scores = {s.device: s for s in board.pools["boards"]}
+    assert scores["a"].dims["power"].score == pytest.approx(2.0)
+    assert scores["b"].dims["power"].score is None
+    assert scores["b"].dims["power"].status == "estimated (not ranked)"
+    assert [r["device"] for r in board.estimated_power] == ["b"]
+    # b lacks measured power, so the pool's composite leaves power out for everyone
+    assert scores["a"].covers == ("delay", "precision", "volume")
+    assert scores["a"].not_covered == {"power": "not common to the pool"}
+    assert scores["b"].not_covered == {"power": "estimated (not ranked)"}
+
+
+def test_emulated_and_workstation_are_never_ranked_with_boards() -> None:
+    rows = [row("ref", "m", 100), row("fast-qemu", "m", 1, emulated=True), row("host", "m", 10),
+            row("board", "m", 50)]
+    board = scoring.score_table(rows, "ref", EQUAL, {"host": "workstation", "board": "iot"}, resamples=0)
+    assert [s.device for s in board.pools["boards"]] == ["board", "ref"]
+    assert [s.device for s in board.pools["emulated"]] == ["fast-qemu"]
+    assert [s.device for s in board.pools["workstation"]] == ["host"]
+    assert board.pools["boards"][0].rank == 1 and board.pools["emulated"][0].rank == 1
+    assert board.pools["emulated"][0].composite == pytest.approx(1000 * 100 ** (1 / 3))
+
+
+def test_overlapping_intervals_are_tied() -> None:
+    rng = np.random.default_rng(0)
+    rows = [row("ref", "m", 100), row("b", "m", 100), row("c", "m", 101), row("d", "m", 300)]
+    sets = {("b", "m", "int8"): rng.uniform(50, 150, 51), ("c", "m", "int8"): rng.uniform(51, 151, 51),
+            ("d", "m", "int8"): rng.uniform(290, 310, 51)}
+    ranked = scoring.score_table(rows, "ref", {"delay": 1.0}, {}, sets, resamples=500, seed=1).pools["boards"]
+    by = {s.device: s for s in ranked}
+    # ref has no samples: a point interval at 1000, inside b's and c's intervals
+    assert by["b"].ci_low < 1000 < by["b"].ci_high
+    assert by["ref"].rank == by["b"].rank == by["c"].rank == 1
+    assert by["b"].tied and by["c"].tied
+    assert by["d"].rank == 4 and not by["d"].tied
+    assert by["d"].composite == pytest.approx(1000 / 3)
+
+
+def test_distinct_intervals_rank_apart_and_equal_points_tie() -> None:
+    rows = [row("ref", "m", 100), row("a", "m", 50), row("b", "m", 50)]
+    ranked = scoring.score_table(rows, "ref", {"delay": 1.0}, {}, resamples=0).pools["boards"]
+    assert [(s.device, s.rank, s.tied) for s in ranked] == [("a", 1, True), ("b", 1, True), ("ref", 3, False)]
+
+
+def test_models_without_a_reference_result_are_not_scored() -> None:
+    rows = [row("ref", "m", 100), row("a", "m", 100), row("a", "only-a", 10)]
+    board = scoring.score_table(rows, "ref", EQUAL, {}, resamples=0)
+    assert board.unscored_models == [("only-a", "int8")]
+    a = next(s for s in board.pools["boards"] if s.device == "a")
+    assert a.dims["delay"].models == 1
+
+
+def test_tflm_volume_uses_the_arena() -> None:
+    tflm = {**row("mcu", "m", 100, rss=None), "runtime": "tflm", "arena_bytes": 3000}
+    assert scoring.footprint(tflm) == 4000
+    assert scoring.footprint(row("x", "m", 1, rss=None)) is None
+
+
+def test_median_draws_match_plain_resampling() -> None:
+    sample = np.random.default_rng(5).lognormal(0, 0.5, 365)
+    exact = scoring.median_draws(sample, 20000, np.random.default_rng(1))
+    plain = np.median(sample[np.random.default_rng(2).integers(0, 365, (20000, 365))], axis=1)
+    assert np.quantile(exact, [0.025, 0.5, 0.975]) == pytest.approx(
+        np.quantile(plain, [0.025, 0.5, 0.975]), rel=0.01)
