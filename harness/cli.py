@@ -85,11 +85,62 @@ def run(suite: Path, device: str = typer.Option(..., "--device", help="Device na
         store: Optional[str] = StoreOpt, out: Optional[Path] = typer.Option(
             None, "--out", help="Also render the HTML report into this directory."),
         resume: Optional[str] = typer.Option(None, "--resume", help="Resume this killed run."),
-        profiles: Optional[Path] = ProfilesOpt) -> None:
+        profiles: Optional[Path] = ProfilesOpt,
+        baseline: Optional[str] = typer.Option(
+            None, "--baseline", help="Compare with this run afterwards ('last-good' or a run id); "
+            "a regression fails the run (exit 4)."),
+        junit: Optional[Path] = typer.Option(None, "--junit", help="Write JUnit XML here."),
+        markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
+        shard: Optional[str] = typer.Option(None, "--shard", help="Run only shard K of N, e.g. 3/8."),
+        run_id: Optional[str] = typer.Option(
+            None, "--run-id", help="Id of a new run (CI shards of one run share it; see `harness merge`).")) -> None:
     """Run a suite on a device, store every result, print a summary."""
-    from harness.cli_run import run_command
+    from harness.cli_run import RunOutputs, run_command
 
-    raise typer.Exit(run_command(suite, device, store, out, resume, profiles))
+    raise typer.Exit(run_command(suite, device, store, out, resume, profiles,
+                                 RunOutputs(baseline, junit, markdown, shard, run_id)))
+
+
+@app.command()
+@handled
+def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-good, or RUN:family/variant."),
+            new: str = typer.Argument(..., help="NEW: run id, latest, or RUN:family/variant."),
+            store: Optional[str] = StoreOpt,
+            better: Optional[float] = typer.Option(None, "--better", help="A/B: is B's latency better by more than PCT %?"),
+            max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="A/B: is B's median latency under MS?"),
+            alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the Mann-Whitney U test."),
+            min_effect_pct: float = typer.Option(5.0, "--min-effect-pct", help="Smallest median shift counted as real."),
+            latency_pct: float = typer.Option(10.0, "--latency-pct", help="Latency change that matters, %."),
+            memory_pct: float = typer.Option(10.0, "--memory-pct", help="Memory change that matters, %."),
+            energy_pct: float = typer.Option(10.0, "--energy-pct", help="Energy change that matters, %."),
+            accuracy_points: float = typer.Option(1.0, "--accuracy-points", help="Top-1 change that matters, points."),
+            allow_no_baseline: bool = typer.Option(
+                False, "--allow-no-baseline", help="BASE last-good and none yet (a first run): report NEW alone."),
+            junit: Optional[Path] = typer.Option(None, "--junit", help="Write NEW's JUnit XML with the verdicts here."),
+            markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
+            as_json: bool = JsonOpt) -> None:
+    """Compare two runs (regressions, improvements) or two variants (A/B). Exit 4 on a regression."""
+    from harness.cli_compare import compare_command
+    from harness.regression import Criteria
+
+    criteria = Criteria(alpha=alpha, min_effect_pct=min_effect_pct, latency_pct=latency_pct,
+                        memory_pct=memory_pct, energy_pct=energy_pct, accuracy_points=accuracy_points)
+    raise typer.Exit(compare_command(base, new, store, criteria, better, max_latency_ms, as_json, junit, markdown,
+                                     allow_no_baseline))
+
+
+@app.command()
+@handled
+def merge(out_store: str = typer.Argument(..., help="Store to merge into (URL or SQLite path)."),
+          in_stores: list[str] = typer.Argument(..., help="Stores to merge from.")) -> None:
+    """Merge the stores of CI matrix jobs (or labs) into one; merging twice adds nothing."""
+    from harness.merge import merge as merge_stores
+    from harness.merge import open_source
+    from harness.store import Store
+
+    sources = [open_source(url) for url in in_stores]
+    counts = merge_stores(Store(out_store), sources)
+    typer.echo(" ".join(f"{name}={value}" for name, value in vars(counts).items()))
 
 
 @app.command()
@@ -109,14 +160,45 @@ def results(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [de
 @handled
 def report(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [default: latest]."),
            out: Path = typer.Option(Path("out/report"), "--out", help="Output directory."),
-           store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt) -> None:
-    """Render the HTML report of a run."""
-    from harness.report.render import render_run_report
+           store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt,
+           definition: Optional[Path] = typer.Option(
+               None, "--definition", help="A reports/*.yaml: render its white paper instead of one run."),
+           pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the white paper as PDF.")) -> None:
+    """Render the HTML report of a run, or with --definition the white paper of a period."""
     from harness.store import Store
 
     db = Store(store)
+    if definition is not None:
+        from harness.report.definition import load_definition
+        from harness.report.whitepaper import render_whitepaper
+
+        paths, notes = render_whitepaper(db, load_definition(definition), out, profiles, pdf=pdf)
+        for note in notes:
+            typer.echo(note, err=True)
+        typer.echo("\n".join(str(p) for p in paths))
+        return
+    from harness.report.render import render_run_report
+
     path = render_run_report(db, run_id or db.latest_run_id(), out, profiles)
     typer.echo(str(path))
+
+
+@app.command()
+@handled
+def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to rank."),
+                definition: Optional[Path] = typer.Option(
+                    None, "--definition", help="Reference, weights, suites [default: reports/annual-YEAR.yaml]."),
+                out: Optional[Path] = typer.Option(None, "--out", help="Output directory [default: out/leaderboard-YEAR]."),
+                store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt) -> None:
+    """The annual leaderboard: a year of nightly runs ranked, with movement against the year before."""
+    from harness.report.definition import load_definition
+    from harness.report.leaderboard import render_leaderboard
+    from harness.store import Store
+
+    spec = load_definition(definition or Path(f"reports/annual-{year}.yaml"))
+    paths, method = render_leaderboard(Store(store), spec, year, out or Path(f"out/leaderboard-{year}"), profiles)
+    typer.echo(method)
+    typer.echo("\n".join(str(p) for p in paths))
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from array import array
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,14 +135,20 @@ class Store:
         if engine.dialect.name == "sqlite":
             self._prepare_sqlite_dir(engine)
             sa.event.listen(engine, "connect", _sqlite_pragmas)
-        try:
-            metadata.create_all(engine)
-            with engine.begin() as conn:
-                if conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).first() is None:
-                    conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
-        except sa.exc.SQLAlchemyError as exc:
-            raise StoreError(f"store {self.url}: cannot open: {_short(exc)}") from None
-        return engine
+        # Two controllers opening a fresh store at once race to create the schema ("table runs
+        # already exists", a duplicate pg_type row): the loser tries again and finds it made.
+        for attempt in range(3):
+            try:
+                metadata.create_all(engine)
+                with engine.begin() as conn:
+                    if conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).first() is None:
+                        conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
+                return engine
+            except sa.exc.SQLAlchemyError as exc:
+                if attempt == 2:
+                    raise StoreError(f"store {self.url}: cannot open: {_short(exc)}") from None
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _prepare_sqlite_dir(self, engine: sa.Engine) -> None:
         database = engine.url.database
@@ -174,6 +181,10 @@ class Store:
     def finish_run(self, run_id: str, status: str) -> None:
         self._write(lambda conn: conn.execute(
             runs.update().where(runs.c.run_id == run_id).values(status=status, ended_at=now())))
+
+    def mark_run(self, run_id: str, status: str) -> None:
+        """Change a finished run's status only (e.g. `regressed` after a baseline comparison)."""
+        self._write(lambda conn: conn.execute(runs.update().where(runs.c.run_id == run_id).values(status=status)))
 
     def reopen_run(self, run_id: str) -> None:
         self._write(lambda conn: conn.execute(

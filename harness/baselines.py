@@ -1,0 +1,70 @@
+"""Which stored runs to compare: run references (`latest`, `last-good`, a run id) and A/B selectors.
+
+A run is *good* when its status is `complete` (it ran to the end and no comparison against its
+own baseline found a regression: such a run is marked `regressed`) and none of its results was
+left unmeasured by the lab (status `not-run`, or an `infrastructure` error). Model and device
+errors are results, not faults: a case that fails the same way every night does not keep every
+run from being good, and a case that newly fails is a regression of the run that shows it.
+
+`last-good`, for a run, is the most recent good run of the same suite on the same devices that
+started before it.
+"""
+
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Any
+
+from harness.errors import ConfigError, StoreError
+from harness.store import Store
+
+LATEST, LAST_GOOD = "latest", "last-good"
+
+
+def is_good(store: Store, run: dict[str, Any]) -> bool:
+    if run["status"] != "complete":
+        return False
+    return not any(r["status"] == "not-run" or (r["status"] != "ok" and r["error_kind"] == "infrastructure")
+                   for r in store.results(run["run_id"]))
+
+
+def last_good(store: Store, of_run: dict[str, Any]) -> str | None:
+    """The most recent good run of `of_run`'s suite and devices that started before it."""
+    for run in store.runs():  # newest first
+        if (run["run_id"] != of_run["run_id"] and run["suite"] == of_run["suite"]
+                and sorted(run["devices"] or []) == sorted(of_run["devices"] or [])
+                and _naive(run["started_at"]) < _naive(of_run["started_at"]) and is_good(store, run)):
+            return run["run_id"]
+    return None
+
+
+def resolve(store: Store, ref: str, relative_to: str | None = None) -> str:
+    """A run id from `latest`, `last-good` (of `relative_to`, default the latest run) or an id."""
+    if ref == LATEST:
+        return store.latest_run_id()
+    if ref == LAST_GOOD:
+        anchor = store.run(relative_to or store.latest_run_id())
+        found = last_good(store, anchor)
+        if found is None:
+            raise StoreError(f"store {store.url}: no good run of suite {anchor['suite']!r} on "
+                             f"{', '.join(anchor['devices'] or [])} before run {anchor['run_id']}")
+        return found
+    return store.run(ref)["run_id"]
+
+
+def parse_selector(text: str) -> tuple[str, str | None, str | None]:
+    """`RUN` or `RUN:family/variant` -> (run reference, family, variant)."""
+    ref, sep, case = text.partition(":")
+    if not sep:
+        return ref, None, None
+    family, slash, variant = case.partition("/")
+    if not (ref and family and slash and variant):
+        raise ConfigError(f"{text!r}: expected RUN or RUN:family/variant (RUN: a run id, latest or last-good)")
+    return ref, family, variant
+
+
+def _naive(value: Any) -> Any:
+    # SQLite gives back naive UTC datetimes, PostgreSQL aware ones; compare them alike.
+    if getattr(value, "tzinfo", None) is None:
+        return value
+    return value.astimezone(timezone.utc).replace(tzinfo=None)

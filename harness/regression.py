@@ -1,0 +1,246 @@
+"""Regression detection between two sets of stored results. Pure: rows and samples in, verdicts out.
+
+Cases are matched by (device, family, variant). Per matched case:
+
+    latency   Mann-Whitney U on the stored latency samples decides whether the change is real
+              (p < alpha AND relative median shift >= min_effect_pct); the threshold
+              (latency_pct) decides whether a real change matters. With too few samples on a
+              side there is no test and the point estimate (p50) alone decides.
+    memory    relative change of the peak memory (TFLite-Micro arena, else peak RSS) vs memory_pct
+    energy    relative change of energy per inference vs energy_pct
+    accuracy  top-1 change in percentage points vs accuracy_points
+    status    ok -> failed/skipped is a regression; failed -> ok an improvement; a case that
+              was not measured for an infrastructure reason is `missing`, not a regression.
+
+A case's verdict is the worst of its checks: regression > improvement > unchanged; a case on
+one side only is `missing`. Thresholds are "more than": a 10.0 % slowdown passes latency_pct 10.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+REGRESSION, IMPROVEMENT, UNCHANGED, MISSING = "regression", "improvement", "unchanged", "missing"
+_RANK = {REGRESSION: 3, IMPROVEMENT: 2, UNCHANGED: 1}
+
+Key = tuple[str, str, str]  # (device, family, variant)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    alpha: float = 0.01  # significance level of the Mann-Whitney U test
+    min_effect_pct: float = 5.0  # smallest relative median shift counted as real
+    latency_pct: float | None = 10.0  # None: any real shift counts
+    memory_pct: float | None = 10.0  # None: not compared
+    energy_pct: float | None = 10.0
+    accuracy_points: float | None = 1.0
+    min_samples: int = 5  # per side, to run the test at all
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str
+    base: Any
+    new: Any
+    change: float | None  # percent (latency, memory, energy) or points (accuracy)
+    limit: float | None
+    verdict: str
+    p_value: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    base_key: Key | None
+    new_key: Key | None
+    verdict: str
+    checks: tuple[Check, ...] = ()
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """`device family/variant`, or `device family/A -> family/B` for an A/B comparison."""
+        base, new = self.base_key, self.new_key
+        if base is None or new is None or base == new:
+            device, family, variant = base or new  # type: ignore[misc]
+            return f"{device} {family}/{variant}"
+        return f"{base[0]} {base[1]}/{base[2]} -> {new[1]}/{new[2]}"
+
+    def check(self, metric: str) -> Check | None:
+        return next((c for c in self.checks if c.metric == metric), None)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answered A/B question: e.g. "latency better by more than 20 %" -> passed."""
+
+    question: str
+    value: str
+    passed: bool
+
+
+@dataclass
+class Comparison:
+    verdicts: list[CaseVerdict] = field(default_factory=list)
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for v in self.verdicts if v.verdict == verdict)
+
+    @property
+    def regressed(self) -> bool:
+        return self.count(REGRESSION) > 0
+
+
+def key_of(row: Mapping[str, Any]) -> Key:
+    return (row["device"], row["family"], row["variant"])
+
+
+def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapping[str, Any]],
+                 samples: Mapping[int, Sequence[float]], criteria: Criteria = Criteria()) -> Comparison:
+    """Every case of either side, matched by (device, family, variant), in a stable order."""
+    base = {key_of(r): r for r in base_rows}
+    new = {key_of(r): r for r in new_rows}
+    verdicts = []
+    for key in sorted(base.keys() | new.keys()):
+        if key not in new:
+            verdicts.append(CaseVerdict(key, None, MISSING, note="gone: not in the new run"))
+        elif key not in base:
+            verdicts.append(CaseVerdict(None, key, MISSING, note="new: not in the base run"))
+        else:
+            verdicts.append(compare_case(base[key], new[key], samples, criteria))
+    return Comparison(verdicts)
+
+
+def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
+                 samples: Mapping[int, Sequence[float]], criteria: Criteria = Criteria()) -> CaseVerdict:
+    """Two results of one case (or, for A/B, of two variants)."""
+    keys = (key_of(base), key_of(new))
+    for side, row in (("new", new), ("base", base)):
+        if _unmeasured(row):
+            return CaseVerdict(*keys, MISSING, note=f"{side} not measured: {row['status']} "
+                                                    f"({row.get('reason') or 'infrastructure'})")
+    if base["status"] != "ok" or new["status"] != "ok":
+        return CaseVerdict(*keys, _status_verdict(base["status"], new["status"]),
+                           (Check("status", base["status"], new["status"], None, None,
+                                  _status_verdict(base["status"], new["status"]), note=new.get("reason") or ""),))
+    checks = [c for c in (
+        _latency(base, new, samples, criteria),
+        _relative("memory", _memory(base), _memory(new), criteria.memory_pct),
+        _relative("energy", base.get("energy_uj"), new.get("energy_uj"), criteria.energy_pct),
+        _accuracy(base.get("accuracy_top1"), new.get("accuracy_top1"), criteria.accuracy_points),
+    ) if c is not None]
+    worst = max((c.verdict for c in checks), key=_RANK.__getitem__, default=UNCHANGED)
+    return CaseVerdict(*keys, worst, tuple(checks))
+
+
+def _unmeasured(row: Mapping[str, Any]) -> bool:
+    # The lab failed, not the model: nothing to compare, and no regression either.
+    return row["status"] == "not-run" or (row["status"] != "ok" and row.get("error_kind") == "infrastructure")
+
+
+def _status_verdict(base: str, new: str) -> str:
+    if base == "ok":
+        return REGRESSION
+    return IMPROVEMENT if new == "ok" else UNCHANGED
+
+
+def _latency(base: Mapping[str, Any], new: Mapping[str, Any], samples: Mapping[int, Sequence[float]],
+             criteria: Criteria) -> Check | None:
+    a, b = samples.get(base.get("id"), ()), samples.get(new.get("id"), ())
+    tested = len(a) >= criteria.min_samples and len(b) >= criteria.min_samples
+    base_us = statistics.median(a) if tested else base.get("latency_p50_us")
+    new_us = statistics.median(b) if tested else new.get("latency_p50_us")
+    if base_us is None or new_us is None or base_us <= 0:
+        return None
+    shift = (new_us - base_us) / base_us * 100
+    p_value = _mann_whitney(a, b) if tested else None
+    real = abs(shift) >= criteria.min_effect_pct and (p_value is None or p_value < criteria.alpha)
+    limit = criteria.latency_pct if criteria.latency_pct is not None else criteria.min_effect_pct
+    verdict = UNCHANGED
+    if real and shift > limit:
+        verdict = REGRESSION
+    elif real and shift < -limit:
+        verdict = IMPROVEMENT
+    note = "" if tested else f"fewer than {criteria.min_samples} samples: p50 alone, no test"
+    return Check("latency", base_us / 1000, new_us / 1000, shift, limit, verdict, p_value, note)
+
+
+def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
+    from scipy.stats import mannwhitneyu  # scipy is imported only when a test runs
+
+    if len(set(a) | set(b)) == 1:
+        return 1.0  # identical constant samples: no difference (scipy would warn on ties)
+    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def _memory(row: Mapping[str, Any]) -> float | None:
+    # A microcontroller's RAM holds the arena; a Linux board's, the process's peak resident set.
+    if row.get("runtime") == "tflm" and row.get("arena_bytes"):
+        return row["arena_bytes"]
+    return row.get("rss_peak_bytes")
+
+
+def _relative(metric: str, base: float | None, new: float | None, limit: float | None) -> Check | None:
+    if limit is None or base is None or new is None or base <= 0:
+        return None
+    change = (new - base) / base * 100
+    verdict = REGRESSION if change > limit else IMPROVEMENT if change < -limit else UNCHANGED
+    return Check(metric, base, new, change, limit, verdict)
+
+
+def _accuracy(base: float | None, new: float | None, limit: float | None) -> Check | None:
+    if limit is None or base is None or new is None:
+        return None
+    points = (new - base) * 100
+    verdict = REGRESSION if points < -limit else IMPROVEMENT if points > limit else UNCHANGED
+    return Check("accuracy", base, new, points, limit, verdict)
+
+
+def ab_answers(verdict: CaseVerdict, criteria: Criteria, better_pct: float | None,
+               max_latency_ms: float | None) -> list[Answer]:
+    """The seed's A/B questions about B (the `new` side) against A (the `base` side)."""
+    answers = []
+    latency = verdict.check("latency")
+    if better_pct is not None:
+        shift = None if latency is None else -latency.change
+        significant = latency is not None and (latency.p_value is None or latency.p_value < criteria.alpha)
+        value = "not measured" if shift is None else (
+            f"{shift:+.1f} % faster" + ("" if latency.p_value is None else f", p={latency.p_value:.2g}"))
+        answers.append(Answer(f"B's latency better than A's by more than {better_pct:g} %", value,
+                              shift is not None and significant and shift > better_pct))
+    if max_latency_ms is not None:
+        new_ms = None if latency is None else latency.new
+        answers.append(Answer(f"B's median latency under {max_latency_ms:g} ms",
+                              "not measured" if new_ms is None else f"{new_ms:.3f} ms",
+                              new_ms is not None and new_ms < max_latency_ms))
+    return answers
+
+
+TABLE_COLUMNS = ("case", "verdict", "latency ms", "Δ latency", "p", "Δ memory", "Δ energy",
+                 "Δ accuracy", "note")
+
+
+def table_rows(comparison: Comparison) -> list[dict[str, str]]:
+    """The comparison as rows of text, for the terminal table and the Markdown summary."""
+    rows = []
+    for v in comparison.verdicts:
+        lat = v.check("latency")
+        status = v.check("status")
+        notes = [v.note, *(c.note for c in v.checks if c.note and c.metric != "status")]
+        if status is not None:
+            notes.insert(0, f"status {status.base} -> {status.new}" + (f": {status.note}" if status.note else ""))
+        rows.append({
+            "case": v.label, "verdict": v.verdict,
+            "latency ms": "" if lat is None else f"{lat.base:.4g} -> {lat.new:.4g}",
+            "Δ latency": _pct(lat), "p": "" if lat is None or lat.p_value is None else f"{lat.p_value:.2g}",
+            "Δ memory": _pct(v.check("memory")), "Δ energy": _pct(v.check("energy")),
+            "Δ accuracy": "" if v.check("accuracy") is None else f"{v.check('accuracy').change:+.2f} pts",
+            "note": "; ".join(n for n in notes if n),
+        })
+    return rows
+
+
+def _pct(check: Check | None) -> str:
+    return "" if check is None or check.change is None else f"{check.change:+.1f} %"

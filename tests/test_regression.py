@@ -1,0 +1,249 @@
+"""Regression detection: the statistics and thresholds (pure), then `harness compare` and
+`harness run --baseline last-good` end to end on the host with a real slower model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from harness import baselines
+from harness.cli import app
+from harness.regression import (IMPROVEMENT, MISSING, REGRESSION, UNCHANGED, Criteria, ab_answers,
+                                compare_case, compare_runs, table_rows)
+from harness.store import Store
+from tests.conftest import REPO
+from tests.suite_files import copy_family, write_suite
+
+rng = np.random.default_rng(7)
+
+
+def lognormal(median_us: float, n: int = 200, sigma: float = 0.05) -> list[float]:
+    """Latency-like samples: right-skewed around a median."""
+    return (median_us * rng.lognormal(0.0, sigma, n)).tolist()
+
+
+def row(rid: int, variant: str = "int8", **extra: object) -> dict:
+    base = {"id": rid, "device": "host", "family": "digits-cnn", "variant": variant, "status": "ok",
+            "error_kind": None, "reason": None, "runtime": "litert", "latency_p50_us": None,
+            "rss_peak_bytes": 40_000_000, "arena_bytes": None, "energy_uj": None, "accuracy_top1": 0.97}
+    return {**base, **extra}
+
+
+def verdict_of(base_samples: list[float], new_samples: list[float], criteria: Criteria = Criteria(),
+               **new_extra: object):
+    return compare_case(row(1), row(2, **new_extra), {1: base_samples, 2: new_samples}, criteria)
+
+
+# ------------------------------------------------------------------ latency statistics
+
+
+def test_same_distribution_is_unchanged() -> None:
+    v = verdict_of(lognormal(1000), lognormal(1000))
+    lat = v.check("latency")
+    assert v.verdict == UNCHANGED and lat.verdict == UNCHANGED
+    assert lat.p_value > 0.01 and abs(lat.change) < 5
+
+
+def test_clear_slowdown_is_a_regression() -> None:
+    v = verdict_of(lognormal(1000), lognormal(1300))
+    lat = v.check("latency")
+    assert v.verdict == REGRESSION and lat.p_value < 1e-6 and lat.change == pytest.approx(30, abs=3)
+    assert lat.base == pytest.approx(1.0, rel=0.03) and lat.new == pytest.approx(1.3, rel=0.03)  # ms
+
+
+def test_clear_speedup_is_an_improvement() -> None:
+    v = verdict_of(lognormal(1000), lognormal(700))
+    assert v.verdict == IMPROVEMENT and v.check("latency").change == pytest.approx(-30, abs=3)
+
+
+def test_significant_but_tiny_shift_is_under_the_effect_floor() -> None:
+    v = verdict_of(lognormal(1000, n=2000, sigma=0.01), lognormal(1020, n=2000, sigma=0.01))
+    lat = v.check("latency")
+    assert lat.p_value < 1e-10 and lat.change == pytest.approx(2, abs=0.5)
+    assert v.verdict == UNCHANGED
+
+
+def test_real_shift_under_the_threshold_is_unchanged_unless_threshold_is_off() -> None:
+    base, new = lognormal(1000, sigma=0.01), lognormal(1080, sigma=0.01)
+    assert verdict_of(base, new).verdict == UNCHANGED  # 8 % < latency_pct 10
+    assert verdict_of(base, new, Criteria(latency_pct=None)).verdict == REGRESSION  # floor 5 % decides
+
+
+def test_large_but_noisy_shift_is_not_significant() -> None:
+    base = [100.0, 1000.0, 5000.0, 200.0, 3000.0, 800.0]
+    new = [1150.0, 110.0, 5200.0, 230.0, 3300.0, 900.0]
+    v = verdict_of(base, new)
+    lat = v.check("latency")
+    assert lat.change > 10 and lat.p_value > 0.01 and v.verdict == UNCHANGED
+
+
+def test_too_few_samples_fall_back_to_p50() -> None:
+    v = compare_case(row(1, latency_p50_us=1000.0), row(2, latency_p50_us=1500.0), {1: [1000.0], 2: []})
+    lat = v.check("latency")
+    assert lat.p_value is None and "no test" in lat.note and lat.change == pytest.approx(50)
+    assert v.verdict == REGRESSION
+
+
+# ------------------------------------------------------------------ other metrics and statuses
+
+
+def test_memory_energy_accuracy_thresholds() -> None:
+    same = lognormal(1000)
+    memory = verdict_of(same, same, rss_peak_bytes=48_000_000)
+    assert memory.verdict == REGRESSION and memory.check("memory").change == pytest.approx(20)
+    arena = compare_case(row(1, runtime="tflm", arena_bytes=10_000), row(2, runtime="tflm", arena_bytes=8_000),
+                         {1: same, 2: same})
+    assert arena.check("memory").base == 10_000 and arena.verdict == IMPROVEMENT
+    energy = compare_case(row(1, energy_uj=100.0), row(2, energy_uj=79.0), {1: same, 2: same})
+    assert energy.check("energy").verdict == IMPROVEMENT
+    drop = verdict_of(same, same, accuracy_top1=0.95)
+    assert drop.verdict == REGRESSION and drop.check("accuracy").change == pytest.approx(-2)
+    small = verdict_of(same, same, accuracy_top1=0.975)
+    assert small.verdict == UNCHANGED
+    off = verdict_of(same, same, Criteria(memory_pct=None), rss_peak_bytes=90_000_000)
+    assert off.check("memory") is None and off.verdict == UNCHANGED
+
+
+def test_worst_check_decides() -> None:
+    v = verdict_of(lognormal(1000), lognormal(600), rss_peak_bytes=60_000_000)
+    assert v.check("latency").verdict == IMPROVEMENT and v.check("memory").verdict == REGRESSION
+    assert v.verdict == REGRESSION
+
+
+def test_status_changes() -> None:
+    failed = {"status": "failed", "error_kind": "model", "reason": "operator unsupported"}
+    infra = {"status": "failed", "error_kind": "infrastructure", "reason": "board did not answer"}
+    assert compare_case(row(1), row(2, **failed), {}).verdict == REGRESSION
+    assert compare_case(row(1, **failed), row(2), {}).verdict == IMPROVEMENT
+    assert compare_case(row(1, **failed), row(2, **failed), {}).verdict == UNCHANGED
+    lost = compare_case(row(1), row(2, **infra), {})
+    assert lost.verdict == MISSING and "board did not answer" in lost.note
+    assert compare_case(row(1), row(2, status="not-run"), {}).verdict == MISSING
+
+
+def test_runs_match_by_case_and_report_missing() -> None:
+    same = lognormal(1000)
+    base = [row(1, "fp32"), row(2, "int8"), row(3, "fp16")]
+    new = [row(11, "fp32"), row(12, "int8"), row(13, "tiny-int8")]
+    samples = {1: same, 2: same, 3: same, 11: same, 12: lognormal(2000), 13: same}
+    comparison = compare_runs(base, new, samples)
+    by_label = {v.label: v for v in comparison.verdicts}
+    assert len(comparison.verdicts) == 4
+    assert by_label["host digits-cnn/int8"].verdict == REGRESSION
+    assert by_label["host digits-cnn/fp32"].verdict == UNCHANGED
+    assert by_label["host digits-cnn/fp16"].verdict == MISSING and "gone" in by_label["host digits-cnn/fp16"].note
+    assert by_label["host digits-cnn/tiny-int8"].verdict == MISSING
+    assert [comparison.count(k) for k in (REGRESSION, IMPROVEMENT, UNCHANGED, MISSING)] == [1, 0, 1, 2]
+    assert comparison.regressed
+    table = {r["case"]: r for r in table_rows(comparison)}
+    assert table["host digits-cnn/int8"]["Δ latency"].startswith("+") and table["host digits-cnn/int8"]["p"]
+
+
+def test_ab_answers() -> None:
+    a, b = lognormal(1000), lognormal(700)
+    v = compare_case(row(1, "fp32"), row(2, "int8"), {1: a, 2: b})
+    assert v.label == "host digits-cnn/fp32 -> digits-cnn/int8"
+    yes = ab_answers(v, Criteria(), better_pct=20, max_latency_ms=150)
+    assert [x.passed for x in yes] == [True, True]
+    no = ab_answers(v, Criteria(), better_pct=40, max_latency_ms=0.5)
+    assert [x.passed for x in no] == [False, False] and "ms" in no[1].value
+
+
+# ------------------------------------------------------------------ end to end on the host
+
+cli = CliRunner()
+
+
+def harness(*args: str) -> tuple[int, str]:
+    extra = ["--profiles", str(REPO / "device_profiles")] if args[0] == "run" else []
+    result = cli.invoke(app, [*args, *extra])
+    return result.exit_code, result.output
+
+
+def slow_int8(models: Path) -> None:
+    """A 'new release' whose int8 variant is really the float model: a genuine slowdown."""
+    manifest_path = models / "digits-cnn" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    fp32 = next(v for v in manifest["variants"] if v["name"] == "fp32")
+    int8 = next(v for v in manifest["variants"] if v["name"] == "int8")
+    int8.update(file=fp32["file"], sha256=fp32["sha256"], bytes=fp32["bytes"])
+    manifest_path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.slow
+def test_baseline_last_good_fails_a_regressed_run(tmp_path: Path) -> None:
+    copy_family(tmp_path)
+    suite = write_suite(tmp_path, families={"digits-cnn": ["fp32", "int8"]}, models_root=tmp_path / "models")
+    db = str(tmp_path / "r.sqlite")
+    code, out = harness("run", str(suite), "--device", "host", "--store", db, "--baseline", "last-good")
+    assert code == 0 and "nothing to compare" in out, out
+    store = Store(db)
+    first = store.latest_run_id()
+    code, out = harness("compare", "last-good", "latest", "--store", db)
+    assert code == 2 and "no good run" in out, out
+    code, out = harness("compare", "last-good", "latest", "--store", db, "--allow-no-baseline")
+    assert code == 0 and "nothing to compare" in out, out
+
+    slow_int8(tmp_path / "models")
+    junit, md = tmp_path / "junit.xml", tmp_path / "summary.md"
+    code, out = harness("run", str(suite), "--device", "host", "--store", db, "--baseline", "last-good",
+                        "--junit", str(junit), "--markdown", str(md))
+    assert code == 4, out
+    second = store.latest_run_id()
+    assert store.run(second)["status"] == "regressed"
+    assert 'name="regression"' in junit.read_text() and 'type="regression"' in junit.read_text()
+    assert "regression" in md.read_text() and first in md.read_text()
+
+    # A regressed run is nobody's last-good: the next run compares with the first one.
+    shutil.rmtree(tmp_path / "models")
+    copy_family(tmp_path)
+    code, out = harness("run", str(suite), "--device", "host", "--store", db)
+    assert code == 0, out
+    third = store.latest_run_id()
+    assert baselines.resolve(store, "last-good", relative_to=third) == first
+    assert len({first, second, third}) == 3
+
+    # `harness compare last-good RUN` (the CI flow after a merge) marks a regressed RUN too.
+    slow_int8(tmp_path / "models")
+    assert harness("run", str(suite), "--device", "host", "--store", db)[0] == 0
+    fourth = store.latest_run_id()
+    code, out = harness("compare", "last-good", fourth, "--store", db)
+    assert code == 4 and store.run(fourth)["status"] == "regressed", out
+    assert baselines.resolve(store, "last-good", relative_to=fourth) == third
+
+    code, out = harness("compare", first, second, "--store", db, "--json")
+    assert code == 4, out
+    report = json.loads(out)
+    verdicts = {tuple(v["new_key"]): v["verdict"] for v in report["verdicts"]}
+    assert verdicts[("host", "digits-cnn", "int8")] == REGRESSION
+    int8 = next(v for v in report["verdicts"] if v["new_key"][2] == "int8")
+    latency = next(c for c in int8["checks"] if c["metric"] == "latency")
+    assert latency["change"] > 30 and latency["p_value"] < 0.01
+
+
+@pytest.mark.slow
+def test_ab_flow_between_two_variants(tmp_path: Path) -> None:
+    suite = write_suite(tmp_path, families={"digits-cnn": ["fp32", "int8"]})
+    db = str(tmp_path / "r.sqlite")
+    assert harness("run", str(suite), "--device", "host", "--store", db)[0] == 0
+    code, out = harness("compare", "latest:digits-cnn/fp32", "latest:digits-cnn/int8", "--store", db,
+                        "--better", "20", "--max-latency-ms", "150")
+    assert code == 0 and out.count("yes") == 2, out
+    code, out = harness("compare", "latest:digits-cnn/int8", "latest:digits-cnn/fp32", "--store", db,
+                        "--better", "20", "--max-latency-ms", "150")
+    assert code == 4 and "20 %? no" in out, out  # fp32 is slower than int8: B regressed against A
+
+
+def test_compare_bad_input(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.sqlite")
+    code, out = harness("compare", "nope", "latest", "--store", db)
+    assert code == 2 and "no runs yet" in out
+    code, out = harness("compare", "r1:digits-cnn", "latest", "--store", db)
+    assert code == 2 and "RUN:family/variant" in out
+    code, out = harness("compare", "r1", "r2", "--better", "20", "--store", db)
+    assert code == 2 and "two variants" in out
