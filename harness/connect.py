@@ -33,4 +33,6 @@ def open_runner(profile: DeviceProfile, deadline: Deadline) -> Runner:
         return AgentRunner(transport, profile.runtime.value)
     from harness.runners.firmware import FirmwareRunner
 
-    return FirmwareRunner(transport)
+    serial = profile.serial
+    return FirmwareRunner(transport, protocol=serial.protocol if serial else "binary",
+                          read_timeout=serial.read_timeout if serial else None)

@@ -1,0 +1,30 @@
+/* What a board port provides to the portable core (firmware/ports/<board>/). */
+#ifndef FW_PORT_H
+#define FW_PORT_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Serial line. getc returns -1 when no byte is waiting (never blocks). */
+int port_getc(void);
+void port_write(const uint8_t *data, size_t len);
+
+/* Nothing to read: sleep until an interrupt (a byte) arrives; may return at once. */
+void port_idle(void);
+
+/* The board's own timer: restart() sets it to zero, ticks() counts up at port_timer_hz(). */
+void port_timer_restart(void);
+uint64_t port_timer_ticks(void);
+uint32_t port_timer_hz(void);
+
+/* Memory: the model slot (persistent storage or PSRAM) and the engine's tensor arena. */
+uint8_t *port_slot(uint32_t *capacity);
+uint8_t *port_arena(uint32_t *capacity);
+uint32_t port_free_heap(void);
+
+/* A model placed in the slot before boot (flash partition, QEMU -device loader): its length,
+ * or 0 when there is none. */
+uint32_t port_preloaded_length(void);
+
+const char *port_board_name(void);
+
+#endif

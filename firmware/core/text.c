@@ -1,0 +1,154 @@
+/* Text mode: the MLPerf Tiny (EEMBC) monitor commands, answered as its reference firmware does
+ * (api/internally_implemented.c), so the Tiny runner and the harness read the same lines. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw.h"
+#include "fw_port.h"
+
+#define CMD_SIZE 128
+
+static char cmd[CMD_SIZE + 1];
+static size_t cmd_len;
+static uint32_t db_size, db_pos;
+
+void fw_text_reset(void) { cmd_len = 0; }
+
+static void line(const char *a, const char *b) {
+    fw_puts(a);
+    if (b) fw_puts(b);
+    fw_puts("\r\n");
+}
+
+static void error(const char *message) {
+    fw_puts("e-[");
+    fw_puts(message);
+    fw_puts("]\r\n");
+}
+
+static void timestamp(void) {
+    fw_puts("m-lap-us-");
+    fw_put_u64(fw_time_us());
+    fw_puts("\r\n");
+}
+
+static void put_fixed3(float v) {
+    long long r = (long long)(v * 1000.0f + (v >= 0 ? 0.5f : -0.5f));
+    if (r < 0) { fw_puts("-"); r = -r; }
+    fw_put_u64((uint64_t)(r / 1000));
+    char frac[5] = {'.', (char)('0' + r / 100 % 10), (char)('0' + r / 10 % 10), (char)('0' + r % 10), 0};
+    fw_puts(frac);
+}
+
+static void results(void) {
+    if (!fw_model.loaded) { line("e-[No model loaded]", 0); return; }
+    fw_puts("m-results-[");
+    for (uint32_t i = 0, n = fw_output_count(); i < n; i++) {
+        if (i) fw_puts(",");
+        put_fixed3(fw_output_value(i));
+    }
+    fw_puts("]\r\n");
+}
+
+static int run_once(char *message, size_t len) {
+    fw_prepare();
+    return fw_invoke(message, len);
+}
+
+static void infer(char *n_arg, char *w_arg) {
+    long n = n_arg ? atol(n_arg) : 1, w = w_arg ? atol(w_arg) : 10;
+    char message[128];
+    if (n <= 0) { line("e-[Inference iterations must be >0]", 0); return; }
+    if (w < 0) { line("e-[Inference warmup must be >=0]", 0); return; }
+    if (!fw_model.loaded) { line("e-[No model loaded]", 0); return; }
+    port_timer_restart();
+    fw_puts("m-warmup-start-"); fw_put_u64((uint64_t)w); fw_puts("\r\n");
+    for (long i = 0; i < w; i++)
+        if (run_once(message, sizeof message) != FW_OK) { error(message); return; }
+    line("m-warmup-done", 0);
+    fw_puts("m-infer-start-"); fw_put_u64((uint64_t)n); fw_puts("\r\n");
+    timestamp();
+    for (long i = 0; i < n; i++)
+        if (run_once(message, sizeof message) != FW_OK) { error(message); return; }
+    timestamp();
+    line("m-infer-done", 0);
+    results();
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static void db(char *sub, char *arg) {
+    uint32_t size = 0;
+    uint8_t *input = fw_model.loaded ? fw_input(&size) : 0;
+    if (!sub) { line("e-[Command 'db' requires a subcommand]", 0); return; }
+    if (strcmp(sub, "load") == 0) {
+        long n = arg ? atol(arg) : 0;
+        if (n <= 0) { line("e-[Command 'db load' must be >0 bytes]", 0); return; }
+        if (!input) { line("e-[No model loaded]", 0); return; }
+        if ((uint32_t)n > size) { line("e-[Buffer larger than the model input]", 0); return; }
+        db_size = (uint32_t)n;
+        db_pos = 0;
+        fw_puts("m-[Expecting "); fw_put_u64((uint64_t)n); fw_puts(" bytes]\r\n");
+        return;
+    }
+    size_t digits = strlen(sub);
+    if (digits & 1u) { line("e-[Insufficent number of hex digits]", 0); return; }
+    if (!input || db_pos >= db_size) { line("e-[No 'db load' in progress]", 0); return; }
+    for (size_t i = 0; i < digits; i += 2) {
+        int hi = hexval(sub[i]), lo = hexval(sub[i + 1]);
+        if (hi < 0 || lo < 0) { line("e-[Invalid hex digit]", 0); return; }
+        input[db_pos++] = (uint8_t)(hi << 4 | lo);
+        if (db_pos == db_size) { line("m-load-done", 0); return; }
+    }
+}
+
+static void profile(void) {
+    static const char hex[] = "0123456789abcdef";
+    char id[9];
+    for (int i = 0; i < 8; i++) id[i] = hex[(fw_model.crc >> (28 - 4 * i)) & 0xFu];
+    id[8] = 0;
+    line("m-profile-[ulp-mlperf]", 0);
+    fw_puts("m-model-["); fw_puts(fw_model.loaded ? id : "none"); fw_puts("]\r\n");
+}
+
+/* The next space-separated word of *p (NUL-terminated in place), or 0 at the end. */
+static char *word(char **p) {
+    char *s = *p;
+    while (*s == ' ' || *s == '\r' || *s == '\n') s++;
+    if (!*s) return 0;
+    char *start = s;
+    while (*s && *s != ' ' && *s != '\r' && *s != '\n') s++;
+    if (*s) *s++ = 0;
+    *p = s;
+    return start;
+}
+
+static void handle(char *text) {
+    char *tok = word(&text);
+    if (!tok) { line("m-ready", 0); return; }
+    char *a = word(&text), *b = word(&text);
+    if (strcmp(tok, "name") == 0) line("m-name-dut-[", FW_NAME "]");
+    else if (strcmp(tok, "profile") == 0) profile();
+    else if (strcmp(tok, "timestamp") == 0) timestamp();
+    else if (strcmp(tok, "db") == 0) db(a, b);
+    else if (strcmp(tok, "infer") == 0) infer(a, b);
+    else if (strcmp(tok, "results") == 0) results();
+    else if (strcmp(tok, "help") == 0) line(FW_NAME " " FW_VERSION ": name profile db infer results timestamp", 0);
+    else { fw_puts("e-[Unknown command: "); fw_puts(tok); fw_puts("]\r\n"); }
+    line("m-ready", 0);
+}
+
+void fw_text_byte(uint8_t byte) {
+    if (byte == '%') {
+        cmd[cmd_len] = 0;
+        handle(cmd);
+        cmd_len = 0;
+    } else if (cmd_len < CMD_SIZE) {
+        cmd[cmd_len++] = (char)byte;
+    }
+}

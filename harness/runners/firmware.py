@@ -1,0 +1,187 @@
+"""Measures a model on a microcontroller running the reference firmware (docs/protocol.md).
+
+    deploy    upload into slot 0 unless the slot already holds it, verified by the CRC-32 the
+              firmware computes (a QEMU board may have it in PSRAM before boot)
+    latency   warm-ups, then RUN batches timed by the board's own timer until the job's count and
+              minimum time are reached; statistics from agent.summarize like every runner
+    accuracy  the eval set streamed as EVAL frames (no round trip per sample)
+    memory    arena bytes used, model bytes, free heap
+
+A board that resets mid-run (boot banner, or its model gone) is identified again, given the model
+again, and the measurement continues where it stopped; recorded samples are kept. A board speaking
+MLPerf Tiny's text mode (`serial.protocol: mlperf-tiny`) is measured by runners/mlperf_tiny.py.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.deadline import Deadline
+from harness.errors import InfrastructureError
+from harness.models.tflite_model import TensorInfo, read_model
+from harness.runners import agent
+from harness.runners.base import Job, Measurement, Runner
+from harness.runners.frames import crc32
+from harness.runners.fwclient import BoardReset, FirmwareClient
+from harness.transports.base import StreamTransport
+
+SLOT = 0
+MAX_RESETS = 3      # board resets survived within one measurement
+RUN_BATCH = 240     # inferences per RUN command (docs/protocol.md)
+EVAL_BATCH = 64     # samples per eval stream; a reset loses at most the ones in flight
+
+
+@dataclass
+class _Progress:
+    """What survives a board reset: everything already measured."""
+
+    first_us: float | None = None
+    warmup: list[float] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)
+    outputs: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # index -> (argmax, raw)
+    init_ms: float | None = None
+
+
+class FirmwareRunner(Runner):
+    runtime = "edge-harness-fw"
+
+    def __init__(self, transport: StreamTransport, protocol: str = "binary",
+                 read_timeout: float | None = None) -> None:
+        self.transport = transport
+        self.protocol = protocol
+        timeout = read_timeout or getattr(transport, "read_timeout", None) or 5.0
+        self.client = FirmwareClient(transport, read_timeout=timeout)
+        self.resets = 0  # board resets survived, for diagnostics and tests
+        self.last_outputs: dict[int, tuple[int, bytes]] = {}  # eval index -> (argmax, raw output)
+
+    def measure(self, job: Job, deadline: Deadline) -> Measurement:
+        if self.protocol == "mlperf-tiny":
+            from harness.runners.mlperf_tiny import measure_text_mode
+
+            return measure_text_mode(self.transport, job, deadline)
+        model = job.model_path.read_bytes()
+        facts = read_model(job.model_path)
+        progress = _Progress()
+        self.last_outputs = progress.outputs
+        for attempt in range(MAX_RESETS + 1):
+            try:
+                return self._measure(job, model, facts.inputs[0], facts.outputs[0], progress, deadline)
+            except BoardReset:
+                if attempt == MAX_RESETS:
+                    raise
+                self.resets += 1
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # ------------------------------------------------------------ steps
+
+    def _measure(self, job: Job, model: bytes, inp: TensorInfo, out: TensorInfo,
+                 progress: _Progress, deadline: Deadline) -> Measurement:
+        client = self.client
+        client.sync(deadline)
+        info = client.identify(deadline)
+        max_data = int(info.get("max_data", 1024))
+        self.runtime = f"{info.get('name', 'firmware')} {info.get('version', '?')} ({info.get('engine', '?')})"
+        self._deploy(model, max_data, progress, deadline)
+        detail = {"dtype": inp.dtype, "scale": inp.scale or 0.0, "zero_point": inp.zero_point or 0,
+                  "shape": list(inp.shape)}
+        dataset = np.load(job.dataset_path) if job.dataset_path else None
+        sample = agent._latency_input(dataset, detail)
+        client.set_input(sample.tobytes(), max_data, deadline)
+        start = time.monotonic_ns()
+        self._latency(job, progress, deadline)
+        end = time.monotonic_ns()
+        memory = client.memory(deadline)
+        result = self._accuracy(job, dataset, detail, out, progress, deadline)
+        env = {**info, "transport": self.transport.url, "emulated": self.transport.emulated,
+               "timer": "instruction count (QEMU -icount)" if self.transport.emulated else "board timer"}
+        return Measurement(
+            runtime=self.runtime, environment=env, latency_us=agent.summarize(progress.samples),
+            samples_us=list(progress.samples), init_ms=progress.init_ms,
+            first_inference_ms=(progress.first_us or 0.0) / 1000.0, warmup_count=len(progress.warmup),
+            arena_bytes=memory["arena_used"] or None, emulated=self.transport.emulated,
+            window_ns=(start, end), **result)
+
+    def _deploy(self, model: bytes, max_data: int, progress: _Progress, deadline: Deadline) -> None:
+        expected = crc32(model)
+        loaded, length, crc = self.client.slot_info(SLOT, deadline)
+        if loaded and length == len(model) and crc == expected:
+            return
+        t0 = time.monotonic()
+        got = self.client.upload(SLOT, model, max_data, deadline)
+        if progress.init_ms is None:
+            progress.init_ms = (time.monotonic() - t0) * 1000.0
+        if got != expected:
+            raise InfrastructureError(f"{self.transport.url}: model upload corrupted "
+                                      f"(firmware CRC {got:08x}, expected {expected:08x})")
+
+    def _run_timeout(self, progress: _Progress, count: int) -> float:
+        # Emulated time can run slower than real time: allow a generous multiple of it.
+        per = (progress.first_us or 1e6) / 1e6
+        return self.client.read_timeout + 10.0 * per * max(count, 1)
+
+    def _latency(self, job: Job, progress: _Progress, deadline: Deadline) -> None:
+        client = self.client
+        if progress.first_us is None:
+            progress.first_us = float(client.run(0, 1, deadline, timeout=max(60.0, client.read_timeout))[0])
+        while not _reached(progress.warmup, job.warmup_count, job.warmup_min_seconds, None):
+            n = _batch(progress.warmup, job.warmup_count, job.warmup_min_seconds, progress.first_us)
+            progress.warmup += client.run(0, n, deadline, timeout=self._run_timeout(progress, n))
+        while not _reached(progress.samples, job.measure_count, job.measure_min_seconds,
+                           job.measure_max_seconds):
+            n = _batch(progress.samples, job.measure_count, job.measure_min_seconds, progress.first_us)
+            progress.samples += client.run(0, n, deadline, timeout=self._run_timeout(progress, n))
+
+    def _accuracy(self, job: Job, dataset: Any, detail: dict[str, Any], out: TensorInfo,
+                  progress: _Progress, deadline: Deadline) -> dict[str, Any]:
+        if dataset is None:
+            return {}
+        x, y = dataset["x"], dataset["y"]
+        n = len(y) if job.accuracy_samples is None else min(job.accuracy_samples, len(y))
+        todo = [i for i in range(n) if i not in progress.outputs]
+        timeout = self._run_timeout(progress, 1)
+        for start in range(0, len(todo), EVAL_BATCH):
+            batch = [(i, agent.quantize(x[i:i + 1], detail).tobytes()) for i in todo[start:start + EVAL_BATCH]]
+            for index, argmax, raw in self.client.eval_stream(batch, deadline, timeout):
+                progress.outputs.setdefault(index, (argmax, raw))
+        return _scores(progress.outputs, y[:n], out)
+
+
+def _reached(samples: list[float], count: int, min_seconds: float, max_seconds: float | None) -> bool:
+    elapsed = sum(samples) / 1e6
+    if max_seconds is not None and elapsed >= max_seconds and samples:
+        return True
+    return len(samples) >= count and elapsed >= min_seconds
+
+
+def _batch(samples: list[float], count: int, min_seconds: float, per_us: float) -> int:
+    """Inferences for the next RUN: what the count still needs, or what the minimum time needs."""
+    need = count - len(samples)
+    if need <= 0:
+        left_us = min_seconds * 1e6 - sum(samples)
+        need = math.ceil(left_us / max(per_us, 1.0))
+    return max(1, min(RUN_BATCH, need))
+
+
+def _scores(outputs: dict[int, tuple[int, bytes]], y: Any, out: TensorInfo) -> dict[str, Any]:
+    n = len(y)
+    predictions = [outputs[i][0] for i in range(n)]
+    top1 = sum(int(p == int(t)) for p, t in zip(predictions, y)) / n
+    top5 = None
+    dtype = np.dtype(out.dtype)
+    classes = len(outputs[0][1]) // dtype.itemsize if n else 0
+    if classes > 5:
+        hits = 0
+        for i in range(n):
+            scores = np.frombuffer(outputs[i][1], dtype=dtype).astype(np.float64)
+            hits += int(int(y[i]) in np.argsort(-scores, kind="stable")[:5])
+        top5 = hits / n
+    return {"accuracy_top1": top1, "accuracy_top5": top5, "accuracy_samples": n, "predictions": predictions}
+

@@ -1,0 +1,198 @@
+"""Client of the firmware's binary protocol (docs/protocol.md) over any StreamTransport.
+
+Commands go out in a window of `window` frames; replies are matched by sequence number. Loss is
+recovered by go-back-N (every command is idempotent): on a NAK, on a damaged reply, or when the
+oldest outstanding command has waited `read_timeout`, every outstanding command is resent.
+Duplicate replies are dropped, so each command yields exactly one result.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from harness.deadline import Deadline
+from harness.errors import DeviceError, InfrastructureError, ModelError
+from harness.runners import frames
+from harness.runners.frames import Cmd, Frame, Status
+from harness.transports.base import StreamTransport
+
+PROTOCOL_VERSION = 1
+MAX_RETRANSMITS = 8  # rounds without any progress before the link is declared broken
+
+
+class BoardReset(InfrastructureError):
+    """The board rebooted (boot banner seen, or its model is gone): its state is lost."""
+
+
+@dataclass
+class _Pending:
+    index: int
+    frame: Frame
+    sent_at: float
+
+
+class FirmwareClient:
+    def __init__(self, transport: StreamTransport, read_timeout: float = 5.0, window: int = 4) -> None:
+        self.transport = transport
+        self.read_timeout = read_timeout
+        self.window = window
+        self.reader = frames.FrameReader()
+        self._seq = 0
+        self.retransmits = 0  # frames resent, for tests and diagnostics
+
+    # ------------------------------------------------------------ requests
+
+    def call(self, cmd: int, data: bytes, deadline: Deadline, timeout: float | None = None) -> bytes:
+        """One command; its reply data, or the error its status maps to."""
+        return self.stream([(cmd, data)], deadline, timeout)[0]
+
+    def stream(self, commands: Sequence[tuple[int, bytes]], deadline: Deadline,
+               timeout: float | None = None) -> list[bytes]:
+        """Many commands, pipelined; the reply data of each, in order."""
+        replies: list[Frame | None] = [None] * len(commands)
+        outstanding: dict[int, _Pending] = {}
+        wait = timeout or self.read_timeout
+        next_index, done, stalls = 0, 0, 0
+        while done < len(commands):
+            while len(outstanding) < self.window and next_index < len(commands):
+                cmd, data = commands[next_index]
+                frame = Frame(cmd, self._next_seq(), data)
+                outstanding[frame.seq] = _Pending(next_index, frame, time.monotonic())
+                self.transport.write(frames.encode(frame), deadline)
+                next_index += 1
+            oldest = min(p.sent_at for p in outstanding.values())
+            got, damaged = self._receive(deadline, oldest + wait)
+            progressed = False
+            for frame in got:
+                pending = outstanding.pop(frame.seq, None) if frame.is_reply else None
+                if pending is not None and frame.type == pending.frame.type | frames.REPLY:
+                    replies[pending.index] = frame
+                    done, progressed = done + 1, True
+                elif pending is not None:  # a reply of another type with this seq: stale
+                    outstanding[frame.seq] = pending
+                elif frame.type == frames.NAK:
+                    damaged = True
+            if self.reader.saw_boot:
+                self.reader.saw_boot = False
+                raise BoardReset(f"{self.transport.url}: the board reset (boot banner seen)")
+            if progressed:
+                stalls = 0
+            if outstanding and (damaged or time.monotonic() >= oldest + wait):
+                if not progressed:
+                    stalls += 1
+                if stalls > MAX_RETRANSMITS:
+                    raise InfrastructureError(
+                        f"{self.transport.url}: no valid reply after {MAX_RETRANSMITS} retransmissions "
+                        f"({self.reader.bad_frames} damaged frames)")
+                self._resend(outstanding, deadline)
+            deadline.check(f"{self.transport.url}: waiting for the firmware")
+        return [self._check(commands[i][0], f) for i, f in enumerate(replies) if f is not None]
+
+    def _receive(self, deadline: Deadline, until: float) -> tuple[list[Frame], bool]:
+        """Frames read before `until`; True when a damaged frame went past."""
+        bad_before = self.reader.bad_frames
+        while True:
+            remaining = until - time.monotonic()
+            if remaining <= 0:
+                return [], False
+            data = self.transport.read(65536, deadline.sub(remaining))
+            got = self.reader.feed(data) if data else []
+            damaged = self.reader.bad_frames > bad_before
+            if got or damaged or self.reader.saw_boot:
+                return got, damaged
+            if not data and deadline.expired:
+                return [], False
+
+    def _resend(self, outstanding: dict[int, _Pending], deadline: Deadline) -> None:
+        now = time.monotonic()
+        for pending in sorted(outstanding.values(), key=lambda p: p.index):
+            pending.sent_at = now
+            self.retransmits += 1
+            self.transport.write(frames.encode(pending.frame), deadline)
+
+    def _next_seq(self) -> int:
+        self._seq = self._seq % 0xFFFF + 1  # 1..65535; 0 is the NAK's
+        return self._seq
+
+    def _check(self, cmd: int, frame: Frame) -> bytes:
+        if frame.status == Status.OK:
+            return frame.data
+        name = Status.NAMES.get(frame.status, str(frame.status))
+        message = frame.data.decode(errors="replace").strip() or name
+        if cmd == Cmd.LOAD_END and len(frame.data) >= 4:
+            message = frame.data[4:].decode(errors="replace").strip() or name
+        where = f"{self.transport.url}: firmware"
+        if frame.status == Status.NO_MODEL:
+            raise BoardReset(f"{where} has no model loaded (it reset)")
+        if frame.status in (Status.MODEL, Status.INVOKE):
+            raise ModelError(f"{where}: {message}")
+        if frame.status in (Status.ARENA, Status.TOO_BIG):
+            raise DeviceError(f"{where}: {message}")
+        raise InfrastructureError(f"{where} answered {name} to command 0x{cmd:02x}: {message}")
+
+    # ------------------------------------------------------------ typed commands
+
+    def sync(self, deadline: Deadline, quiet: float = 0.3) -> None:
+        """Discards what the board printed unasked (a boot banner still on its way), then a
+        delimiter: switches a text-mode firmware to binary and ends any partial frame."""
+        while self.transport.read(65536, deadline.sub(quiet)):
+            pass
+        self.reader = frames.FrameReader()
+        self.transport.write(b"\x00", deadline)
+
+    def identify(self, deadline: Deadline) -> dict[str, str]:
+        text = self.call(Cmd.IDENTIFY, b"", deadline).decode(errors="replace")
+        info = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        if info.get("protocol") != str(PROTOCOL_VERSION):
+            raise InfrastructureError(
+                f"{self.transport.url}: firmware speaks protocol {info.get('protocol')!r}, "
+                f"this harness speaks {PROTOCOL_VERSION} (docs/protocol.md)")
+        return info
+
+    def slot_info(self, slot: int, deadline: Deadline) -> tuple[bool, int, int]:
+        loaded, length, crc = struct.unpack("<B3xII", self.call(Cmd.SLOT_INFO, bytes([slot]), deadline))
+        return bool(loaded), length, crc
+
+    def upload(self, slot: int, model: bytes, max_data: int, deadline: Deadline) -> int:
+        """Model bytes into a slot; returns the CRC-32 the firmware computed over them."""
+        self.call(Cmd.LOAD_BEGIN, struct.pack("<B3xI", slot, len(model)), deadline)
+        step = max_data - 8
+        chunks = [(Cmd.LOAD_CHUNK, struct.pack("<B3xI", slot, off) + model[off:off + step])
+                  for off in range(0, len(model), step)]
+        self.stream(chunks, deadline)
+        reply = self.call(Cmd.LOAD_END, struct.pack("<B3xI", slot, len(model)), deadline,
+                          timeout=max(self.read_timeout, 30.0))
+        return struct.unpack_from("<I", reply)[0]
+
+    def set_input(self, data: bytes, max_data: int, deadline: Deadline) -> None:
+        step = max_data - 4
+        self.stream([(Cmd.SET_INPUT, struct.pack("<I", off) + data[off:off + step])
+                     for off in range(0, len(data), step)], deadline)
+
+    def run(self, warmup: int, count: int, deadline: Deadline, timeout: float) -> list[int]:
+        reply = self.call(Cmd.RUN, struct.pack("<II", warmup, count), deadline, timeout=timeout)
+        (n,) = struct.unpack_from("<I", reply)
+        return list(struct.unpack_from(f"<{n}I", reply, 4))
+
+    def get_output(self, size: int, max_data: int, deadline: Deadline) -> bytes:
+        parts = self.stream([(Cmd.GET_OUTPUT, struct.pack("<IH", off, min(max_data, size - off)))
+                             for off in range(0, size, max_data)], deadline)
+        return b"".join(parts)
+
+    def memory(self, deadline: Deadline) -> dict[str, int]:
+        keys = ("arena_used", "arena_size", "model_bytes", "free_heap", "input_bytes", "output_bytes")
+        return dict(zip(keys, struct.unpack_from("<6I", self.call(Cmd.MEMORY, b"", deadline))))
+
+    def eval_stream(self, samples: Sequence[tuple[int, bytes]], deadline: Deadline,
+                    timeout: float) -> list[tuple[int, int, bytes]]:
+        """(index, input) pairs streamed back to back; (index, argmax, output) for each."""
+        replies = self.stream([(Cmd.EVAL, struct.pack("<I", i) + x) for i, x in samples],
+                              deadline, timeout=timeout)
+        out = []
+        for reply in replies:
+            index, argmax = struct.unpack_from("<IH2x", reply)
+            out.append((index, argmax, reply[8:]))
+        return out

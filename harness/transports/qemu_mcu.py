@@ -1,0 +1,178 @@
+"""qemu://mps2-an385 — the reference firmware on an emulated Cortex-M3, its UART on a local socket.
+
+    qemu-system-arm -M mps2-an385 -kernel edge-harness-fw.elf -nographic
+        -serial tcp:127.0.0.1:PORT,server=on,wait=on,nodelay=on   the UART (TCP_NODELAY both ends)
+        -icount shift=N,sleep=off     time counts instructions: exactly repeatable, not latency
+        -qmp unix:DIR/qmp.sock        stop, cont, system_reset, quit
+        [-device loader ...]          a model placed in PSRAM (0x21000000) before boot
+
+The firmware is built on first use (`make -C firmware/ports/qemu-mps2`) when the ELF is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.deadline import Deadline
+from harness.errors import ConfigError, InfrastructureError
+from harness.transports.base import StreamTransport
+from harness.transports.qmp import QmpClient
+from harness.transports.serial import SerialTransport
+
+REPO = Path(__file__).resolve().parents[2]
+PORT_DIR = REPO / "firmware" / "ports" / "qemu-mps2"
+DEFAULT_ELF = REPO / "firmware" / "build" / "qemu-mps2" / "edge-harness-fw.elf"
+PSRAM = 0x21000000
+PRELOAD_MAGIC = 0x444D4845  # "EHMD", see firmware/ports/qemu-mps2/port.c
+TOOLCHAIN_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi (tools/system-packages.txt)"
+
+
+def build_firmware(elf: Path = DEFAULT_ELF, timeout: float = 300.0) -> Path:
+    """The firmware ELF, (re)built with make when the toolchain is here (a no-op when fresh)."""
+    if elf != DEFAULT_ELF:
+        if not elf.is_file():
+            raise ConfigError(f"firmware image {elf} does not exist")
+        return elf
+    if shutil.which("arm-none-eabi-gcc") is None or shutil.which("make") is None:
+        if elf.is_file():
+            return elf
+        raise ConfigError(f"{elf} is missing and cannot be built: no arm-none-eabi-gcc/make; {TOOLCHAIN_HINT}")
+    try:
+        done = subprocess.run(["make", "-C", str(PORT_DIR)], capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise InfrastructureError(f"building {elf} took more than {timeout:g} s") from None
+    if done.returncode != 0 or not elf.is_file():
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
+        raise ConfigError(f"building the firmware failed ({TOOLCHAIN_HINT}?): {' | '.join(tail)}")
+    return elf
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class QemuMcuTransport(StreamTransport):
+    emulated = True  # instruction-count time, never board latency
+
+    def __init__(self, url: str, qemu: dict[str, Any] | None = None,
+                 serial: dict[str, Any] | None = None, preload: str | Path | None = None,
+                 **_other: Any) -> None:
+        self.url = url
+        self.machine = urlsplit(url).netloc
+        options = qemu or {}
+        image = options.get("image")
+        self.elf = (REPO / image) if image and not Path(image).is_absolute() else Path(image or DEFAULT_ELF)
+        self.icount_shift = int(options.get("icount_shift") or 3)
+        self.boot_timeout = float(options.get("boot_timeout") or 60.0)
+        self.serial_options = serial or {}
+        self.preload = Path(preload) if preload else None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._uart: SerialTransport | None = None
+        self.qmp: QmpClient | None = None
+
+    def argv(self, port: int, qmp_path: str) -> list[str]:
+        argv = ["qemu-system-arm", "-M", self.machine, "-kernel", str(self.elf), "-nographic",
+                "-monitor", "none", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+                "-icount", f"shift={self.icount_shift},sleep=off", "-qmp", f"unix:{qmp_path},server=on,wait=off"]
+        if self.preload is not None:
+            size = self.preload.stat().st_size
+            argv += ["-device", f"loader,addr={PSRAM:#x},data={PRELOAD_MAGIC:#x},data-len=4",
+                     "-device", f"loader,addr={PSRAM + 4:#x},data={size},data-len=4",
+                     "-device", f"loader,file={self.preload},addr={PSRAM + 16:#x},force-raw=on"]
+        return argv
+
+    def open(self, deadline: Deadline) -> None:
+        if shutil.which("qemu-system-arm") is None:
+            raise ConfigError("qemu-system-arm is not installed (apt-get install qemu-system-arm)")
+        build_firmware(self.elf)
+        self._dir = tempfile.TemporaryDirectory(prefix="edge-harness-qemu-")
+        port, qmp_path = _free_port(), f"{self._dir.name}/qmp.sock"
+        log = open(f"{self._dir.name}/qemu.log", "wb")
+        self._proc = subprocess.Popen(self.argv(port, qmp_path), stdin=subprocess.DEVNULL,
+                                      stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        boot = deadline.sub(self.boot_timeout)
+        self._uart = SerialTransport(f"socket://127.0.0.1:{port}", serial=self.serial_options)
+        while True:  # QEMU listens once it has parsed its arguments
+            self._check_alive()
+            try:
+                self._uart.open(Deadline(0.2))
+                break
+            except InfrastructureError:
+                if boot.expired:
+                    self.close()
+                    raise InfrastructureError(f"{self.url}: QEMU did not open its UART socket") from None
+        self.qmp = QmpClient(qmp_path)
+        while True:  # the monitor socket appears once the machine is created
+            try:
+                self.qmp.connect()
+                return
+            except InfrastructureError:
+                self._check_alive()
+                if boot.expired:
+                    self.close()
+                    raise
+                time.sleep(0.05)
+
+    def _check_alive(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            log = Path(self._dir.name, "qemu.log").read_text(errors="replace") if self._dir else ""
+            tail = " | ".join(log.strip().splitlines()[-3:])
+            raise InfrastructureError(f"{self.url}: QEMU exited with {self._proc.returncode}: {tail}")
+
+    def _link(self) -> SerialTransport:
+        if self._uart is None:
+            raise InfrastructureError(f"{self.url}: not open")
+        return self._uart
+
+    def write(self, data: bytes, deadline: Deadline) -> None:
+        self._check_alive()
+        self._link().write(data, deadline)
+
+    def read(self, size: int, deadline: Deadline) -> bytes:
+        self._check_alive()
+        return self._link().read(size, deadline)
+
+    def reset(self, deadline: Deadline) -> None:
+        assert self.qmp is not None
+        self.qmp.execute("system_reset")
+
+    def stop(self) -> None:
+        assert self.qmp is not None
+        self.qmp.execute("stop")
+
+    def cont(self) -> None:
+        assert self.qmp is not None
+        self.qmp.execute("cont")
+
+    def close(self) -> None:
+        if self._uart is not None:
+            self._uart.close()
+            self._uart = None
+        if self.qmp is not None:
+            try:
+                self.qmp.execute("quit")
+            except InfrastructureError:
+                pass
+            self.qmp.close()
+            self.qmp = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None

@@ -1,0 +1,119 @@
+"""The reference firmware built with arm-none-eabi-gcc and run under qemu-system-arm (mps2-an385):
+bit-identical outputs with TFLite-Micro on every eval sample, repeatable instruction-count time,
+clear model errors, and the MLPerf Tiny text mode parsed as the Tiny runner parses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.deadline import Deadline
+from harness.errors import ModelError
+from harness.runners import agent
+from harness.runners.base import Job
+from harness.runners.firmware import FirmwareRunner
+from harness.runners.mlperf_tiny import TinyClient, measure_text_mode
+from harness.transports import open_transport
+from tests.conftest import MODELS, require_tool
+
+pytestmark = pytest.mark.slow
+DIGITS = MODELS / "digits-cnn"
+INT8_VARIANTS = ["int8", "pruned-int8", "tiny-int8"]
+
+
+@pytest.fixture(scope="module")
+def board():
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    transport = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3}, serial={"read_timeout": 3})
+    transport.open(Deadline(300))  # builds the firmware first when it is missing
+    yield transport
+    transport.close()
+
+
+def job(variant: str, samples: int | None = None, count: int = 10) -> Job:
+    return Job(model_path=DIGITS / f"{variant}.tflite", dataset_path=DIGITS / "eval.npz",
+               warmup_count=2, warmup_min_seconds=0, measure_count=count, measure_min_seconds=0,
+               accuracy_samples=samples)
+
+
+def tflm_outputs(model: Path, x: np.ndarray) -> tuple[list[bytes], dict]:
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_file(str(model), arena_size=1 << 20)
+    detail = interp.get_input_details(0)
+    q = detail["quantization_parameters"]
+    quant = {"dtype": detail["dtype"].__name__, "scale": float(q["scales"][0]),
+             "zero_point": int(q["zero_points"][0])}
+    outputs = []
+    for i in range(len(x)):
+        interp.set_input(agent.quantize(x[i:i + 1], quant), 0)
+        interp.invoke()
+        outputs.append(interp.get_output(0).tobytes())
+    return outputs, quant
+
+
+@pytest.mark.parametrize("variant", INT8_VARIANTS)
+def test_outputs_identical_to_tflite_micro_on_every_eval_sample(board, variant: str) -> None:
+    runner = FirmwareRunner(board, read_timeout=3)
+    measured = runner.measure(job(variant), Deadline(300))
+    data = np.load(DIGITS / "eval.npz")
+    expected, _ = tflm_outputs(DIGITS / f"{variant}.tflite", data["x"])
+    assert len(runner.last_outputs) == len(expected) == len(data["y"])
+    for i, raw in enumerate(expected):
+        assert runner.last_outputs[i][1] == raw, f"sample {i} differs from TFLite-Micro"
+    tflm_top1 = float(np.mean([np.argmax(np.frombuffer(r, np.int8)) == y for r, y in zip(expected, data["y"])]))
+    assert measured.accuracy_top1 == pytest.approx(tflm_top1)
+    assert measured.emulated and measured.environment["board"] == "qemu-mps2-an385"
+    assert measured.latency_us["n"] == 10 and measured.arena_bytes and measured.arena_bytes > 0
+
+
+def test_instruction_count_time_is_identical_across_two_boots() -> None:
+    require_tool("qemu-system-arm")
+    runs = []
+    for _ in range(2):
+        transport = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3})
+        transport.open(Deadline(300))
+        try:
+            runs.append(FirmwareRunner(transport).measure(job("tiny-int8", samples=5, count=30), Deadline(120)))
+        finally:
+            transport.close()
+    assert runs[0].samples_us == runs[1].samples_us
+    assert runs[0].first_inference_ms == runs[1].first_inference_ms
+    assert runs[0].samples_us[0] > 0
+
+
+def test_a_float_model_is_a_model_error_and_the_board_keeps_answering(board) -> None:
+    runner = FirmwareRunner(board, read_timeout=3)
+    with pytest.raises(ModelError, match="firmware"):
+        runner.measure(job("fp32", samples=5), Deadline(120))
+    assert runner.client.identify(Deadline(10))["name"] == "edge-harness-fw"
+
+
+def test_mlperf_tiny_text_mode_against_the_firmware() -> None:
+    require_tool("qemu-system-arm")
+    model = DIGITS / "int8.tflite"
+    # The model placed in PSRAM before boot, as a Tiny firmware has its model built in.
+    transport = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3}, preload=str(model))
+    transport.open(Deadline(300))
+    try:
+        client = TinyClient(transport)
+        client.drain(Deadline(5))
+        assert client.name(Deadline(5)) == "edge-harness-fw"
+        assert client.profile(Deadline(5))["profile"] == "ulp-mlperf"
+        data = np.load(DIGITS / "eval.npz")
+        expected, quant = tflm_outputs(model, data["x"][:3])
+        for i in range(3):
+            lines = client.load(agent.quantize(data["x"][i:i + 1], quant).tobytes(), Deadline(10))
+            assert "m-load-done" in lines
+            result = client.infer(2, 1, Deadline(30))
+            assert result["elapsed_time"] > 0
+            want = (np.frombuffer(expected[i], np.int8).astype(np.float64) + 128) * (1 / 256)
+            assert np.allclose(result["results"], want, atol=0.0011)
+        measured = measure_text_mode(transport, job("int8", samples=20, count=3), Deadline(120))
+        assert measured.latency_us["n"] == 3 and measured.accuracy_samples == 20
+        assert measured.environment["name"] == "edge-harness-fw"
+    finally:
+        transport.close()
