@@ -81,7 +81,8 @@ def check(suite: Path, device: str = typer.Option(..., "--device", help="Device 
 
 @app.command()
 @handled
-def run(suite: Path, device: str = typer.Option(..., "--device", help="Device name or profile path."),
+def run(suite: Path, device: list[str] = typer.Option(
+            ..., "--device", help="Device name or profile path; repeat (or a,b) for boards in parallel."),
         store: Optional[str] = StoreOpt, out: Optional[Path] = typer.Option(
             None, "--out", help="Also render the HTML report into this directory."),
         resume: Optional[str] = typer.Option(None, "--resume", help="Resume this killed run."),
@@ -94,7 +95,7 @@ def run(suite: Path, device: str = typer.Option(..., "--device", help="Device na
         shard: Optional[str] = typer.Option(None, "--shard", help="Run only shard K of N, e.g. 3/8."),
         run_id: Optional[str] = typer.Option(
             None, "--run-id", help="Id of a new run (CI shards of one run share it; see `harness merge`).")) -> None:
-    """Run a suite on a device, store every result, print a summary."""
+    """Run a suite on one or more boards (one worker per board), store every result, summarize."""
     from harness.cli_run import RunOutputs, run_command
 
     raise typer.Exit(run_command(suite, device, store, out, resume, profiles,

@@ -1,10 +1,10 @@
-"""`harness run`: plan, measure with a live progress bar per model family, summarize, report."""
+"""`harness run`: plan, measure every board in parallel with live progress, summarize, report."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -12,14 +12,15 @@ from harness import baselines, ci_outputs, shard
 from harness import profiles as profile_mod
 from harness.cli_compare import baseline_comparison, print_comparison, write_text
 from harness.cli_views import console, results_table
-from harness.connect import open_runner
+from harness.connect import open_runner, preflight
 from harness.deadline import Deadline
 from harness.errors import ConfigError
-from harness.session import PlannedCase, plan, run_suite
+from harness.fleet import Board, run_boards
+from harness.profiles import DeviceProfile
+from harness.runners.base import Runner
+from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan
 from harness.store import Store
 from harness.suites import load_suite
-
-CONNECT_TIMEOUT_S = 300.0
 
 
 class FamilyBars:
@@ -55,16 +56,34 @@ class RunOutputs:
     run_id: str | None = None
 
 
-def run_command(suite_path: Path, device_name: str, store_url: str | None, out: Path | None,
+class BoardBars:
+    """With several boards: one rich progress bar per board, its current case and health."""
+
+    def __init__(self, progress: Progress, board: str, planned: list[PlannedCase]) -> None:
+        self.progress, self.board = progress, board
+        self.task = progress.add_task(board, total=len(planned))
+
+    def case_started(self, item: PlannedCase) -> None:
+        self.progress.update(self.task, description=f"{self.board} [dim]{item.case.key}[/dim]")
+
+    def case_done(self, item: PlannedCase, row: dict[str, Any]) -> None:
+        self.progress.advance(self.task)
+        if row["status"] != "ok":
+            self.progress.console.print(f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {row['reason']}")
+
+
+def run_command(suite_path: Path, device_names: list[str], store_url: str | None, out: Path | None,
                 resume: str | None, profiles_dir: Path | None, extra: RunOutputs = RunOutputs()) -> int:
     shard_spec = shard.parse(extra.shard) if extra.shard else None
     if resume and extra.run_id:
         raise ConfigError("--resume and --run-id exclude each other: --resume names the run to go on with")
     suite = load_suite(suite_path)
-    device = profile_mod.resolve(device_name, profiles_dir)
-    planned = plan(suite, device)  # every bad input fails here, before anything is written
+    devices = _devices(device_names, profiles_dir)
+    plans = {d.name: plan(suite, d) for d in devices}  # every bad input fails here, before anything is written
+    for device in devices:
+        preflight(device)
     if shard_spec:
-        planned = shard.select(planned, [p.case.family for p in planned], shard_spec)
+        plans = _shard(plans, shard_spec)
     store = Store(store_url)
     if extra.baseline not in (None, baselines.LAST_GOOD):  # `latest` means latest before this run
         extra = replace(extra, baseline=baselines.resolve(store, extra.baseline))
@@ -72,22 +91,52 @@ def run_command(suite_path: Path, device_name: str, store_url: str | None, out: 
         store.run(resume)  # refuses an unknown run id
     elif extra.run_id and extra.run_id in {r["run_id"] for r in store.runs()}:
         raise ConfigError(f"--run-id {extra.run_id}: that run is already in {store.url}; use --resume")
-    runner = open_runner(device, Deadline(CONNECT_TIMEOUT_S))
+    run_id = open_run(store, suite, list(plans), run_id=resume or extra.run_id, resume=bool(resume))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    completed = False
     try:
         with Progress(*columns, console=console, transient=False) as progress:
-            run_id = run_suite(suite, device, store, runner, planned, run_id=resume or extra.run_id,
-                               progress=FamilyBars(progress, planned), new_run=not resume and bool(extra.run_id))
+            boards = [Board(d, plans[d.name], initial_state(store, d.name), _connector(d),
+                            FamilyBars(progress, plans[d.name]) if len(devices) == 1
+                            else BoardBars(progress, d.name, plans[d.name])) for d in devices]
+            run_boards(store, run_id, suite, boards)
+        completed = True
     finally:
-        runner.close()
+        finish_run(store, run_id, completed)
     rows = store.results(run_id)
-    results_table(rows, f"{suite.name} on {device.name} — run {run_id}")
+    results_table(rows, f"{suite.name} on {', '.join(plans)} — run {run_id}")
     console.print(f"run id: {run_id}   store: {store.url}")
+    for board in boards:
+        if board.state.health.value != "good":
+            console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] {board.state.reason}")
     if out is not None:
         from harness.report.render import render_run_report
 
         console.print(f"report: {render_run_report(store, run_id, out, profiles_dir)}")
     return ci_report(store, run_id, rows, extra)
+
+
+def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]:
+    """--device a --device b, or --device a,b; each board once."""
+    wanted = [n.strip() for name in names for n in name.split(",") if n.strip()]
+    devices = [profile_mod.resolve(n, profiles_dir) for n in wanted]
+    seen = [d.name for d in devices]
+    twice = sorted({n for n in seen if seen.count(n) > 1})
+    if twice:
+        raise ConfigError(f"--device names {', '.join(twice)} more than once: a board runs one thing at a time")
+    return devices
+
+
+def _shard(plans: dict[str, list[PlannedCase]], spec: tuple[int, int]) -> dict[str, list[PlannedCase]]:
+    """Whole families per shard; with several boards a family on each board is its own unit."""
+    items = [(name, p) for name, planned in plans.items() for p in planned]
+    keys = [p.case.family if len(plans) == 1 else f"{name}/{p.case.family}" for name, p in items]
+    chosen = shard.select(items, keys, spec)
+    return {name: [p for n, p in chosen if n == name] for name in plans}
+
+
+def _connector(device: DeviceProfile) -> Callable[[], Runner]:
+    return lambda: open_runner(device, Deadline(CONNECT_TIMEOUT_S))
 
 
 def ci_report(store: Store, run_id: str, rows: list[dict[str, Any]], extra: RunOutputs) -> int:

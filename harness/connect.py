@@ -21,6 +21,18 @@ def transport_options(profile: DeviceProfile) -> dict[str, Any]:
     return options
 
 
+def preflight(profile: DeviceProfile) -> None:
+    """Construct (without connecting) the board's transport and power meter, so a bad URL or a
+    missing package is a ConfigError before the run writes anything."""
+    if profile.transport is None:
+        raise ConfigError(f"device {profile.name!r} is a reference class with no transport; "
+                          "use it with `harness check`, not `harness run`")
+    open_transport(profile.transport, **transport_options(profile))
+    from harness.power.recording import build_meter
+
+    build_meter(profile)
+
+
 def open_runner(profile: DeviceProfile, deadline: Deadline) -> Runner:
     if profile.transport is None:
         raise ConfigError(f"device {profile.name!r} is a reference class with no transport; "

@@ -22,6 +22,7 @@ from harness.runners.base import Job
 from harness.transports.local import LocalTransport
 
 TFLM_PROBE_TIMEOUT_S = 120.0
+CACHE_VERSION = "v2"  # bump when what the probe records changes
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Inspection:
             family=family, variant=variant, file_name=Path(self.model.path).name,
             model_bytes=self.model.bytes, quantization=self.model.quantization, accuracy=accuracy,
             activation_bytes=activation, tflm_runnable=self.tflm_runnable, tflm_error=self.tflm_error,
+            operators=tuple(self.model.operators),
         )
 
 
@@ -52,7 +54,7 @@ def cache_dir() -> Path:
 
 def inspect_model(path: Path, *, use_cache: bool = True) -> Inspection:
     model = read_model(path)  # ModelError naming the file when it is missing or corrupt
-    cached = cache_dir() / f"{model.sha256}.json"
+    cached = cache_dir() / f"{model.sha256}-{CACHE_VERSION}.json"
     if use_cache and cached.is_file():
         tflm = json.loads(cached.read_text())
     else:
@@ -76,7 +78,7 @@ def _short(message: str, path: Path) -> str:
     # The agent names the file it was given; the caller already knows which file it asked about.
     for name in (str(path.resolve()), str(path)):
         message = message.replace(f"{name}: ", "")
-    return message.strip()[:300]
+    return message.removeprefix("TFLite-Micro cannot run it: ").strip()[:300]
 
 
 def _write_cache(file: Path, data: dict[str, Any]) -> None:

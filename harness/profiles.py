@@ -33,6 +33,12 @@ class Runtime(str, enum.Enum):
     TFLITE_RUNTIME = "tflite-runtime"
     EDGETPU = "edgetpu"
     TFLM = "tflm"
+    HARNESS_FW = "edge-harness-fw"  # the reference firmware's own int8 engine (firmware/engine)
+
+    @property
+    def microcontroller(self) -> bool:
+        """The model stays in flash; only the arena takes RAM."""
+        return self in (Runtime.TFLM, Runtime.HARNESS_FW)
 
 
 class SshOptions(StrictModel):
@@ -45,6 +51,7 @@ class SshOptions(StrictModel):
     workdir: str = "/tmp/edge-harness"
     connect_timeout: Seconds = 10.0
     command_timeout: Seconds = 600.0
+    boot_wait: Seconds = 60.0  # how long connecting is retried while the board boots
 
 
 class SerialOptions(StrictModel):
@@ -59,6 +66,14 @@ class QemuOptions(StrictModel):
     icount_shift: int | None = None
     memory: Bytes | None = None
     boot_timeout: Seconds = 120.0
+
+
+class RecoverySection(StrictModel):
+    """How a hung board is brought back between attempts, before the runner reconnects."""
+
+    power_cycle: list[str] | None = None  # argv run on the controller, e.g. uhubctl -l 1-1 -p 2 -a cycle
+    pdu_url: str | None = None  # an HTTP endpoint that power-cycles the outlet (POSTed to)
+    settle: Seconds = 5.0  # wait after a power cycle before reconnecting
 
 
 class PowerEstimate(StrictModel):
@@ -120,6 +135,7 @@ class DeviceProfile(StrictModel):
     serial: SerialOptions | None = None
     qemu: QemuOptions | None = None
     power: PowerSection = PowerSection()
+    recovery: RecoverySection = RecoverySection()
     thresholds: Thresholds = Thresholds()
 
     @pydantic.field_validator("transport")

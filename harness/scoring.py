@@ -24,6 +24,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from harness.thresholds import memory_bytes
+
 DIMENSIONS = ("delay", "power", "precision", "volume")
 POOLS = ("boards", "workstation", "emulated")  # never ranked with each other
 SCALE = 1000.0
@@ -78,7 +80,7 @@ class Scoreboard:
 
 def footprint(row: Mapping[str, Any]) -> float | None:
     """Model bytes plus the memory it ran in; None unless both are known."""
-    memory = row.get("arena_bytes") if row.get("runtime") == "tflm" else row.get("rss_peak_bytes")
+    memory = memory_bytes(row)
     if row.get("model_bytes") is None or memory is None:
         return None
     return float(row["model_bytes"] + memory)

@@ -104,6 +104,14 @@ latency_samples = sa.Table(
     sa.Column("samples_us", sa.LargeBinary, nullable=False),  # little-endian float64 array
 )
 
+boards = sa.Table(
+    "boards", metadata,  # LAVA-style health per board, carried from run to run
+    sa.Column("device", sa.String(100), primary_key=True),
+    sa.Column("health", sa.String(20), nullable=False),  # good | unknown | bad | maintenance
+    sa.Column("reason", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 meta = sa.Table(
     "harness_meta", metadata,
     sa.Column("key", sa.String(40), primary_key=True),
@@ -217,7 +225,24 @@ class Store:
 
         return self._write(write)
 
+    def set_board_health(self, device: str, health: str, reason: str | None) -> None:
+        values = {"health": health, "reason": reason, "updated_at": now()}
+
+        def write(conn: sa.Connection) -> None:
+            updated = conn.execute(boards.update().where(boards.c.device == device).values(**values))
+            if updated.rowcount == 0:
+                conn.execute(boards.insert().values(device=device, **values))
+
+        self._write(write)
+
     # ------------------------------------------------------------ reads
+
+    def board_health(self, device: str) -> dict[str, Any] | None:
+        found = self._read(sa.select(boards).where(boards.c.device == device))
+        return found[0] if found else None
+
+    def boards_health(self) -> list[dict[str, Any]]:
+        return self._read(sa.select(boards).order_by(boards.c.device))
 
     def _read(self, query: sa.Select) -> list[dict[str, Any]]:
         try:

@@ -15,7 +15,7 @@ def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[di
         value = row.get("latency_p50_us")
         checks.append(_check("latency_p50_ms", limits.latency_ms, None if value is None else value / 1000))
     if limits.memory_fraction is not None:
-        used = _memory_bytes(row)
+        used = memory_bytes(row)
         checks.append(_check("memory_fraction_of_ram", limits.memory_fraction,
                              None if used is None else used / ram_bytes))
     if limits.battery_pct_per_hour is not None:
@@ -30,9 +30,14 @@ def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[di
     return checks
 
 
-def _memory_bytes(row: dict[str, Any]) -> int | None:
-    # A microcontroller's RAM holds the arena; a Linux board's, the process's peak resident set.
-    return row.get("arena_bytes") if row.get("runtime") == "tflm" and row.get("arena_bytes") else row.get("rss_peak_bytes")
+MICROCONTROLLER_RUNTIMES = ("tflm", "edge-harness-fw")
+
+
+def memory_bytes(row: dict[str, Any]) -> int | None:
+    """A microcontroller's RAM holds the arena; a Linux board's, the process's peak resident set."""
+    if row.get("runtime") in MICROCONTROLLER_RUNTIMES and row.get("arena_bytes"):
+        return row["arena_bytes"]
+    return row.get("rss_peak_bytes")
 
 
 def _check(name: str, limit: float, value: float | None) -> dict[str, Any]:

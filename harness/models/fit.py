@@ -12,6 +12,10 @@ from harness.profiles import DeviceProfile, Runtime
 from harness.units import human_bytes
 
 EQUAL_ACCURACY_POINTS = 0.5  # variants closer than this count as equally accurate
+# What the reference firmware's engine executes (firmware/engine/README.md): int8 only.
+ENGINE_OPERATORS = frozenset({
+    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
+    "RESHAPE", "SOFTMAX", "MEAN", "PAD", "PADV2", "QUANTIZE", "DEQUANTIZE"})
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class VariantFacts:
     activation_bytes: int  # the TFLite-Micro arena when known, else an upper bound
     tflm_runnable: bool | None  # None: not probed
     tflm_error: str | None = None
+    operators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,9 @@ def check(facts: VariantFacts, device: DeviceProfile) -> Fit:
     if facts.model_bytes > device.model_volume_cap:
         reasons.append(f"model {human_bytes(facts.model_bytes)} exceeds the model-volume cap "
                        f"{human_bytes(device.model_volume_cap)}")
-    if device.runtime is Runtime.TFLM:
+    if device.runtime is Runtime.HARNESS_FW:
+        reasons += _engine_reasons(facts)
+    if device.runtime.microcontroller:
         reasons += _tflm_reasons(facts, device)
     else:
         need = facts.model_bytes + facts.activation_bytes
@@ -66,6 +73,16 @@ def _tflm_reasons(facts: VariantFacts, device: DeviceProfile) -> list[str]:
         reasons.append(f"model {human_bytes(facts.model_bytes)} exceeds flash {human_bytes(device.flash)}")
     if facts.activation_bytes > device.ram:
         reasons.append(f"arena {human_bytes(facts.activation_bytes)} exceeds RAM {human_bytes(device.ram)}")
+    return reasons
+
+
+def _engine_reasons(facts: VariantFacts) -> list[str]:
+    reasons = []
+    if facts.quantization != "int8 full-integer":
+        reasons.append(f"the reference firmware's engine runs int8 full-integer models only, not {facts.quantization}")
+    unsupported = sorted(set(facts.operators) - ENGINE_OPERATORS)
+    if unsupported:
+        reasons.append(f"operators the reference firmware's engine lacks: {', '.join(unsupported)}")
     return reasons
 
 

@@ -102,9 +102,13 @@ class MeteredRunner(Runner):
 def attach(device: DeviceProfile, runner: Runner) -> MeteredRunner:
     """Wrap `runner` with the profile's meter; a bad meter URL or a missing package fails here,
     before the run starts (ConfigError), a meter that is absent only when the first case runs."""
+    return MeteredRunner(runner, device, build_meter(device))
+
+
+def build_meter(device: DeviceProfile) -> PowerMeter | None:
+    """The profile's meter, constructed but not opened (no I/O); None without a meter."""
     url = device.power.meter
-    meter = open_meter(url, **_meter_options(device, url)) if url else None
-    return MeteredRunner(runner, device, meter)
+    return open_meter(url, **_meter_options(device, url)) if url else None
 
 
 def _meter_options(device: DeviceProfile, url: str) -> dict[str, Any]:

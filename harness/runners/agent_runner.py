@@ -65,6 +65,11 @@ class AgentRunner(Runner):
         trip, offset = min(probes)
         return offset, trip // 2
 
+    def recover(self, deadline: Deadline) -> None:
+        # A fresh connection; for an emulated board, closing powers it off and opening boots it.
+        self.transport.close()
+        self.transport.open(deadline)
+
     def close(self) -> None:
         self.transport.close()
 

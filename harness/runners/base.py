@@ -73,5 +73,8 @@ class Runner(abc.ABC):
     def measure(self, job: Job, deadline: Deadline) -> Measurement:
         """Raises ModelError/DeviceError (a result) or InfrastructureError (retry)."""
 
+    def recover(self, deadline: Deadline) -> None:
+        """Bring a board back after an infrastructure error (reconnect, reset, restart)."""
+
     def close(self) -> None:
         """Clean up what this runner left on the board."""

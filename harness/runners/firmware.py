@@ -77,6 +77,13 @@ class FirmwareRunner(Runner):
                 self.resets += 1
         raise AssertionError("unreachable")
 
+    def recover(self, deadline: Deadline) -> None:
+        # Reopen the link (an emulator restarts: a power cycle), then reset the board; the next
+        # measure() identifies it again and uploads the model anew.
+        self.transport.close()
+        self.transport.open(deadline)
+        self.transport.reset(deadline)
+
     def close(self) -> None:
         self.transport.close()
 

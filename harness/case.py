@@ -1,0 +1,144 @@
+"""One case: measure a model variant on a board (or skip it) and store its row.
+
+Only infrastructure errors are retried, with the board recovered between attempts; a model
+or device error is a result. Every outcome, including a skip or a case the lab could not run,
+becomes exactly one stored row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from harness import thresholds
+from harness.deadline import Deadline
+from harness.errors import DeviceError, InfrastructureError, ModelError
+from harness.planning import PlannedCase
+from harness.profiles import DeviceProfile
+from harness.runners.base import Job, Measurement, Runner
+from harness.store import Store
+from harness.suites import ModelCase, Suite
+
+INFRA_ATTEMPTS = 3
+BACKOFF_S = (1.0, 4.0)
+Recover = Callable[[Deadline], None]  # reconnect / reset / power-cycle a board
+log = logging.getLogger(__name__)
+
+
+def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Store,
+             runner: Runner, run_id: str, recover: Recover | None = None) -> dict[str, Any]:
+    """Measure one case (or skip it, when it does not fit) and store its row; returns the row."""
+    case = item.case
+    row = base_row(item, device, run_id, runner.runtime)
+    samples: list[float] = []
+    started = time.monotonic()
+    if not item.fit.fits:
+        row.update(status="skipped", reason="; ".join(item.fit.reasons), error_kind="device")
+    else:
+        try:
+            measured = _measure_with_retries(runner, _job(case, suite), Deadline(suite.run.timeout), recover)
+        except (ModelError, DeviceError, InfrastructureError) as exc:
+            row.update(status="failed", reason=str(exc), error_kind=_kind(exc))
+        else:
+            samples = measured.samples_us
+            row.update(status="ok", **_metrics(measured))
+            row.update(measured.power or {})  # power columns (harness/power/recording.py)
+            row["environment_id"] = store.record_environment(run_id, device.name, _stable_env(measured))
+            row["accuracy_delta_points"] = _accuracy_delta(store, run_id, device.name, case, row)
+    row["duration_s"] = time.monotonic() - started
+    checks = thresholds.evaluate(row, device.thresholds.merged(suite.thresholds), device.ram)
+    row.update(thresholds=checks, thresholds_passed=thresholds.overall(checks))
+    row["id"] = store.record_result(row, samples)
+    return row
+
+
+def base_row(item: PlannedCase, device: DeviceProfile, run_id: str, runtime: str) -> dict[str, Any]:
+    case = item.case
+    return {
+        "run_id": run_id, "device": device.name, "family": case.family, "variant": case.variant,
+        "reference_variant": case.reference_variant, "runtime": runtime,
+        "emulated": device.emulated, "model_sha256": item.model_sha256,
+        "model_bytes": item.model_bytes, "model_gzip_bytes": item.model_gzip_bytes,
+        "power_status": "not measured",
+    }
+
+
+def record_not_run(item: PlannedCase, device: DeviceProfile, store: Store, run_id: str,
+                   reason: str) -> dict[str, Any]:
+    """A case the lab could not run (bad board, maintenance): recorded, never silently dropped."""
+    row = base_row(item, device, run_id, device.runtime.value)
+    row.update(status="not-run", reason=reason, error_kind="infrastructure")
+    row["id"] = store.record_result(row)
+    return row
+
+
+def _measure_with_retries(runner: Runner, job: Job, deadline: Deadline,
+                          recover: Recover | None) -> Measurement:
+    """Infrastructure errors only are retried, inside the case's deadline: recover the board
+    (reconnect, reset or power cycle), back off, try again."""
+    for attempt in range(INFRA_ATTEMPTS):
+        try:
+            return runner.measure(job, deadline)
+        except InfrastructureError as exc:
+            if attempt == INFRA_ATTEMPTS - 1 or deadline.expired:
+                raise
+            log.warning("%s: attempt %d failed (%s); recovering", runner.runtime, attempt + 1, exc)
+            if recover is not None:
+                try:
+                    recover(deadline)
+                except InfrastructureError as again:
+                    log.warning("recovery failed: %s", again)
+            time.sleep(deadline.timeout(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]) or 0)
+    raise AssertionError("unreachable")
+
+
+def _job(case: ModelCase, suite: Suite) -> Job:
+    run = suite.run
+    return Job(model_path=case.model_path, dataset_path=case.dataset_path,
+               warmup_count=run.warmup.count, warmup_min_seconds=run.warmup.min_seconds,
+               measure_count=run.measure.count, measure_min_seconds=run.measure.min_seconds,
+               measure_max_seconds=run.measure.max_seconds, threads=run.threads,
+               accuracy_samples=run.accuracy_samples)
+
+
+def _metrics(m: Measurement) -> dict[str, Any]:
+    lat = m.latency_us
+    return {
+        "init_ms": m.init_ms, "first_inference_ms": m.first_inference_ms,
+        "warmup_count": m.warmup_count, "latency_n": lat["n"], "latency_p50_us": lat["p50"],
+        "latency_p90_us": lat["p90"], "latency_p99_us": lat["p99"], "latency_mean_us": lat["mean"],
+        "latency_std_us": lat["std"], "latency_min_us": lat["min"], "latency_max_us": lat["max"],
+        "latency_ci_low_us": lat["median_ci_low"], "latency_ci_high_us": lat["median_ci_high"],
+        "set_input_us": m.set_input_us, "get_output_us": m.get_output_us,
+        "rss_load_delta_bytes": m.rss_load_delta_bytes, "rss_peak_bytes": m.rss_peak_bytes,
+        "arena_bytes": m.arena_bytes, "accuracy_top1": m.accuracy_top1,
+        "accuracy_top5": m.accuracy_top5, "accuracy_samples": m.accuracy_samples,
+        "emulated": m.emulated,
+        "conditions": {k: m.environment.get(k) for k in _VOLATILE},
+        "extra": {"predictions": m.predictions} if m.predictions else None,
+    }
+
+
+_VOLATILE = ("temperature_c", "cpu_freq_khz")
+
+
+def _stable_env(m: Measurement) -> dict[str, Any]:
+    return {k: v for k, v in m.environment.items() if k not in _VOLATILE}
+
+
+def _accuracy_delta(store: Store, run_id: str, device: str, case: ModelCase,
+                    row: dict[str, Any]) -> float | None:
+    if row.get("accuracy_top1") is None:
+        return None
+    if case.variant == case.reference_variant:
+        return 0.0
+    for ref in store.results(run_id):
+        if (ref["device"], ref["family"], ref["variant"]) == (device, case.family, case.reference_variant):
+            if ref["accuracy_top1"] is not None:
+                return (row["accuracy_top1"] - ref["accuracy_top1"]) * 100
+    return None
+
+
+def _kind(exc: Exception) -> str:
+    return {ModelError: "model", DeviceError: "device"}.get(type(exc), "infrastructure")

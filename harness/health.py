@@ -1,0 +1,90 @@
+"""Board health, LAVA's model: good / unknown / bad / maintenance.
+
+    good         the last health check passed and no infrastructure error since
+    unknown      an infrastructure error happened (or nothing is known yet): check before use
+    bad          a health check failed, or infrastructure errors repeated: not used until a
+                 later run's health check passes
+    maintenance  taken out of service by a person (`harness health NAME --set maintenance`)
+
+The health check is: identify the board (open the runner) and run a tiny known model on known
+inputs; its predictions must equal the ones real TFLite-Micro produced
+(models/digits-cnn/health-check.json). A wrong answer is a broken board, not a slow one.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.deadline import Deadline
+from harness.errors import DeviceError, InfrastructureError, ModelError
+from harness.runners.base import Job, Runner
+
+CHECK_FILE = Path(__file__).resolve().parent.parent / "models" / "digits-cnn" / "health-check.json"
+CHECK_TIMEOUT_S = 120.0
+MAX_CONSECUTIVE_INFRA_FAILURES = 2  # cases in a row lost to the lab before the board is bad
+log = logging.getLogger(__name__)
+
+
+class Health(str, enum.Enum):
+    GOOD = "good"
+    UNKNOWN = "unknown"
+    BAD = "bad"
+    MAINTENANCE = "maintenance"
+
+
+@dataclass
+class BoardState:
+    device: str
+    health: Health = Health.UNKNOWN
+    reason: str | None = None
+    infra_failures_in_row: int = 0
+
+    @property
+    def usable(self) -> bool:
+        return self.health in (Health.GOOD, Health.UNKNOWN)
+
+    def infrastructure_failure(self, reason: str) -> None:
+        self.infra_failures_in_row += 1
+        if self.infra_failures_in_row >= MAX_CONSECUTIVE_INFRA_FAILURES:
+            self.mark(Health.BAD, f"{self.infra_failures_in_row} infrastructure failures in a row; last: {reason}")
+        else:
+            self.mark(Health.UNKNOWN, reason)
+
+    def success(self) -> None:
+        self.infra_failures_in_row = 0
+        self.mark(Health.GOOD, None)
+
+    def mark(self, health: Health, reason: str | None) -> None:
+        self.health, self.reason = health, reason
+
+
+def check_job(check_file: Path = CHECK_FILE) -> tuple[Job, list[int]]:
+    spec = json.loads(check_file.read_text())
+    job = Job(model_path=check_file.parent / spec["model"], dataset_path=check_file.parent / spec["dataset"],
+              warmup_count=1, warmup_min_seconds=0.0, measure_count=3, measure_min_seconds=0.0,
+              accuracy_samples=spec["samples"])
+    return job, spec["predictions"]
+
+
+def health_check(runner: Runner, deadline: Deadline | None = None) -> str | None:
+    """None when the board answered correctly; otherwise why it failed.
+
+    A board whose runtime cannot run the check model (an Edge TPU needs *_edgetpu.tflite) has
+    still answered: that is a result for its cases to report, not a sick board."""
+    job, expected = check_job()
+    try:
+        measured = runner.measure(job, deadline or Deadline(CHECK_TIMEOUT_S))
+    except (ModelError, DeviceError) as exc:
+        log.info("health check model not runnable here (%s); the board answered", exc)
+        return None
+    except InfrastructureError as exc:
+        return f"health check failed: {exc}"
+    if measured.predictions != expected:
+        wrong = sum(a != b for a, b in zip(measured.predictions, expected))
+        return (f"health check failed: {wrong} of {len(expected)} known outputs differ "
+                f"(got {measured.predictions[:8]}…, expected {expected[:8]}…)")
+    return None

@@ -1,0 +1,76 @@
+"""Pre-flight of a suite on a device, before anything is written.
+
+Every model parses and matches its manifest's sha256, every dataset matches its model's input
+shape (bad input is a ConfigError, exit 2), and the fit check decides which cases are skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.errors import ConfigError, ModelError
+from harness.models import fit as fitting
+from harness.models.tflite_model import read_model
+from harness.profiles import DeviceProfile, Runtime
+from harness.suites import ModelCase, Suite
+
+
+@dataclass(frozen=True)
+class PlannedCase:
+    case: ModelCase
+    fit: fitting.Fit
+    model_sha256: str
+    model_bytes: int
+    model_gzip_bytes: int
+
+
+def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
+    """Check every input before the run starts; bad input is a ConfigError (exit 2)."""
+    planned = []
+    for case in _reference_first(suite.cases):
+        try:
+            model = read_model(case.model_path)
+        except ModelError as exc:
+            raise ConfigError(str(exc)) from None
+        expected = suite.families[case.family].variant(case.variant)
+        if expected is not None and expected.sha256 != model.sha256:
+            raise ConfigError(f"{case.model_path}: sha256 differs from its manifest; "
+                              "the file changed since tools/make_models.py wrote it")
+        if case.dataset_path is not None:
+            _check_dataset(case, model.inputs[0].shape)
+        planned.append(PlannedCase(case, fitting.check(_facts(case, device), device),
+                                   model.sha256, model.bytes, model.gzip_bytes))
+    return planned
+
+
+def _facts(case: ModelCase, device: DeviceProfile) -> fitting.VariantFacts:
+    # Only a TFLite-Micro device needs the (slower) real arena probe to decide the fit.
+    if device.runtime.microcontroller:
+        from harness.inspection import inspect_model
+
+        return inspect_model(case.model_path).facts(case.family, case.variant, case.manifest_accuracy)
+    model = read_model(case.model_path)
+    return fitting.VariantFacts(
+        family=case.family, variant=case.variant, file_name=case.model_path.name,
+        model_bytes=model.bytes, quantization=model.quantization, accuracy=case.manifest_accuracy,
+        activation_bytes=model.activation_bytes_upper_bound, tflm_runnable=None,
+        operators=tuple(model.operators),
+    )
+
+
+def _check_dataset(case: ModelCase, input_shape: tuple[int, ...]) -> None:
+    import numpy as np
+
+    try:
+        with np.load(case.dataset_path) as data:
+            x_shape, y_len = data["x"].shape, len(data["y"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{case.dataset_path}: not a dataset with arrays 'x' and 'y': {exc}") from None
+    if tuple(x_shape[1:]) != tuple(input_shape[1:]) or x_shape[0] != y_len:
+        raise ConfigError(f"{case.dataset_path}: samples of shape {list(x_shape[1:])} do not match "
+                          f"{case.model_path.name} input {list(input_shape)}")
+
+
+def _reference_first(cases: tuple[ModelCase, ...]) -> list[ModelCase]:
+    # The reference (fp32) variant is measured first so the others compare with it.
+    return sorted(cases, key=lambda c: (c.family, c.variant != c.reference_variant))
