@@ -202,6 +202,35 @@ def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to r
     typer.echo("\n".join(str(p) for p in paths))
 
 
+@app.command()
+@handled
+def health(device: Optional[str] = typer.Argument(None, help="A board's name [default: every board]."),
+           set_state: Optional[str] = typer.Option(
+               None, "--set", help="good, unknown, bad or maintenance (a person's decision, logged)."),
+           reason: Optional[str] = typer.Option(None, "--reason", help="Why, for the next engineer."),
+           store: Optional[str] = StoreOpt, as_json: bool = JsonOpt) -> None:
+    """Board health (LAVA's model): show it, or take a board out of service and back."""
+    from harness.cli_views import health_table, print_json
+    from harness.errors import ConfigError
+    from harness.health import Health
+    from harness.store import Store
+
+    db = Store(store)
+    if set_state is not None:
+        if device is None:
+            raise ConfigError("--set needs a board name")
+        try:
+            state = Health(set_state)
+        except ValueError:
+            raise ConfigError(f"--set {set_state!r}: use one of {', '.join(h.value for h in Health)}") from None
+        db.set_board_health(device, state.value, reason or f"set by hand to {state.value}")
+    rows = [r for r in db.boards_health() if device is None or r["device"] == device]
+    if as_json:
+        print_json(rows)
+    else:
+        health_table(rows)
+
+
 def main() -> None:
     app()
 

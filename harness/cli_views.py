@@ -74,6 +74,17 @@ def check_view(report: dict[str, Any]) -> None:
         console.print(f"{family} runs on: {', '.join(names) or 'no device'}")
 
 
+def health_table(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="Board health")
+    for col in ("board", "health", "since", "reason"):
+        table.add_column(col)
+    colours = {"good": "green", "unknown": "yellow", "bad": "red", "maintenance": "blue"}
+    for r in rows:
+        colour = colours.get(r["health"], "white")
+        table.add_row(r["device"], f"[{colour}]{r['health']}[/{colour}]", str(r["updated_at"])[:19], r["reason"] or "")
+    console.print(table)
+
+
 RESULT_COLUMNS = ("device", "family", "variant", "status", "latency_p50_us", "latency_p99_us",
                   "rss_peak_bytes", "arena_bytes", "accuracy_top1", "accuracy_delta_points",
                   "model_bytes", "model_gzip_bytes", "power_status", "thresholds_passed", "reason")

@@ -70,12 +70,13 @@ def check_job(check_file: Path = CHECK_FILE) -> tuple[Job, list[int]]:
     return job, spec["predictions"]
 
 
-def health_check(runner: Runner, deadline: Deadline | None = None) -> str | None:
+def health_check(runner: Runner, deadline: Deadline | None = None,
+                 check_file: Path = CHECK_FILE) -> str | None:
     """None when the board answered correctly; otherwise why it failed.
 
     A board whose runtime cannot run the check model (an Edge TPU needs *_edgetpu.tflite) has
     still answered: that is a result for its cases to report, not a sick board."""
-    job, expected = check_job()
+    job, expected = check_job(check_file)
     try:
         measured = runner.measure(job, deadline or Deadline(CHECK_TIMEOUT_S))
     except (ModelError, DeviceError) as exc:

@@ -130,7 +130,9 @@ class _BoardSession:
             if failed:
                 self.board.mark(Health.BAD, failed)
                 return False
-            self.board.success()
+            # Good again, but the failures in a row still count: a board that passes its check
+            # and then loses every case is bad all the same.
+            self.board.mark(Health.GOOD, None)
         return True
 
     def _recover(self, deadline: Deadline) -> None:
