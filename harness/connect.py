@@ -46,5 +46,8 @@ def open_runner(profile: DeviceProfile, deadline: Deadline) -> Runner:
     from harness.runners.firmware import FirmwareRunner
 
     serial = profile.serial
-    return FirmwareRunner(transport, protocol=serial.protocol if serial else "binary",
-                          read_timeout=serial.read_timeout if serial else None)
+    if serial is None:
+        return FirmwareRunner(transport)
+    flash = ({"chip": serial.esptool_chip, "offset": serial.model_partition}
+             if serial.deploy == "esptool" else None)
+    return FirmwareRunner(transport, protocol=serial.protocol, read_timeout=serial.read_timeout, flash=flash)

@@ -59,6 +59,9 @@ class SerialOptions(StrictModel):
     reset: Literal["none", "dtr-rts", "command"] = "none"
     reset_command: list[str] | None = None
     read_timeout: Seconds = 5.0
+    deploy: Literal["upload", "esptool"] = "upload"  # esptool: flash the model partition (ESP32)
+    esptool_chip: str = "auto"
+    model_partition: int = 0x200000  # offset of the `model` partition (firmware/ports/esp32/partitions.csv)
 
 
 class QemuOptions(StrictModel):

@@ -1,7 +1,8 @@
 """Measures a model on a microcontroller running the reference firmware (docs/protocol.md).
 
-    deploy    upload into slot 0 unless the slot already holds it, verified by the CRC-32 the
-              firmware computes (a QEMU board may have it in PSRAM before boot)
+    deploy    upload into slot 0 (or flash it with esptool) unless the slot already holds it,
+              verified by the CRC-32 the firmware computes (a QEMU board may have it in PSRAM
+              before boot, as a flashed board has it in its model partition)
     latency   warm-ups, then RUN batches timed by the board's own timer until the job's count and
               minimum time are reached; statistics from agent.summarize like every runner
     accuracy  the eval set streamed as EVAL frames (no round trip per sample)
@@ -51,9 +52,10 @@ class FirmwareRunner(Runner):
     runtime = "edge-harness-fw"
 
     def __init__(self, transport: StreamTransport, protocol: str = "binary",
-                 read_timeout: float | None = None) -> None:
+                 read_timeout: float | None = None, flash: dict[str, Any] | None = None) -> None:
         self.transport = transport
         self.protocol = protocol
+        self.flash = flash  # {"chip", "offset"}: deploy with esptool instead of uploading
         timeout = read_timeout or getattr(transport, "read_timeout", None) or 5.0
         self.client = FirmwareClient(transport, read_timeout=timeout)
         self.resets = 0  # board resets survived, for diagnostics and tests
@@ -122,12 +124,29 @@ class FirmwareRunner(Runner):
         if loaded and length == len(model) and crc == expected:
             return
         t0 = time.monotonic()
-        got = self.client.upload(SLOT, model, max_data, deadline)
+        if self.flash is not None:
+            got = self._flash(model, deadline)
+        else:
+            got = self.client.upload(SLOT, model, max_data, deadline)
         if progress.init_ms is None:
             progress.init_ms = (time.monotonic() - t0) * 1000.0
         if got != expected:
             raise InfrastructureError(f"{self.transport.url}: model upload corrupted "
                                       f"(firmware CRC {got:08x}, expected {expected:08x})")
+
+    def _flash(self, model: bytes, deadline: Deadline) -> int:
+        """esptool writes the partition and resets the board; the firmware loads it at boot."""
+        from harness.runners.esptool_deploy import flash_model
+
+        port, baud = getattr(self.transport, "port", None), getattr(self.transport, "baud", None)
+        if port is None or baud is None:
+            raise InfrastructureError(f"{self.transport.url}: esptool needs a serial port")
+        self.transport.close()
+        flash_model(port, baud, self.flash["chip"], self.flash["offset"], model, deadline)
+        self.transport.open(deadline)
+        self.client.sync(deadline)
+        _loaded, _length, crc = self.client.slot_info(SLOT, deadline)
+        return crc
 
     def _run_timeout(self, progress: _Progress, count: int) -> float:
         # Emulated time can run slower than real time: allow a generous multiple of it.

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
+from harness.firmware_image import write_partition_image
 from harness.transports.base import StreamTransport
 from harness.transports.qmp import QmpClient
 from harness.transports.serial import SerialTransport
@@ -30,7 +31,6 @@ REPO = Path(__file__).resolve().parents[2]
 PORT_DIR = REPO / "firmware" / "ports" / "qemu-mps2"
 DEFAULT_ELF = REPO / "firmware" / "build" / "qemu-mps2" / "edge-harness-fw.elf"
 PSRAM = 0x21000000
-PRELOAD_MAGIC = 0x444D4845  # "EHMD", see firmware/ports/qemu-mps2/port.c
 TOOLCHAIN_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi (tools/system-packages.txt)"
 
 
@@ -84,11 +84,10 @@ class QemuMcuTransport(StreamTransport):
         argv = ["qemu-system-arm", "-M", self.machine, "-kernel", str(self.elf), "-nographic",
                 "-monitor", "none", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
                 "-icount", f"shift={self.icount_shift},sleep=off", "-qmp", f"unix:{qmp_path},server=on,wait=off"]
-        if self.preload is not None:
-            size = self.preload.stat().st_size
-            argv += ["-device", f"loader,addr={PSRAM:#x},data={PRELOAD_MAGIC:#x},data-len=4",
-                     "-device", f"loader,addr={PSRAM + 4:#x},data={size},data-len=4",
-                     "-device", f"loader,file={self.preload},addr={PSRAM + 16:#x},force-raw=on"]
+        if self.preload is not None:  # the image an ESP32's flash partition holds, in PSRAM
+            assert self._dir is not None
+            image = write_partition_image(self.preload, Path(self._dir.name) / "model-partition.bin")
+            argv += ["-device", f"loader,file={image},addr={PSRAM:#x},force-raw=on"]
         return argv
 
     def open(self, deadline: Deadline) -> None:
