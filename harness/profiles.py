@@ -15,7 +15,6 @@ from harness.configfile import StrictModel
 from harness.errors import ConfigError
 from harness.units import Bytes, MilliampHours, Seconds, Tops, Volts, Watts
 
-TRANSPORT_SCHEMES = ("local", "ssh", "serial", "socket", "rfc2217", "qemu")
 
 
 class Tier(str, enum.Enum):

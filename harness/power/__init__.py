@@ -15,15 +15,15 @@ is imported only when a URL asks for it. Meters know nothing of profiles, the st
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
-from urllib.parse import urlsplit
+from typing import Any
 
 from harness.errors import ConfigError
 from harness.power.base import MeterError, MeterUnavailable, PowerMeter, Samples
+from harness.registry import Registry
 
 __all__ = ["MeterError", "MeterUnavailable", "PowerMeter", "Samples", "open_meter", "register", "SCHEMES"]
 
-_MODULES = {
+_REGISTRY: Registry[PowerMeter] = Registry("power meter", {
     "joulescope": "harness.power.joulescope_meter",
     "ppk2": "harness.power.ppk2_meter",
     "lpm01a": "harness.power.lpm01a",
@@ -31,29 +31,14 @@ _MODULES = {
     "hwmon": "harness.power.hwmon",
     "rapl": "harness.power.rapl",
     "sim": "harness.power.fakes",
-}
-SCHEMES = tuple(_MODULES)
-_FACTORIES: dict[str, Callable[..., PowerMeter]] = {}
-
-
-def register(scheme: str) -> Callable[[Callable[..., PowerMeter]], Callable[..., PowerMeter]]:
-    def decorate(factory: Callable[..., PowerMeter]) -> Callable[..., PowerMeter]:
-        _FACTORIES[scheme] = factory
-        return factory
-
-    return decorate
+})
+SCHEMES = _REGISTRY.schemes
+register = _REGISTRY.register
 
 
 def open_meter(url: str, **options: Any) -> PowerMeter:
     """The meter for `url`, not yet opened (call `.open(deadline)`)."""
-    scheme = urlsplit(url).scheme
-    if scheme not in _FACTORIES:
-        module = _MODULES.get(scheme)
-        if module is None:
-            raise ConfigError(f"unknown power meter scheme {scheme!r} in {url!r}; "
-                              f"use one of {', '.join(SCHEMES)}")
-        importlib.import_module(module)
-    return _FACTORIES[scheme](url, **options)
+    return _REGISTRY.create(url, **options)
 
 
 def vendor_module(name: str, extra: str = "power") -> Any:

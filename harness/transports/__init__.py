@@ -14,44 +14,26 @@ profiles, suites, the store or reports: they take a URL and plain options.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable
-from urllib.parse import urlsplit
+from typing import Any
 
-from harness.errors import ConfigError
+from harness.registry import Registry
 from harness.transports.base import CommandResult, CommandTransport, StreamTransport, Transport
 
-__all__ = ["CommandResult", "CommandTransport", "StreamTransport", "Transport", "open_transport", "register"]
+__all__ = ["CommandResult", "CommandTransport", "StreamTransport", "Transport", "open_transport", "register",
+           "SCHEMES"]
 
-# scheme -> module that registers it (imported on first use)
-_MODULES = {
+_REGISTRY: Registry[Transport] = Registry("transport", {
     "local": "harness.transports.local",
     "ssh": "harness.transports.ssh",
     "serial": "harness.transports.serial",
     "socket": "harness.transports.serial",
     "rfc2217": "harness.transports.serial",
     "qemu": "harness.transports.qemu",
-}
-_FACTORIES: dict[str, Callable[..., Transport]] = {}
-
-
-def register(scheme: str) -> Callable[[Callable[..., Transport]], Callable[..., Transport]]:
-    def decorate(factory: Callable[..., Transport]) -> Callable[..., Transport]:
-        _FACTORIES[scheme] = factory
-        return factory
-
-    return decorate
+})
+register = _REGISTRY.register
+SCHEMES = _REGISTRY.schemes
 
 
 def open_transport(url: str, **options: Any) -> Transport:
     """The transport for `url`, not yet connected (call `.open(deadline)`)."""
-    scheme = urlsplit(url).scheme
-    if scheme not in _FACTORIES:
-        module = _MODULES.get(scheme)
-        if module is None:
-            raise ConfigError(f"unknown transport scheme {scheme!r} in {url!r}")
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            raise ConfigError(f"transport {scheme}:// is not available here: {exc}") from None
-    return _FACTORIES[scheme](url, **options)
+    return _REGISTRY.create(url, **options)
