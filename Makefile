@@ -4,13 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv system-deps models clean
+.PHONY: demo test venv system-deps labgrid-venv models clean
 
 demo: $(STAMP)                                   ## set up, run the quickstart on `host`, open the report
 	$(BIN)/harness run suites/quickstart.yaml --device host --out out/quickstart || test $$? -eq 1
 	@tools/open-report out/quickstart/report.html
 
-test: $(STAMP) system-deps                        ## set up with test extras and system tools, run every test
+test: $(STAMP) system-deps labgrid-venv           ## set up with test extras and system tools, run every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)
@@ -24,10 +24,19 @@ $(STAMP): pyproject.toml requirements.lock
 system-deps:                                      ## apt packages the tests need (when root or sudo)
 	tools/system-deps.sh
 
+# labgrid in a venv of its own: its pyserial-labgrid installs over pyserial's `serial` package and
+# it registers a pytest plugin; the harness only runs its labgrid-client (harness/labgrid_place.py).
+labgrid-venv: .venv-labgrid/.installed            ## labgrid 26.0.1 for shared boards (tests/test_labgrid.py)
+
+.venv-labgrid/.installed:
+	test -x .venv-labgrid/bin/python || $(PYTHON) -m venv .venv-labgrid
+	.venv-labgrid/bin/python -m pip install --quiet 'labgrid==26.0.1'
+	touch $@
+
 models:                                           ## regenerate models/ (TensorFlow, dev only)
 	test -x .venv-models/bin/python || $(PYTHON) -m venv .venv-models
 	.venv-models/bin/python -m pip install --quiet -c requirements.lock -e '.[models]'
 	.venv-models/bin/python tools/make_models.py
 
 clean:
-	rm -rf $(VENV) out results build *.egg-info
+	rm -rf $(VENV) .venv-labgrid out results build *.egg-info

@@ -27,7 +27,14 @@ def preflight(profile: DeviceProfile) -> None:
     if profile.transport is None:
         raise ConfigError(f"device {profile.name!r} is a reference class with no transport; "
                           "use it with `harness check`, not `harness run`")
-    open_transport(profile.transport, **transport_options(profile))
+    url = profile.transport
+    if profile.labgrid is not None:  # the place gives the host: check the template and the client
+        from harness.labgrid_place import find_client, missing_client_message, preview_url
+
+        if find_client(profile.labgrid.client) is None:
+            raise ConfigError(f"device {profile.name!r}: {missing_client_message(profile.labgrid.client)}")
+        url = preview_url(url)
+    open_transport(url, **transport_options(profile))
     from harness.power.recording import build_meter
 
     build_meter(profile)
@@ -37,7 +44,17 @@ def open_runner(profile: DeviceProfile, deadline: Deadline) -> Runner:
     if profile.transport is None:
         raise ConfigError(f"device {profile.name!r} is a reference class with no transport; "
                           "use it with `harness check`, not `harness run`")
-    transport = open_transport(profile.transport, **transport_options(profile))
+    if profile.labgrid is not None:  # a shared board: acquire its place, release it on close
+        from harness.labgrid_place import open_on_place
+
+        lg, template = profile.labgrid, profile.transport
+        return open_on_place(lg.place, lg.coordinator, lg.client, template, lg.resource,
+                             lambda url: _runner_at(profile, url, deadline), deadline)
+    return _runner_at(profile, profile.transport, deadline)
+
+
+def _runner_at(profile: DeviceProfile, url: str, deadline: Deadline) -> Runner:
+    transport = open_transport(url, **transport_options(profile))
     transport.open(deadline)
     if isinstance(transport, CommandTransport):
         from harness.runners.agent_runner import AgentRunner

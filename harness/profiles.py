@@ -137,19 +137,19 @@ class DeviceProfile(StrictModel):
     serial: SerialOptions | None = None
     qemu: QemuOptions | None = None
     power: PowerSection = PowerSection()
+    labgrid: LabgridSection | None = None
     recovery: RecoverySection = RecoverySection()
     thresholds: Thresholds = Thresholds()
 
     @pydantic.field_validator("transport")
     @classmethod
     def _known_scheme(cls, url: str | None) -> str | None:
+        from harness.transports import SCHEMES  # the transport registry is the one list of schemes
+
         if url is None:
             return None  # only a reference class may lack one (checked below)
-        scheme = urlsplit(url).scheme
-        if scheme not in TRANSPORT_SCHEMES:
-            raise ValueError(
-                f"unknown transport {url!r}; the URL scheme must be one of {', '.join(TRANSPORT_SCHEMES)}"
-            )
+        if urlsplit(url).scheme not in SCHEMES:
+            raise ValueError(f"unknown transport {url!r}; the URL scheme must be one of {', '.join(SCHEMES)}")
         return url
 
     @pydantic.field_validator("ram", "flash", mode="before")
@@ -165,6 +165,15 @@ class DeviceProfile(StrictModel):
         if info.field_name == "ram":
             return psutil.virtual_memory().total
         return psutil.disk_usage(str(Path.cwd())).total
+
+    @pydantic.field_validator("labgrid")
+    @classmethod
+    def _labgrid_template(cls, section: LabgridSection | None, info: pydantic.ValidationInfo) -> object:
+        if section is not None:  # the place gives the host: the transport must be a template
+            from harness.labgrid_place import check_template
+
+            check_template(str(info.data.get("transport")))
+        return section
 
     @pydantic.model_validator(mode="after")
     def _reference_has_no_transport(self) -> "DeviceProfile":

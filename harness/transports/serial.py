@@ -34,7 +34,7 @@ POLL_S = 0.2  # longest single blocking read, so a vanished port is noticed quic
 def _split(url: str) -> tuple[str, int]:
     """(what serial_for_url opens, baud) from a harness serial URL."""
     parts = urlsplit(url)
-    query = parse_qs(parts.query)
+    query = parse_qs(parts.query, keep_blank_values=True)  # flags: rfc2217://h:p?ign_set_control
     try:
         baud = int(query.pop("baud", [DEFAULT_BAUD])[0])
     except ValueError:
@@ -57,6 +57,9 @@ class SerialTransport(StreamTransport):
         self.reset_command = options.get("reset_command")
         self.read_timeout = float(options.get("read_timeout", 5.0))
         self.reopens = 0  # times the port vanished and came back, for diagnostics and tests
+        # pyserial's RFC 2217 client has no write timeout and renegotiates the remote line on every
+        # timeout change: its timeouts stay as opened (POLL_S reads; its socket bounds writes)
+        self._fixed_timeouts = urlsplit(url).scheme == "rfc2217"
         self._ser: serial.SerialBase | None = None
 
     # ------------------------------------------------------------ connection
@@ -106,7 +109,8 @@ class SerialTransport(StreamTransport):
             ser = self._ensure(deadline, must=True)
             assert ser is not None
             try:
-                ser.write_timeout = deadline.timeout()
+                if not self._fixed_timeouts:
+                    ser.write_timeout = deadline.timeout()
                 ser.write(data)
                 return
             except serial.SerialTimeoutException:
@@ -120,7 +124,8 @@ class SerialTransport(StreamTransport):
             if ser is None:
                 return b""
             try:
-                ser.timeout = deadline.timeout(POLL_S)
+                if not self._fixed_timeouts:
+                    ser.timeout = deadline.timeout(POLL_S)
                 data = ser.read(1)
                 if data and size > 1:
                     waiting = ser.in_waiting
