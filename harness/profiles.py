@@ -70,6 +70,17 @@ class QemuOptions(StrictModel):
     boot_timeout: Seconds = 120.0
 
 
+class LabgridSection(StrictModel):
+    """A board shared through labgrid: the place is acquired for the run and released after.
+    The profile's transport is then a template the place fills in (harness/labgrid_place.py):
+    `rfc2217://` (its NetworkSerialPort) or `ssh://user@` (its NetworkService)."""
+
+    place: str
+    coordinator: str = "127.0.0.1:20408"  # labgrid-coordinator's gRPC address
+    client: str | None = None  # labgrid-client path; None: $EDGE_HARNESS_LABGRID_CLIENT, PATH
+    resource: str | None = None  # which serial port/service, when the place has several
+
+
 class RecoverySection(StrictModel):
     """How a hung board is brought back between attempts, before the runner reconnects."""
 
