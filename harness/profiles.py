@@ -66,6 +66,9 @@ class SerialOptions(StrictModel):
 class QemuOptions(StrictModel):
     image: str | None = None  # disk image or firmware, relative to the repo
     icount_shift: int | None = None
+    # Cortex-M only: -icount align=on,sleep=on ties virtual time to real time, so a board runs at
+    # 1e9/2**icount_shift instructions per second like a real one, using a fraction of a host core
+    pace: bool = False
     memory: Bytes | None = None
     boot_timeout: Seconds = 120.0
 

@@ -21,7 +21,7 @@ from harness import provenance
 from harness.case import record_not_run, run_case
 from harness.deadline import Deadline
 from harness.errors import InfrastructureError
-from harness.health import BoardState, Health, health_check
+from harness.health import CHECK_TIMEOUT_S, BoardState, Health, health_check
 from harness.planning import PlannedCase, plan
 from harness.power import recording as power_recording
 from harness.profiles import DeviceProfile
@@ -118,15 +118,16 @@ class _BoardSession:
         """Usable, connected and, when its health is unknown, checked."""
         if not self.board.usable:
             return False
+        fresh = self.raw is None
         try:
-            if self.raw is None:
+            if fresh:
                 self.raw = self.connect()
                 self.runner = power_recording.attach(self.device, self.raw)
         except InfrastructureError as exc:
             self.board.infrastructure_failure(f"cannot connect: {exc}")
             return False
         if self.board.health is Health.UNKNOWN:
-            failed = health_check(self.raw)
+            failed = (None if fresh else self._reset_before_check()) or health_check(self.raw)
             if failed:
                 self.board.mark(Health.BAD, failed)
                 return False
@@ -134,6 +135,15 @@ class _BoardSession:
             # and then loses every case is bad all the same.
             self.board.mark(Health.GOOD, None)
         return True
+
+    def _reset_before_check(self) -> str | None:
+        """A case lost this board and its last attempt may have left it hung: reset it first
+        (as LAVA boots a board for its health check), so the check judges the board itself."""
+        try:
+            self._recover(Deadline(CHECK_TIMEOUT_S))
+        except InfrastructureError as exc:
+            return f"recovery before the health check failed: {exc}"
+        return None
 
     def _recover(self, deadline: Deadline) -> None:
         assert self.raw is not None

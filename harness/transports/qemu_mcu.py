@@ -3,6 +3,7 @@
     qemu-system-arm -M mps2-an385 -kernel edge-harness-fw.elf -nographic
         -serial tcp:127.0.0.1:PORT,server=on,wait=on,nodelay=on   the UART (TCP_NODELAY both ends)
         -icount shift=N,sleep=off     time counts instructions: exactly repeatable, not latency
+                                      (qemu.pace: align=on,sleep=on, paced at real time like a board)
         -qmp unix:DIR/qmp.sock        stop, cont, system_reset, quit
         [-device loader ...]          a model placed in PSRAM (0x21000000) before boot
 
@@ -72,6 +73,7 @@ class QemuMcuTransport(StreamTransport):
         image = options.get("image")
         self.elf = (REPO / image) if image and not Path(image).is_absolute() else Path(image or DEFAULT_ELF)
         self.icount_shift = int(options.get("icount_shift") or 3)
+        self.pace = bool(options.get("pace"))
         self.boot_timeout = float(options.get("boot_timeout") or 60.0)
         self.serial_options = serial or {}
         self.preload = Path(preload) if preload else None
@@ -83,7 +85,8 @@ class QemuMcuTransport(StreamTransport):
     def argv(self, port: int, qmp_path: str) -> list[str]:
         argv = ["qemu-system-arm", "-M", self.machine, "-kernel", str(self.elf), "-nographic",
                 "-monitor", "none", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
-                "-icount", f"shift={self.icount_shift},sleep=off", "-qmp", f"unix:{qmp_path},server=on,wait=off"]
+                "-icount", f"shift={self.icount_shift},{'align=on,sleep=on' if self.pace else 'sleep=off'}",
+                "-qmp", f"unix:{qmp_path},server=on,wait=off"]
         if self.preload is not None:  # the image an ESP32's flash partition holds, in PSRAM
             assert self._dir is not None
             image = write_partition_image(self.preload, Path(self._dir.name) / "model-partition.bin")

@@ -234,7 +234,9 @@ class SshTransport(CommandTransport):
                     err += channel.recv_stderr(_CHUNK)
                 if ended and channel.exit_status_ready() and channel.exit_status != -1:
                     return CommandResult(channel.exit_status, bytes(out), bytes(err))
-                if channel.closed:  # closed without an exit status: the connection died
+                # Closed without an exit status: the connection died. (Exit status, EOF and close
+                # may all arrive after `ended` was read: then the next turn returns the result.)
+                if channel.closed and not (channel.exit_status_ready() and channel.exit_status != -1):
                     self._disconnect()
                     raise InfrastructureError(f"{self.url}: connection dropped while {argv[0]} ran")
         finally:
