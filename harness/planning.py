@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from harness.errors import ConfigError, ModelError
 from harness.models import fit as fitting
 from harness.models.tflite_model import read_model
-from harness.profiles import DeviceProfile, Runtime
+from harness.profiles import DeviceProfile
 from harness.suites import ModelCase, Suite
 
 

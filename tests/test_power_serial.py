@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -11,23 +10,13 @@ from harness.errors import ConfigError
 from harness.power import MeterError, energy, open_meter
 from harness.power.lpm01a import parse_current
 from harness.power.simulators import InaBridgeSimulator, LpmSimulator, format_current
+from tests.meters import record
 
 ACTIVE = range(200, 1200)  # samples at 10 mA ("inference"); 1 mA otherwise
 
 
 def profile(k: int) -> float:
     return 0.010 if k in ACTIVE else 0.001
-
-
-def record(url: str, seconds: float = 1.4):
-    meter = open_meter(url)
-    meter.open(Deadline(5))
-    try:
-        meter.start(Deadline(5))
-        time.sleep(seconds)
-        return meter.stop(Deadline(5))
-    finally:
-        meter.close()
 
 
 def expected_uj_per_inference(samples, inferences: int) -> float:
@@ -43,7 +32,7 @@ def test_ascii_dec_round_trip() -> None:
 
 def test_lpm01a_energy_per_inference_host_windows() -> None:
     with LpmSimulator(profile) as sim:
-        s = record(f"lpm01a://{sim.port}?voltage=3300&freq=1k")
+        s = record(f"lpm01a://{sim.port}?voltage=3300&freq=1k", 1.4)
         assert sim.commands[:9] == ["htc", "format ascii_dec", "freq 1k", "acqtime 0", "output current",
                                     "volt 3300m", "trigsrc sw", "pwr on", "start"]
         assert sim.commands[-3:] == ["stop", "pwr off", "hrc"]
@@ -56,7 +45,7 @@ def test_lpm01a_energy_per_inference_host_windows() -> None:
 
 def test_lpm01a_trigger_edges_place_the_windows() -> None:
     with LpmSimulator(profile, events=(200, 1199)) as sim:
-        s = record(f"lpm01a://{sim.port}?trigger=d7")
+        s = record(f"lpm01a://{sim.port}?trigger=d7", 1.4)
         assert "eventsrc d7 fal" in sim.commands
     [w] = energy.windows_from_markers(s.markers_s, [100])
     assert (w.start_s, w.end_s) == (s.t_s[200], s.t_s[1199])
@@ -98,7 +87,7 @@ def test_lpm01a_refused_command_and_bad_url() -> None:
 
 def test_ina_bridge_energy_and_trigger_across_a_micros_wrap() -> None:
     with InaBridgeSimulator(profile, events=(200, 1199), t0_us=2**32 - 500_000) as sim:
-        s = record(f"ina://{sim.port}?period_us=1000&trigger=1")
+        s = record(f"ina://{sim.port}?period_us=1000&trigger=1", 1.4)
         assert sim.commands == ["INFO", "START 1000", "STOP"]
     assert s.voltage_v[0] == pytest.approx(3.3) and s.current_a[250] == pytest.approx(0.010)
     assert s.t_s[1000] - s.t_s[0] == pytest.approx(1.0)  # continuous through the wrap at sample 500

@@ -12,6 +12,7 @@ import pytest
 from harness.deadline import Deadline
 from harness.power import MeterUnavailable, energy, open_meter
 from harness.transports.local import LocalTransport
+from tests.meters import record
 
 
 def write(path: Path, value: object) -> None:
@@ -37,19 +38,8 @@ def hwmon(tmp_path: Path) -> Path:
     return root
 
 
-def record(url: str, seconds: float = 0.5, **options: object):
-    meter = open_meter(url, **options)
-    meter.open(Deadline(5))
-    try:
-        meter.start(Deadline(5))
-        time.sleep(seconds)
-        return meter.stop(Deadline(5))
-    finally:
-        meter.close()
-
-
 def test_hwmon_ina3221_channel_by_label_here(hwmon: Path) -> None:
-    s = record(f"hwmon://ina3221/VDD_IN?root={hwmon}&interval=0.01")
+    s = record(f"hwmon://ina3221/VDD_IN?root={hwmon}&interval=0.01", 0.5)
     assert len(s) > 10 and set(s.current_a) == {0.5} and set(s.voltage_v) == {5.0}
     w = energy.window_energy(s, energy.Window(s.t_s[2], s.t_s[-2], 40))
     assert w.avg_power_w == pytest.approx(2.5)  # 5 V x 500 mA
@@ -66,7 +56,7 @@ def test_hwmon_on_a_board_through_its_command_runner(hwmon: Path) -> None:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    s = record(f"hwmon://ina3221/2?root={hwmon}&interval=0.01", run=run)
+    s = record(f"hwmon://ina3221/2?root={hwmon}&interval=0.01", 0.5, run=run)
     assert set(s.current_a) == {0.12} and energy.average_power(s, s.t_s[0], s.t_s[-1]) == pytest.approx(0.6)
     assert commands[0][:2] == ["sh", "-c"] and ["cat", f"{hwmon}/hwmon1/curr2_input",
                                                 f"{hwmon}/hwmon1/in2_input"] in commands

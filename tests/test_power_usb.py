@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
 
@@ -11,6 +10,7 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError
 from harness.power import MeterError, energy, open_meter
 from harness.power.fakes import FakeJoulescope, FakePPK2
+from tests.meters import record
 
 
 def js_profile(k: int) -> float:
@@ -21,20 +21,9 @@ def ppk_profile(k: int) -> float:
     return 0.010 if 20_000 <= k < 120_000 else 0.001  # at 100 kHz: the same times
 
 
-def record(url: str, api: object, seconds: float = 1.4):
-    meter = open_meter(url, api=api)
-    meter.open(Deadline(5))
-    try:
-        meter.start(Deadline(5))
-        time.sleep(seconds)
-        return meter.stop(Deadline(5))
-    finally:
-        meter.close()
-
-
 def test_joulescope_energy_per_inference_and_gpi0_edges() -> None:
     api = FakeJoulescope(js_profile, voltage=3.3, edges=(200, 1199))
-    s = record("joulescope://JS220-000001?freq=1000&trigger=gpi0", api)
+    s = record("joulescope://JS220-000001?freq=1000&trigger=gpi0", 1.4, api=api)
     params = api.devices[0].parameters
     assert params["sampling_frequency"] == 1000 and params["current_lsb"] == "gpi0"
     [w] = energy.windows_from_markers(s.markers_s, [100])
@@ -47,14 +36,14 @@ def test_joulescope_not_connected_dropped_and_stalled() -> None:
     with pytest.raises(MeterError, match="no Joulescope JS110-9 is connected"):
         open_meter("joulescope://JS110-9", api=FakeJoulescope(js_profile)).open(Deadline(1))
     with pytest.raises(MeterError, match=r"dropped samples \(2 missing"):
-        record("joulescope://", FakeJoulescope(js_profile, nan_at=(50, 51)), 0.3)
+        record("joulescope://", 0.3, api=FakeJoulescope(js_profile, nan_at=(50, 51)))
     with pytest.raises(MeterError, match="stopped answering"):
-        record("joulescope://", FakeJoulescope(js_profile, stall_after=100), 2.5)
+        record("joulescope://", 2.5, api=FakeJoulescope(js_profile, stall_after=100))
 
 
 def test_ppk2_source_meter_energy_per_inference() -> None:
     api = FakePPK2(ppk_profile, edges=(20_000, 119_999))
-    s = record("ppk2:///dev/ttyACM0?voltage=1800&trigger=d0", api)
+    s = record("ppk2:///dev/ttyACM0?voltage=1800&trigger=d0", 1.4, api=api)
     assert ("use_source_meter",) in api.calls and ("set_source_voltage", 1800) in api.calls
     assert ("toggle_DUT_power", "OFF") == api.calls[-1]
     [w] = energy.windows_from_markers(s.markers_s, [1000])
@@ -65,9 +54,9 @@ def test_ppk2_source_meter_energy_per_inference() -> None:
 
 def test_ppk2_dropped_and_stalled() -> None:
     with pytest.raises(MeterError, match="dropped samples"):
-        record("ppk2://?voltage=3300", FakePPK2(ppk_profile, drop_fraction=0.5), 0.8)
+        record("ppk2://?voltage=3300", 0.8, api=FakePPK2(ppk_profile, drop_fraction=0.5))
     with pytest.raises(MeterError, match="stopped answering"):
-        record("ppk2://?voltage=3300", FakePPK2(ppk_profile, stall_after=1000), 2.5)
+        record("ppk2://?voltage=3300", 2.5, api=FakePPK2(ppk_profile, stall_after=1000))
     with pytest.raises(ConfigError, match="voltage must be 800-5000 mV"):
         open_meter("ppk2:///dev/ttyACM0?voltage=9000", api=FakePPK2(ppk_profile))
 

@@ -49,7 +49,7 @@ def test_files_tables_charts_and_escaping(paper: Path) -> None:
     assert "<script" not in html and ESCAPED in html
     assert "Test paper &lt;b&gt;2026&lt;/b&gt;" in html
     svg = html[html.index("<svg"):]
-    assert f"<text" in svg and ESCAPED in svg  # chart labels and tooltips escape names too
+    assert "<text" in svg and ESCAPED in svg  # chart labels and tooltips escape names too
     md = (paper / "summary.md").read_text()
     assert "<script>" not in md and "&lt;script&gt;" in md
     scores = pd.read_csv(paper / "scores.csv")
