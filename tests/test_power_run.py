@@ -96,3 +96,42 @@ def test_a_failing_meter_keeps_latency_and_accuracy(tmp_path: Path, url: str, si
     assert r["power_status"] == "meter failed" and r["energy_uj"] is None
     assert re.search(error, r["power_detail"]["error"])
     assert "meter failed" in html
+
+
+def test_microcontroller_energy_through_the_firmware(tmp_path: Path) -> None:
+    """The serial runner's energy phase: RUN batches in each window, on the emulated board."""
+    from tests.conftest import require_tool
+
+    require_tool("qemu-system-arm")
+    profile = tmp_path / "metered-mcu.yaml"
+    profile.write_text("""\
+name: metered-mcu
+description: the emulated Cortex-M board with a simulated meter on its supply
+tier: iot
+transport: qemu://mps2-an385
+runtime: edge-harness-fw
+emulated: true
+compute_tops: null
+ram: 4 MiB
+flash: 4 MiB
+model_volume_cap: 1 MB
+qemu:
+  icount_shift: 3
+power:
+  meter: sim://?current_ma=10&voltage=3.3&rate=2000
+  windows: 2
+  window_seconds: 0.5 s
+""")
+    suite = write_suite(tmp_path, families={"digits-cnn": ["tiny-int8"]})
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    result = cli.invoke(app, ["run", str(suite), "--device", str(profile), "--store", db])
+    assert result.exit_code == 0, result.output
+    [row] = Store(db).results()
+    d = row["power_detail"]
+    assert row["power_status"] == "measured" and len(d["windows"]) == 2
+    # 33 mW throughout: each window's energy divided by the inferences the board ran in it
+    for w in d["windows"]:
+        assert w["inferences"] > 0
+        assert w["uj_per_inference"] == pytest.approx(33e-3 * w["seconds"] * 1e6 / w["inferences"], rel=0.01)
+    assert row["avg_power_mw"] == pytest.approx(33.0, rel=0.02)
+    assert row["energy_uj"] > 0 and d["alignment_error_ms"] is not None

@@ -6,6 +6,8 @@
     latency   warm-ups, then RUN batches timed by the board's own timer until the job's count and
               minimum time are reached; statistics from agent.summarize like every runner
     accuracy  the eval set streamed as EVAL frames (no round trip per sample)
+    energy    with a power meter: RUN batches back to back for each of the job's windows, timed on
+              the controller's clock (the meter's), the link's round trip as alignment error
     memory    arena bytes used, model bytes, free heap
 
 A board that resets mid-run (boot banner, or its model gone) is identified again, given the model
@@ -107,6 +109,7 @@ class FirmwareRunner(Runner):
         start = time.monotonic_ns()
         self._latency(job, progress, deadline)
         end = time.monotonic_ns()
+        windows, clock_error_ns = self._energy(job, progress, deadline) if job.energy_windows else ([], 0)
         memory = client.memory(deadline)
         result = self._accuracy(job, dataset, detail, out, progress, deadline)
         env = {**info, "transport": self.transport.url, "emulated": self.transport.emulated,
@@ -116,7 +119,7 @@ class FirmwareRunner(Runner):
             samples_us=list(progress.samples), init_ms=progress.init_ms,
             first_inference_ms=(progress.first_us or 0.0) / 1000.0, warmup_count=len(progress.warmup),
             arena_bytes=memory["arena_used"] or None, emulated=self.transport.emulated,
-            window_ns=(start, end), **result)
+            window_ns=(start, end), energy_windows=windows, energy_clock_error_ns=clock_error_ns, **result)
 
     def _deploy(self, model: bytes, max_data: int, progress: _Progress, deadline: Deadline) -> None:
         expected = crc32(model)
@@ -164,6 +167,25 @@ class FirmwareRunner(Runner):
                            job.measure_max_seconds):
             n = _batch(progress.samples, job.measure_count, job.measure_min_seconds, progress.first_us)
             progress.samples += client.run(0, n, deadline, timeout=self._run_timeout(progress, n))
+
+    def _energy(self, job: Job, progress: _Progress, deadline: Deadline) -> tuple[list[dict[str, int]], int]:
+        """The meter's windows: RUN batches back to back for each window, timed on the
+        controller's clock from the first command sent to the last reply. The alignment error
+        is one command's round trip over the link, measured here."""
+        t0 = time.monotonic_ns()
+        self.client.memory(deadline)
+        round_trip_ns = time.monotonic_ns() - t0
+        per_us = progress.first_us or 1000.0
+        windows = []
+        for _ in range(job.energy_windows):
+            start = time.monotonic_ns()
+            end_at, count, now = start + int(job.energy_window_seconds * 1e9), 0, start
+            while now < end_at:
+                n = max(1, min(RUN_BATCH, int((end_at - now) / 1000 / per_us)))
+                count += len(self.client.run(0, n, deadline, timeout=self._run_timeout(progress, n)))
+                now = time.monotonic_ns()
+            windows.append({"start_ns": start, "end_ns": now, "inferences": count})
+        return windows, round_trip_ns
 
     def _accuracy(self, job: Job, dataset: Any, detail: dict[str, Any], out: TensorInfo,
                   progress: _Progress, deadline: Deadline) -> dict[str, Any]:
