@@ -117,3 +117,21 @@ def test_best_prefers_accuracy_then_footprint() -> None:
     latency_only = [fitting.check(facts(v, b, None), host) for v, b in (("fp32", 2_000_000), ("int8", 600_000))]
     assert fitting.best(latency_only).facts.variant == "int8"
     assert fitting.best([fitting.check(facts("x", 10**9, 0.9), host)]) is None
+
+
+def test_a_tflm_crash_is_a_model_error_not_a_dead_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/data/tflm-sigfpe.tflite: tiny-int8 with a few bytes changed (found by fuzzing), a
+    valid flatbuffer on which TFLite-Micro dies of SIGFPE. The subprocess dies, not the harness."""
+    from harness.deadline import Deadline
+    from harness.runners.agent_runner import AgentRunner
+    from harness.runners.base import Job
+    from harness.transports.local import LocalTransport
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    model = REPO / "tests" / "data" / "tflm-sigfpe.tflite"
+    job = Job(model_path=model, dataset_path=None, warmup_count=0, warmup_min_seconds=0,
+              measure_count=1, measure_min_seconds=0)
+    with pytest.raises(ModelError, match=r"tflm crashed \(SIGFPE\) on this model"):
+        AgentRunner(LocalTransport(), "tflm").measure(job, Deadline(60))
+    found = inspect_model(model)
+    assert not found.tflm_runnable and "crashed (SIGFPE)" in found.tflm_error
