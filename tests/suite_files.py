@@ -33,3 +33,23 @@ def copy_family(directory: Path, family: str = "digits-cnn") -> Path:
     target = directory / "models" / family
     shutil.copytree(MODELS / family, target)
     return target
+
+
+def write_emulated_mcu_profile(directory: Path, name: str, description: str, extra: str = "",
+                               transport: str = "qemu://mps2-an385") -> Path:
+    """A profile of the emulated Cortex-M board running the reference firmware, plus `extra`
+    YAML (deadlines, a meter, a labgrid place) for the test at hand."""
+    path = directory / f"{name}.yaml"
+    path.write_text(f"""\
+name: {name}
+description: {description}
+tier: iot
+transport: {transport}
+runtime: edge-harness-fw
+emulated: true
+compute_tops: null
+ram: 4 MiB
+flash: 4 MiB
+model_volume_cap: 1 MB
+""" + extra)
+    return path

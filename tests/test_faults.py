@@ -38,6 +38,7 @@ from harness.suites import Suite, load_suite
 from harness.transports.qemu_mcu import DEFAULT_ELF, QemuMcuTransport
 from tests.conftest import MODELS, REPO, require, require_tool
 from tests.sshd_server import Sshd, TcpProxy, free_port, start_sshd
+from tests.suite_files import write_emulated_mcu_profile
 from tests.test_ssh_run import CutDuringSecondCase, board_profile
 
 pytestmark = pytest.mark.slow
@@ -49,24 +50,9 @@ READ_TIMEOUT_S = 0.5
 
 
 def qemu_profile(directory: Path, name: str = "qemu-board") -> DeviceProfile:
-    path = directory / f"{name}.yaml"
-    path.write_text(f"""\
-name: {name}
-description: the emulated Cortex-M3 with a short serial deadline, for fault injection
-tier: iot
-transport: qemu://mps2-an385
-runtime: edge-harness-fw
-emulated: true
-compute_tops: null
-ram: 4 MiB
-flash: 4 MiB
-model_volume_cap: 1 MB
-qemu:
-  icount_shift: 3
-serial:
-  read_timeout: {READ_TIMEOUT_S} s
-""")
-    return profiles.load_profile(path)
+    return profiles.load_profile(write_emulated_mcu_profile(
+        directory, name, "the emulated Cortex-M3 with a short serial deadline, for fault injection",
+        f"qemu:\n  icount_shift: 3\nserial:\n  read_timeout: {READ_TIMEOUT_S} s\n"))
 
 
 def small_suite(directory: Path, timeout: str = "60 s", name: str = "faults", min_seconds: str = "0 s") -> Suite:

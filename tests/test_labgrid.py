@@ -27,6 +27,7 @@ from harness.errors import ConfigError
 from harness.labgrid_place import CLIENT_ENV, Place, Resource, fill_template, find_client
 from harness.store import Store
 from tests.conftest import REPO, require, require_tool
+from tests.suite_files import write_emulated_mcu_profile
 
 SUITE = REPO / "suites" / "quickstart-int8.yaml"
 PLACE = "cortex-m-1"
@@ -40,27 +41,10 @@ def free_port() -> int:
 
 
 def write_profile(directory: Path, name: str, coordinator: str, transport: str = "rfc2217://") -> Path:
-    path = directory / f"{name}.yaml"
-    path.write_text(f"""\
-name: {name}
-description: the QEMU Cortex-M board behind a labgrid place
-tier: iot
-transport: {transport}
-runtime: edge-harness-fw
-emulated: true
-compute_tops: null
-ram: 4 MiB
-flash: 4 MiB
-model_volume_cap: 1 MB
-labgrid:
-  place: {PLACE}
-  coordinator: "{coordinator}"
-serial:
-  protocol: binary
-thresholds:
-  memory_fraction: 0.6
-""")
-    return path
+    return write_emulated_mcu_profile(
+        directory, name, "the QEMU Cortex-M board behind a labgrid place",
+        f'labgrid:\n  place: {PLACE}\n  coordinator: "{coordinator}"\nserial:\n  protocol: binary\n'
+        "thresholds:\n  memory_fraction: 0.6\n", transport=transport)
 
 
 # ------------------------------------------------------------------ without a lab

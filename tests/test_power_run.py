@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.power.simulators import LpmSimulator
 from harness.store import Store
-from tests.suite_files import write_suite
+from tests.suite_files import write_emulated_mcu_profile, write_suite
 
 pytestmark = pytest.mark.slow
 cli = CliRunner()
@@ -103,25 +103,10 @@ def test_microcontroller_energy_through_the_firmware(tmp_path: Path) -> None:
     from tests.conftest import require_tool
 
     require_tool("qemu-system-arm")
-    profile = tmp_path / "metered-mcu.yaml"
-    profile.write_text("""\
-name: metered-mcu
-description: the emulated Cortex-M board with a simulated meter on its supply
-tier: iot
-transport: qemu://mps2-an385
-runtime: edge-harness-fw
-emulated: true
-compute_tops: null
-ram: 4 MiB
-flash: 4 MiB
-model_volume_cap: 1 MB
-qemu:
-  icount_shift: 3
-power:
-  meter: sim://?current_ma=10&voltage=3.3&rate=2000
-  windows: 2
-  window_seconds: 0.5 s
-""")
+    profile = write_emulated_mcu_profile(
+        tmp_path, "metered-mcu", "the emulated Cortex-M board with a simulated meter on its supply",
+        "qemu:\n  icount_shift: 3\npower:\n  meter: sim://?current_ma=10&voltage=3.3&rate=2000\n"
+        "  windows: 2\n  window_seconds: 0.5 s\n")
     suite = write_suite(tmp_path, families={"digits-cnn": ["tiny-int8"]})
     db = f"sqlite:///{tmp_path / 'r.sqlite'}"
     result = cli.invoke(app, ["run", str(suite), "--device", str(profile), "--store", db])
