@@ -2,9 +2,11 @@
  * as TFLite's reference_integer_ops::ConvPerChannel / DepthwiseConvPerChannel. */
 #include "eh_internal.h"
 
-enum { CONV_PADDING = 0, CONV_STRIDE_W = 1, CONV_STRIDE_H = 2, CONV_ACT = 3, CONV_DIL_W = 4,
-       CONV_DIL_H = 5 };
-enum { DW_PADDING = 0, DW_STRIDE_W = 1, DW_STRIDE_H = 2, DW_ACT = 4, DW_DIL_W = 5, DW_DIL_H = 6 };
+/* Where each option sits in Conv2DOptions and DepthwiseConv2DOptions (the latter has
+ * depth_multiplier at 3, which shifts the rest). */
+typedef struct { int padding, stride_w, stride_h, act, dil_w, dil_h; } conv_fields;
+static const conv_fields CONV_FIELDS = {0, 1, 2, 3, 4, 5};
+static const conv_fields DW_FIELDS = {0, 1, 2, 4, 5, 6};
 
 void eh_padding(int32_t padding, int32_t stride, int32_t dil, int32_t in, int32_t filt,
                 int32_t *out_size, int32_t *pad) {
@@ -77,6 +79,17 @@ static int spatial(eh_ctx *c, eh_op *op, int32_t node, int32_t padding, int32_t 
   return 1;
 }
 
+/* Strides, dilations, padding, activation and per-channel quantization: shared by both ops. */
+static int prepare_window(eh_ctx *c, eh_op *op, int32_t node, int32_t oc, const conv_fields *f) {
+  const eh_engine *e = c->e;
+  op->stride_w = eh_opt_int(e, op, f->stride_w, 4, 1);
+  op->stride_h = eh_opt_int(e, op, f->stride_h, 4, 1);
+  op->dil_w = eh_opt_int(e, op, f->dil_w, 4, 1);
+  op->dil_h = eh_opt_int(e, op, f->dil_h, 4, 1);
+  return spatial(c, op, node, eh_opt_int(e, op, f->padding, 1, 0), eh_opt_int(e, op, f->act, 1, 0)) &&
+         eh_channel_quant(c, op, node, oc, 0);
+}
+
 int eh_prepare_conv(eh_ctx *c, eh_op *op, int32_t node) {
   const eh_engine *e = c->e;
   int32_t oc;
@@ -86,13 +99,7 @@ int eh_prepare_conv(eh_ctx *c, eh_op *op, int32_t node) {
       oc % (T(e, op->in[0])->dims[3] / T(e, op->in[1])->dims[3]) != 0 ||
       T(e, op->out)->dims[3] != oc)
     return eh_bad(c, op, node, "channel counts do not match");
-  op->stride_w = eh_opt_int(e, op, CONV_STRIDE_W, 4, 1);
-  op->stride_h = eh_opt_int(e, op, CONV_STRIDE_H, 4, 1);
-  op->dil_w = eh_opt_int(e, op, CONV_DIL_W, 4, 1);
-  op->dil_h = eh_opt_int(e, op, CONV_DIL_H, 4, 1);
-  return spatial(c, op, node, eh_opt_int(e, op, CONV_PADDING, 1, 0),
-                 eh_opt_int(e, op, CONV_ACT, 1, 0)) &&
-         eh_channel_quant(c, op, node, oc, 0);
+  return prepare_window(c, op, node, oc, &CONV_FIELDS);
 }
 
 int eh_prepare_depthwise(eh_ctx *c, eh_op *op, int32_t node) {
@@ -103,13 +110,7 @@ int eh_prepare_depthwise(eh_ctx *c, eh_op *op, int32_t node) {
   if (T(e, op->in[1])->dims[0] != 1 || oc % T(e, op->in[0])->dims[3] != 0 ||
       T(e, op->out)->dims[3] != oc)
     return eh_bad(c, op, node, "channel counts do not match");
-  op->stride_w = eh_opt_int(e, op, DW_STRIDE_W, 4, 1);
-  op->stride_h = eh_opt_int(e, op, DW_STRIDE_H, 4, 1);
-  op->dil_w = eh_opt_int(e, op, DW_DIL_W, 4, 1);
-  op->dil_h = eh_opt_int(e, op, DW_DIL_H, 4, 1);
-  return spatial(c, op, node, eh_opt_int(e, op, DW_PADDING, 1, 0),
-                 eh_opt_int(e, op, DW_ACT, 1, 0)) &&
-         eh_channel_quant(c, op, node, oc, 0);
+  return prepare_window(c, op, node, oc, &DW_FIELDS);
 }
 
 /* Bias add, rescale, output offset and clamp: the common epilogue of the MAC kernels. */
