@@ -12,11 +12,11 @@ from typing import Any
 from harness import profiles as profile_mod
 from harness.inspection import inspect_model
 from harness.models import fit as fitting
-from harness.suites import load_suite
+from harness.targets import load_targets
 
 
-def check_suite(suite_path: Path, device: str, profiles_dir: Path | None) -> dict[str, Any]:
-    suite = load_suite(suite_path)
+def check_suite(targets: list[Path], device: str, profiles_dir: Path | None) -> dict[str, Any]:
+    suite = load_targets(targets)
     devices = (profile_mod.load_all(profiles_dir) if device == "all"
                else [profile_mod.resolve(device, profiles_dir)])
     inspections = {case.key: inspect_model(case.model_path) for case in suite.cases}

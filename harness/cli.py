@@ -15,8 +15,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Hardware-in-the-loop benchmarks of TinyML and edge models.")
 
 StoreOpt = typer.Option(None, "--store", help="Results store URL or SQLite path "
-                        "[default: $EDGE_HARNESS_STORE or results/edge-harness.sqlite]")
-ProfilesOpt = typer.Option(None, "--profiles", help="Directory of device profiles.")
+                        "[default: $EDGE_HARNESS_STORE, else the store of the nearest "
+                        "edge-harness.toml, else ~/.local/share/edge-harness/edge-harness.sqlite]")
+ProfilesOpt = typer.Option(None, "--profiles", help="Directory of device profiles [default: "
+                           "$EDGE_HARNESS_PROFILES, edge-harness.toml's profiles, then the shipped ones].")
 JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
 
 
@@ -50,22 +52,25 @@ def devices(profiles: Optional[Path] = ProfilesOpt, as_json: bool = JsonOpt) -> 
 
 @app.command()
 @handled
-def inspect(model: Path, as_json: bool = JsonOpt,
+def inspect(models: list[Path] = typer.Argument(..., help=".tflite files or model folders."),
+            as_json: bool = JsonOpt,
             no_cache: bool = typer.Option(False, "--no-cache", help="Probe TFLite-Micro again.")) -> None:
     """Inputs, outputs, operators, parameters, MACs, bytes and the TFLite-Micro arena of a model."""
     from harness.cli_views import inspection_view, print_json
-    from harness.inspection import inspect_model
+    from harness.inspection import inspect_model, model_files
 
-    found = inspect_model(model, use_cache=not no_cache)
+    found = [inspect_model(path, use_cache=not no_cache) for path in model_files(models)]
     if as_json:
-        print_json(found.to_dict())
+        print_json(found[0].to_dict() if len(found) == 1 else [f.to_dict() for f in found])
     else:
-        inspection_view(found)
+        for one in found:
+            inspection_view(one)
 
 
 @app.command()
 @handled
-def check(suite: Path, device: str = typer.Option(..., "--device", help="Device name, profile path, or 'all'."),
+def check(suite: list[Path] = typer.Argument(..., help="A suite (.yaml), or .tflite files and model folders."),
+          device: str = typer.Option(..., "--device", help="Device name, profile path, or 'all'."),
           profiles: Optional[Path] = ProfilesOpt, as_json: bool = JsonOpt) -> None:
     """The best variant of each model family that fits the device, and why the others do not."""
     from harness.check import check_suite
@@ -80,7 +85,8 @@ def check(suite: Path, device: str = typer.Option(..., "--device", help="Device 
 
 @app.command()
 @handled
-def run(suite: Path, device: list[str] = typer.Option(
+def run(suite: list[Path] = typer.Argument(..., help="A suite (.yaml), or .tflite files and model folders."),
+        device: list[str] = typer.Option(
             ..., "--device", help="Device name or profile path; repeat (or a,b) for boards in parallel."),
         store: Optional[str] = StoreOpt, out: Optional[Path] = typer.Option(
             None, "--out", help="Also render the HTML report into this directory."),
@@ -94,7 +100,7 @@ def run(suite: Path, device: list[str] = typer.Option(
         shard: Optional[str] = typer.Option(None, "--shard", help="Run only shard K of N, e.g. 3/8."),
         run_id: Optional[str] = typer.Option(
             None, "--run-id", help="Id of a new run (CI shards of one run share it; see `harness merge`).")) -> None:
-    """Run a suite on one or more boards (one worker per board), store every result, summarize."""
+    """Run a suite, or models given directly, on one or more boards (one worker per board)."""
     from harness.cli_run import RunOutputs, run_command
 
     raise typer.Exit(run_command(suite, device, store, out, resume, profiles,
@@ -228,6 +234,24 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
         print_json(rows)
     else:
         health_table(rows)
+
+
+model_app = typer.Typer(no_args_is_help=True, help="Model folders: write a manifest for one.")
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("init")
+@handled
+def model_init(directory: Path = typer.Argument(..., help="A folder of .tflite files (and a dataset)."),
+               force: bool = typer.Option(False, "--force", help="Replace an existing manifest.json.")) -> None:
+    """Write DIR/manifest.json from the files found, for you to complete (docs/manifest.md)."""
+    from harness.models.manifest_init import init_manifest
+
+    path, manifest = init_manifest(directory, force=force)
+    names = ", ".join(v["name"] for v in manifest["variants"])
+    dataset = manifest["dataset"]["file"] if manifest["dataset"] else "none found"
+    typer.echo(f"wrote {path}: family {manifest['family']!r}, variants {names}; dataset {dataset}")
+    typer.echo("complete it: published accuracy (host_accuracy), dataset source, task")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from harness.profiles import DeviceProfile
 from harness.runners.base import Runner
 from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan
 from harness.store import Store
-from harness.suites import load_suite
+from harness.targets import load_targets
 
 
 class FamilyBars:
@@ -72,12 +72,12 @@ class BoardBars:
             self.progress.console.print(f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {row['reason']}")
 
 
-def run_command(suite_path: Path, device_names: list[str], store_url: str | None, out: Path | None,
+def run_command(targets: list[Path], device_names: list[str], store_url: str | None, out: Path | None,
                 resume: str | None, profiles_dir: Path | None, extra: RunOutputs = RunOutputs()) -> int:
     shard_spec = shard.parse(extra.shard) if extra.shard else None
     if resume and extra.run_id:
         raise ConfigError("--resume and --run-id exclude each other: --resume names the run to go on with")
-    suite = load_suite(suite_path)
+    suite = load_targets(targets)
     devices = _devices(device_names, profiles_dir)
     plans = {d.name: plan(suite, d) for d in devices}  # every bad input fails here, before anything is written
     for device in devices:
@@ -92,6 +92,8 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
     elif extra.run_id and extra.run_id in {r["run_id"] for r in store.runs()}:
         raise ConfigError(f"--run-id {extra.run_id}: that run is already in {store.url}; use --resume")
     run_id = open_run(store, suite, list(plans), run_id=resume or extra.run_id, resume=bool(resume))
+    console.print(f"run {run_id} {'resumed' if resume else 'started'}: {suite.name} on {', '.join(plans)}"
+                  f"   store: {store.url}")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     completed = False
     try:

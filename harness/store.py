@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from harness.errors import StoreError
 
 SCHEMA_VERSION = 1
-DEFAULT_URL = "sqlite:///results/edge-harness.sqlite"
 
 metadata = sa.MetaData()
 
@@ -132,7 +131,9 @@ def normalize_url(url_or_path: str) -> str:
 
 class Store:
     def __init__(self, url: str | None = None) -> None:
-        self.url = normalize_url(url or os.environ.get("EDGE_HARNESS_STORE") or DEFAULT_URL)
+        from harness.locations import default_store
+
+        self.url = normalize_url(url or default_store())
         self.engine = self._connect()
 
     def _connect(self) -> sa.Engine:
