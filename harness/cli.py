@@ -90,7 +90,8 @@ def run(suite: list[Path] = typer.Argument(..., help="A suite (.yaml), or .tflit
             ..., "--device", help="Device name or profile path; repeat (or a,b) for boards in parallel."),
         store: Optional[str] = StoreOpt, out: Optional[Path] = typer.Option(
             None, "--out", help="Also render the HTML report into this directory."),
-        resume: Optional[str] = typer.Option(None, "--resume", help="Resume this killed run."),
+        resume: Optional[str] = typer.Option(
+            None, "--resume", help="Resume this killed run (id, unique prefix or latest)."),
         profiles: Optional[Path] = ProfilesOpt,
         baseline: Optional[str] = typer.Option(
             None, "--baseline", help="Compare with this run afterwards ('last-good' or a run id); "
@@ -149,22 +150,42 @@ def merge(out_store: str = typer.Argument(..., help="Store to merge into (URL or
     typer.echo(" ".join(f"{name}={value}" for name, value in vars(counts).items()))
 
 
+RunRefOpt = typer.Option("latest", "--run", help="Run id, unique prefix, latest or last-good.")
+
+
 @app.command()
 @handled
-def results(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [default: latest]."),
-            fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+def results(run_id: str = RunRefOpt,
+            fmt: str = typer.Option("table", "--format", help="table, json, csv, markdown or parquet."),
+            output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to FILE (parquet needs it)."),
+            device: Optional[str] = typer.Option(None, "--device", help="Only this device."),
+            family: Optional[str] = typer.Option(None, "--family", help="Only this model family."),
+            status: Optional[str] = typer.Option(None, "--status", help="Only ok, failed, skipped or not-run."),
             store: Optional[str] = StoreOpt) -> None:
     """Read stored results back."""
-    from harness.cli_views import results_output
+    from harness.cli_runs import results_command
     from harness.store import Store
 
-    db = Store(store)
-    results_output(db, run_id or db.latest_run_id(), fmt)
+    results_command(Store(store), run_id, device, family, status, fmt, output)
 
 
 @app.command()
 @handled
-def report(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [default: latest]."),
+def runs(suite: Optional[str] = typer.Option(None, "--suite", help="Only runs of this suite."),
+         device: Optional[str] = typer.Option(None, "--device", help="Only runs on this device."),
+         status: Optional[str] = typer.Option(None, "--status", help="complete, running, interrupted, regressed, ..."),
+         limit: Optional[int] = typer.Option(20, "--limit", help="At most N runs, newest first (0: all)."),
+         store: Optional[str] = StoreOpt, as_json: bool = JsonOpt) -> None:
+    """The stored runs: id, suite, devices, status, result counts, start and duration."""
+    from harness.cli_runs import runs_command
+    from harness.store import Store
+
+    runs_command(Store(store), suite, device, status, limit or None, as_json)
+
+
+@app.command()
+@handled
+def report(run_id: str = RunRefOpt,
            out: Path = typer.Option(Path("out/report"), "--out", help="Output directory."),
            store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt,
            definition: Optional[Path] = typer.Option(
@@ -183,9 +204,10 @@ def report(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [def
             typer.echo(note, err=True)
         typer.echo("\n".join(str(p) for p in paths))
         return
+    from harness.baselines import resolve
     from harness.report.render import render_run_report
 
-    path = render_run_report(db, run_id or db.latest_run_id(), out, profiles)
+    path = render_run_report(db, resolve(db, run_id), out, profiles)
     typer.echo(str(path))
 
 
@@ -252,6 +274,20 @@ def model_init(directory: Path = typer.Argument(..., help="A folder of .tflite f
     dataset = manifest["dataset"]["file"] if manifest["dataset"] else "none found"
     typer.echo(f"wrote {path}: family {manifest['family']!r}, variants {names}; dataset {dataset}")
     typer.echo("complete it: published accuracy (host_accuracy), dataset source, task")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from harness.versions import version_report
+
+        typer.echo(version_report())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="The version and the runtimes found, then exit.")) -> None:
+    """Hardware-in-the-loop benchmarks of TinyML and edge models."""
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ def run_command(targets: list[Path], device_names: list[str], store_url: str | N
     if extra.baseline not in (None, baselines.LAST_GOOD):  # `latest` means latest before this run
         extra = replace(extra, baseline=baselines.resolve(store, extra.baseline))
     if resume:
-        store.run(resume)  # refuses an unknown run id
+        resume = baselines.resolve(store, resume)  # an id, a unique prefix or latest; unknown: exit 2
     elif extra.run_id and extra.run_id in {r["run_id"] for r in store.runs()}:
         raise ConfigError(f"--run-id {extra.run_id}: that run is already in {store.url}; use --resume")
     run_id = open_run(store, suite, list(plans), run_id=resume or extra.run_id, resume=bool(resume))

@@ -261,6 +261,22 @@ class Store:
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
         return self._read(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
 
+    def run_ids_starting(self, prefix: str) -> list[str]:
+        """Ids of the runs whose id starts with `prefix` (a unique prefix names a run)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._read(sa.select(runs.c.run_id).where(runs.c.run_id.like(f"{escaped}%", escape="\\"))
+                          .order_by(runs.c.run_id).limit(10))
+        return [r["run_id"] for r in rows]
+
+    def result_counts(self) -> dict[str, dict[str, int]]:
+        """run id -> {status: number of results}."""
+        query = (sa.select(results.c.run_id, results.c.status, sa.func.count().label("n"))
+                 .group_by(results.c.run_id, results.c.status))
+        counts: dict[str, dict[str, int]] = {}
+        for row in self._read(query):
+            counts.setdefault(row["run_id"], {})[row["status"]] = int(row["n"])
+        return counts
+
     def latest_run_id(self) -> str:
         latest = self.runs(limit=1)
         if not latest:
