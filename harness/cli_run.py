@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness import baselines, ci_outputs, shard
+from harness import baselines, ci_outputs, configfile, shard
 from harness import profiles as profile_mod
 from harness.cli_compare import baseline_comparison, print_comparison, write_text
 from harness.cli_views import console, results_table
@@ -121,7 +121,13 @@ def run_command(targets: list[Path], device_names: list[str], store_url: str | N
 def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]:
     """--device a --device b, or --device a,b; each board once."""
     wanted = [n.strip() for name in names for n in name.split(",") if n.strip()]
-    devices = [profile_mod.resolve(n, profiles_dir) for n in wanted]
+    devices, errors = [], []
+    for name in wanted:  # every bad device reported at once
+        try:
+            devices.append(profile_mod.resolve(name, profiles_dir))
+        except ConfigError as exc:
+            errors.extend(configfile.messages(exc))
+    configfile.raise_all(errors)
     seen = [d.name for d in devices]
     twice = sorted({n for n in seen if seen.count(n) > 1})
     if twice:

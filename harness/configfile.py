@@ -101,6 +101,12 @@ def raise_all(messages: list[str]) -> None:
         raise ConfigError(f"{len(messages)} errors:\n  " + "\n  ".join(messages))
 
 
+def messages(exc: ConfigError) -> list[str]:
+    """The separate messages of an error raised by raise_all, to collect into a larger one."""
+    lines = str(exc).splitlines()
+    return [line.strip() for line in lines[1:]] if len(lines) > 1 else [str(exc)]
+
+
 def format_errors(errors: list[dict[str, Any]], schema: type, path: Path, lines: dict[Loc, int]) -> list[str]:
     """Every validation error, in file order. A misspelt key is reported once, as the unknown key
     with its did-you-mean, not again as the required field it was meant to be."""

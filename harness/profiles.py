@@ -245,6 +245,6 @@ def load_all(profiles_dir: Path | None = None) -> list[DeviceProfile]:
         try:
             loaded.append(load_profile(path))
         except ConfigError as exc:
-            errors.extend(line.strip() for line in (str(exc).splitlines()[1:] or [str(exc)]))
+            errors.extend(configfile.messages(exc))
     configfile.raise_all(errors)
     return loaded

@@ -97,12 +97,12 @@ def build_suite(spec: SuiteFile, path: Path, text: str, lines: dict[configfile.L
             manifest, base = _family(path, entry, lines, i)
             found, missing = _cases(manifest, base, entry, path, lines, i)
         except ConfigError as exc:
-            errors.extend(str(exc).splitlines()[1:] or [str(exc)])
+            errors.extend(configfile.messages(exc))
             continue
         errors.extend(missing)
         families[str(manifest.family)] = manifest
         cases.extend(found)
-    configfile.raise_all([e.strip() for e in errors])
+    configfile.raise_all(errors)
     return Suite(
         name=spec.name, path=path, sha256=hashlib.sha256(text.encode()).hexdigest(), text=text,
         run=spec.run, thresholds=spec.thresholds, cases=tuple(cases), families=families,
