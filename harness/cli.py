@@ -23,7 +23,8 @@ JsonOpt = typer.Option(False, "--json", help="Machine-readable output.")
 
 
 def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Harness errors become one line on stderr and the error's exit code."""
+    """Harness errors become one line on stderr and the error's exit code; so does a file the
+    command could not read or write (a missing path, a permission), never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -32,6 +33,10 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
         except HarnessError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            typer.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from None
 
     return wrapper
 
