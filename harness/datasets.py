@@ -48,6 +48,7 @@ class Dataset:
     y: np.ndarray
     sha256: str
     files: tuple[Path, ...]  # the files read, for messages
+    classes: int | None = None  # what the dataset itself says (y_labels.csv's `classes` column)
 
 
 def find_dataset(directory: Path) -> Path | None:
@@ -145,7 +146,7 @@ def _read_tiny(labels: Path) -> Dataset:
         raise ConfigError(f"{labels}: rows disagree on bytes_to_send")
     x = np.frombuffer(b"".join(inputs), dtype=np.uint8).reshape(len(inputs), -1)
     y = np.asarray(labels_out, dtype=np.int64)
-    return Dataset(labels.parent, x, y, _sha256_files(files), tuple(files))
+    return Dataset(labels, x, y, _sha256_files(files), tuple(files), classes.pop())
 
 
 def _int(value: str, where: str, column: str) -> int:
@@ -190,8 +191,9 @@ def check(data: Dataset, model: ModelIO, model_name: str, *, sha256: str | None 
     if len(x) != len(y):
         raise ConfigError(f"{where}: {len(x)} inputs but {len(y)} labels")
     n_classes = model.classes
-    if classes is not None and classes != n_classes:
-        raise ConfigError(f"{where}: the manifest says {classes} classes but {model_name} outputs {n_classes}")
+    for says, claimed in (("the manifest says", classes), ("its classes column says", data.classes)):
+        if claimed is not None and claimed != n_classes:
+            raise ConfigError(f"{where}: {says} {claimed} classes but {model_name} outputs {n_classes}")
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
         bad = int(y.max()) if int(y.max()) >= n_classes else int(y.min())
         raise ConfigError(f"{where}: label {bad} is out of range for {model_name}'s {n_classes} classes (0..{n_classes - 1})")
