@@ -263,6 +263,16 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
         health_table(rows)
 
 
+@app.command()
+@handled
+def schema(kind: str = typer.Argument(..., help="profile, suite or manifest.")) -> None:
+    """The JSON Schema of device profiles, suites or model manifests, for editors and CI."""
+    from harness.cli_views import print_json
+    from harness.schemas import json_schema
+
+    print_json(json_schema(kind))
+
+
 model_app = typer.Typer(no_args_is_help=True, help="Model folders: write a manifest for one.")
 app.add_typer(model_app, name="model")
 

@@ -123,3 +123,10 @@ def test_version_names_runtimes() -> None:
     out = subprocess.run([sys.executable, "-m", "harness.cli", "--version"], capture_output=True, text=True,
                          check=True).stdout
     assert out.startswith("edge-harness 0.") and "ai-edge-litert" in out and "tflite-micro" in out
+
+
+def test_notebook_example_runs(db: str) -> None:
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "notebook_results.py"), db],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "tiny-int8" in done.stdout and "Float64" in done.stdout
