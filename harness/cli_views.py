@@ -10,6 +10,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.table import Table
 
+from harness import memory
 from harness.units import human_bytes
 
 # Logs and CI output are not terminals: give tables room instead of folding every cell.
@@ -86,13 +87,13 @@ def health_table(rows: list[dict[str, Any]]) -> None:
 
 
 RESULT_COLUMNS = ("device", "family", "variant", "status", "latency_p50_us", "latency_p99_us",
-                  "rss_peak_bytes", "arena_bytes", "accuracy_top1", "accuracy_delta_points",
+                  "working_memory_bytes", "working_memory_method", "accuracy_top1", "accuracy_delta_points",
                   "model_bytes", "model_gzip_bytes", "power_status", "thresholds_passed", "reason")
 
 
 def results_table(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
-    for col in ("device", "model", "status", "p50 ms", "p99 ms", "peak RSS", "arena", "top-1",
+    for col in ("device", "model", "status", "p50 ms", "p99 ms", "working memory", "top-1",
                 "Δ pts", "bytes", "gzip", "energy", "thresholds"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -101,7 +102,7 @@ def results_table(rows: list[dict[str, Any]], title: str) -> None:
         energy = r["power_status"] if r["energy_uj"] is None else f"{r['energy_uj']:.1f} µJ"
         table.add_row(r["device"], f"{r['family']}/{r['variant']}", status,
                       _ms(r["latency_p50_us"]), _ms(r["latency_p99_us"]),
-                      human_bytes(r["rss_peak_bytes"]), human_bytes(r["arena_bytes"]),
+                      memory.label(r),
                       _fmt(r["accuracy_top1"], 4), _fmt(r["accuracy_delta_points"], 2),
                       human_bytes(r["model_bytes"]), human_bytes(r["model_gzip_bytes"]), energy, passed)
     console.print(table)

@@ -22,6 +22,7 @@ class PlannedCase:
     model_sha256: str
     model_bytes: int
     model_gzip_bytes: int
+    planned_activation_bytes: int | None = None  # from the model's greedy plan, not measured
 
 
 def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
@@ -39,7 +40,8 @@ def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
         if case.dataset_path is not None:
             _check_dataset(case, model.inputs[0].shape)
         planned.append(PlannedCase(case, fitting.check(_facts(case, device), device),
-                                   model.sha256, model.bytes, model.gzip_bytes))
+                                   model.sha256, model.bytes, model.gzip_bytes,
+                                   model.planned_activation_bytes))
     return planned
 
 

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 AGENT_PROTOCOL = 1
 _now = time.perf_counter_ns
+# Working-memory methods; the same names as harness/memory.py (this file imports nothing of harness)
+ARENA, RSS_INCREASE = "arena", "rss-increase"
 
 
 # ---------------------------------------------------------------- statistics
@@ -80,6 +82,8 @@ class Adapter:
     def versions(self) -> dict[str, str]: ...
     def arena_bytes(self) -> int | None:
         return None
+
+    memory_method = RSS_INCREASE  # an interpreter in this process: what its RSS grew by
 
 
 class LiteRtAdapter(Adapter):
@@ -169,6 +173,7 @@ class TflmAdapter(Adapter):
     """Real TFLite-Micro (reference kernels) through the tflite-micro wheel."""
 
     name = "tflm"
+    memory_method = ARENA  # what a microcontroller would need: the arena, not this host's RSS
 
     def load(self) -> None:
         from tflite_micro.python.tflite_micro import runtime
@@ -236,6 +241,17 @@ def _capture_stderr(fn: Callable[[], Any]) -> str:
 
 
 # ---------------------------------------------------------------- memory and environment
+
+def reset_peak_rss() -> bool:
+    """Restart the kernel's peak-RSS mark (VmHWM) at the current RSS (Linux >= 4.0), so the peak
+    read later is the peak of what follows, not of imports before it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
 
 def rss_bytes() -> int:
     try:
@@ -337,6 +353,7 @@ def timed_loop(invoke: Callable[[], None], count: int, min_seconds: float,
 def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
+    peak_reset = reset_peak_rss()
     rss_before = rss_bytes()
     t0 = _now()
     adapter.load()
@@ -355,13 +372,19 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     warm, run = job["warmup"], job["measure"]
     warmup = timed_loop(adapter.invoke, warm["count"], warm["min_seconds"]) if warm["count"] else []
     samples = timed_loop(adapter.invoke, run["count"], run["min_seconds"], run.get("max_seconds"))
+    # Without a peak mark reset, the current RSS after the runs is the best lower bound we have.
+    peak = peak_rss_bytes() if peak_reset else max(rss_loaded, rss_bytes())
+    arena = adapter.arena_bytes()
+    working = arena if adapter.memory_method == ARENA else max(0, peak - rss_before)
     result: dict[str, Any] = {
         "init_ms": init_ms, "first_inference_ms": first_ms,
         "warmup_count": len(warmup), "warmup_seconds": sum(warmup) / 1e6,
         "samples_us": samples, "latency_us": summarize(samples),
         "memory": {"rss_before_load": rss_before, "rss_after_load": rss_loaded,
                    "rss_load_delta": rss_loaded - rss_before, "rss_peak": peak_rss_bytes(),
-                   "arena_bytes": adapter.arena_bytes()},
+                   "rss_peak_increase": peak - rss_before, "rss_peak_mark_reset": peak_reset,
+                   "arena_bytes": arena, "working_memory_bytes": working,
+                   "working_memory_method": adapter.memory_method if working is not None else None},
     }
     if job.get("energy"):  # the power meter's windows: after the latency runs, before accuracy
         result["energy_windows"] = energy_windows(adapter.invoke, int(job["energy"]["windows"]),
