@@ -60,17 +60,24 @@ def inspection_view(found: Any) -> None:
 
 
 def check_view(report: dict[str, Any]) -> None:
+    console.print(f"measured figures from: {report['store'] or 'no store (every latency is estimated)'}")
     for device in report["devices"]:
-        table = Table(title=f"{device['device']} ({device['tier']}, {device['runtime']})")
-        for col in ("family", "variant", "fits", "model", "activations", "accuracy", "reason"):
-            table.add_column(col)
+        tops = "no TOPS figure" if device["tops"] is None else f"{device['tops']:g} TOPS"
+        budget = device["latency_budget_ms"]
+        table = Table(title=f"{device['device']} ({device['tier']}, {device['runtime']}, {tops}, RAM "
+                            f"{human_bytes(device['ram'])}, cap {human_bytes(device['cap'])}, "
+                            f"latency budget {'none' if budget is None else f'{budget:g} ms'})")
+        for col in ("family", "variant", "choice", "model", "activations", "latency", "accuracy", "why"):
+            table.add_column(col, overflow="fold")
         for fam in device["families"]:
             for v in fam["variants"]:
-                mark = "[green]best[/green]" if v["variant"] == fam["best"] else ("yes" if v["fits"] else "[red]no[/red]")
+                mark = ("[green]chosen[/green]" if v["chosen"] else "lost" if v["fits"] else "[red]does not fit[/red]")
+                why = "; ".join(v["reasons"]) if not v["fits"] else (v["lost"] or "")
                 table.add_row(fam["family"], v["variant"], mark, human_bytes(v["model_bytes"]),
-                              human_bytes(v["activation_bytes"]), _fmt(v["accuracy"], 4),
-                              "; ".join(v["reasons"]))
+                              v["activation"], v["latency"], _fmt(v["accuracy"], 4), why)
         console.print(table)
+        for fam in device["families"]:
+            console.print(f"[bold]{fam['family']}[/bold] → {fam['best'] or 'no variant'}. Rule: {fam['rule']}.")
     for family, names in report["runnable_on"].items():
         console.print(f"{family} runs on: {', '.join(names) or 'no device'}")
 

@@ -56,7 +56,7 @@ def _facts(case: ModelCase, device: DeviceProfile) -> fitting.VariantFacts:
         family=case.family, variant=case.variant, file_name=case.model_path.name,
         model_bytes=model.bytes, quantization=model.quantization, accuracy=case.manifest_accuracy,
         activation_bytes=model.activation_bytes_upper_bound, tflm_runnable=None,
-        operators=tuple(model.operators),
+        operators=tuple(model.operators), macs=model.macs, activation_bound=True,
     )
 
 
