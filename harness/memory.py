@@ -28,7 +28,6 @@ METHODS = {
     ARENA: "tensor arena used (activations + persistent allocations)",
     RSS_INCREASE: "peak RSS increase, interpreter creation to the end of the measured runs",
 }
-ARENA_RUNTIMES = ("tflm", "edge-harness-fw")  # the firmware runner names itself "edge-harness-fw <version> (<engine>)"
 
 
 @dataclass(frozen=True)
@@ -39,12 +38,6 @@ class WorkingMemory:
     @property
     def label(self) -> str:
         return f"{human_bytes(self.bytes)} ({self.method})"
-
-
-def method_for(runtime: str | None) -> str:
-    """The working-memory method of a runtime class."""
-    name = (runtime or "").split(" ")[0]
-    return ARENA if name in ARENA_RUNTIMES else RSS_INCREASE
 
 
 def working_memory(row: Mapping[str, Any]) -> WorkingMemory | None:

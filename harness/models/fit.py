@@ -80,7 +80,6 @@ class Fit:
         return not self.reasons
 
 
-
 def check(facts: VariantFacts, device: DeviceProfile, measured: Measured | None = None) -> Fit:
     """Does it fit? A working memory the store measured on this device replaces the estimate."""
     reasons = []
@@ -94,8 +93,7 @@ def check(facts: VariantFacts, device: DeviceProfile, measured: Measured | None 
         reasons += _tflm_reasons(facts, device, wm if wm and wm.method == memory.ARENA else None)
     elif wm is not None and wm.method == memory.RSS_INCREASE:
         if wm.bytes > device.ram:
-            reasons.append(f"working memory {wm.label}, measured in run {measured.run_id}, "  # type: ignore[union-attr]
-                           f"exceeds RAM {human_bytes(device.ram)}")
+            reasons.append(f"working memory {wm.label}, measured, exceeds RAM {human_bytes(device.ram)}")
     else:
         need = facts.model_bytes + facts.activation_bytes
         if need > device.ram:

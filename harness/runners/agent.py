@@ -362,8 +362,6 @@ def timed_loop(invoke: Callable[[], None], count: int, min_seconds: float,
 
 
 def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
-
     adapter.import_runtime()
     dataset = _load_dataset(job.get("dataset"))
     peak_reset = reset_peak_rss()
