@@ -197,11 +197,6 @@ class DeviceProfile(StrictModel):
         return self
 
 
-def default_profiles_dir() -> Path:
-    """The first folder of the profile search path (harness/locations.py)."""
-    return profile_dirs()[0]
-
-
 def load_profile(path: Path) -> DeviceProfile:
     profile = configfile.load(path, DeviceProfile)
     if profile.name != path.stem:

@@ -4,7 +4,6 @@ file:line:field, and a did-you-mean for misspelt keys, variants and device names
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest

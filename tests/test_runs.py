@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +129,11 @@ def test_notebook_example_runs(db: str) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "tiny-int8" in done.stdout and "Float64" in done.stdout
+
+
+def test_unwritable_output_is_one_line_not_a_traceback(db: str, tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "r.csv"
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "results", "--format", "csv", "-o", str(target),
+                           "--store", db], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == f"error: {target}: No such file or directory"

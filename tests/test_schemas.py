@@ -4,7 +4,6 @@ misspelt keys do not, and the docs name every field."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
