@@ -122,3 +122,12 @@ def test_derived_facts_are_cached_by_sha256(tmp_path: Path, monkeypatch: pytest.
     again = tflite_model.read_model(copy)
     assert again.path == str(copy) and again.inputs == first.inputs and again.macs == first.macs
     assert list((tmp_path / "cache" / "edge-harness" / "facts").glob(f"{first.sha256}-*.json"))
+
+
+def test_a_killed_model_run_resumes_like_a_suite_run(tmp_path: Path) -> None:
+    db = tmp_path / "r.sqlite"
+    model = str(MODELS / "digits-cnn" / "tiny-int8.tflite")
+    assert invoke("run", model, "--device", "host", "--store", str(db), *PROFILES)[0] == 0
+    code, out = invoke("run", model, "--device", "host", "--store", str(db), "--resume", "latest", *PROFILES)
+    assert code == 0 and "resumed" in out, out
+    assert len(Store(str(db)).results()) == 1  # nothing measured twice
