@@ -67,6 +67,15 @@ def test_mlperf_tiny_bin_folder_gives_the_npz_accuracy(tmp_path: Path) -> None:
     manifest = json.loads((DIGITS / "manifest.json").read_text())
     expected = next(v["host_accuracy"] for v in manifest["variants"] if v["name"] == "int8")
     assert accuracy_of(db) == pytest.approx(expected, abs=1e-4)  # the manifest rounds to 4 places
+    # `harness model init` pins the folder's sha256; the next run checks it, and a changed .bin is refused.
+    assert cli.invoke(app, ["model", "init", str(folder)]).exit_code == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["dataset"]["file"] == "tiny" and manifest["dataset"]["samples"] == len(y)
+    (tmp_path / "again").mkdir()
+    assert run(folder, tmp_path / "again")[0] == 0
+    (folder / "tiny" / "s0003.bin").write_bytes(bytes(64))
+    code, out, _ = run(folder, tmp_path)
+    assert code == 2 and "differs from the manifest" in out, out
 
 
 def test_npy_pair(tmp_path: Path) -> None:
