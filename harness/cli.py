@@ -169,10 +169,12 @@ def report(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [def
 
     db = Store(store)
     if definition is not None:
+        from harness.progress import Progress
         from harness.report.definition import load_definition
         from harness.report.whitepaper import render_whitepaper
 
-        paths, notes = render_whitepaper(db, load_definition(definition), out, profiles, pdf=pdf)
+        with Progress("white paper") as step:
+            paths, notes = render_whitepaper(db, load_definition(definition), out, profiles, pdf=pdf, step=step)
         for note in notes:
             typer.echo(note, err=True)
         typer.echo("\n".join(str(p) for p in paths))

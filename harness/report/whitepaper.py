@@ -9,6 +9,7 @@ from typing import Any
 
 from harness import __version__, scoring, thresholds
 from harness.errors import ConfigError
+from harness.progress import Step, quiet
 from harness.report import charts, dataset, export
 from harness.report.definition import ReportDefinition
 from harness.report.render import _equipment, compression_table, environment, write_atomically
@@ -30,8 +31,10 @@ POOL_TITLES = {
 }
 
 
-def build(store: Store, definition: ReportDefinition, profiles_dir: Path | None) -> dict[str, Any]:
+def build(store: Store, definition: ReportDefinition, profiles_dir: Path | None,
+          step: Step = quiet) -> dict[str, Any]:
     """Everything the templates and exports need, computed once."""
+    step("reading the store")
     rows = dataset.period_rows(store, definition)
     chosen = dataset.latest_ok(rows)
     devices = sorted({r["device"] for r in rows} | set(definition.devices or []))
@@ -39,6 +42,7 @@ def build(store: Store, definition: ReportDefinition, profiles_dir: Path | None)
     tiers = {d: e.get("tier", "unknown") if not e["missing"] else "unknown" for d, e in equipment.items()}
     samples = dataset.latency_sets(store, chosen)
     b = definition.bootstrap
+    step(f"scoring ({b.resamples} bootstrap resamples)")
     board = scoring.score_table(chosen, definition.reference, definition.weights.model_dump(), tiers,
                                 samples, resamples=b.resamples, seed=b.seed, confidence=b.confidence)
     return {"definition": definition, "rows": rows, "chosen": chosen, "devices": devices,
@@ -48,16 +52,18 @@ def build(store: Store, definition: ReportDefinition, profiles_dir: Path | None)
 
 
 def render_whitepaper(store: Store, definition: ReportDefinition, out_dir: Path,
-                      profiles_dir: Path | None = None, pdf: bool = True) -> tuple[list[Path], list[str]]:
+                      profiles_dir: Path | None = None, pdf: bool = True,
+                      step: Step = quiet) -> tuple[list[Path], list[str]]:
     """Write whitepaper.html (+ .pdf), summary.md, scores.csv (+ .parquet).
     Returns the paths written and notes about the parts that were skipped, and why."""
-    data = build(store, definition, profiles_dir)
+    data = build(store, definition, profiles_dir, step)
     if not data["chosen"]:
         raise ConfigError(f"report {definition.title!r}: no results in the store for suites "
                           f"{', '.join(definition.suites)} in {definition.period.label()}")
     if not any(r["device"] == definition.reference for r in data["chosen"]):
         raise ConfigError(f"report {definition.title!r}: reference device {definition.reference!r} "
                           "has no successful result in the period")
+    step("HTML")
     env = environment()
     env.filters["raw"] = _raw
     html = env.get_template("whitepaper.html.j2").render(**context(data))
@@ -68,16 +74,17 @@ def render_whitepaper(store: Store, definition: ReportDefinition, out_dir: Path,
     notes = []
     steps = [lambda: export.write_parquet(table, out_dir / "scores.parquet")]
     if pdf:
-        steps.append(lambda: write_pdf(html, out_dir / "whitepaper.pdf"))
-    for step in steps:
+        steps.append(lambda: write_pdf(html, out_dir / "whitepaper.pdf", step))
+    for write in steps:
         try:
-            written.append(step())
+            written.append(write())
         except export.MissingExtra as exc:  # an optional extra is not installed: say so, go on
             notes.append(str(exc))
     return written, notes
 
 
-def write_pdf(html: str, path: Path) -> Path:
+def write_pdf(html: str, path: Path, step: Step = quiet) -> Path:
+    step("PDF (WeasyPrint)")
     try:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: the wheel is there but pango is not
