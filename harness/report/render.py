@@ -9,6 +9,7 @@ import jinja2
 
 from harness import profiles as profile_mod
 from harness.errors import ConfigError, HarnessError
+from harness.report import numbers
 from harness.store import Store
 from harness.units import human_bytes
 
@@ -23,6 +24,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True,
     )
     env.filters.update(bytes=human_bytes, ms=_ms, num=_num, pct=_pct, ratio=_ratio)
+    env.filters.update(numbers.FILTERS)  # by quantity (harness/report/numbers.py)
     return env
 
 
