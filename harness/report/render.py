@@ -7,6 +7,7 @@ from typing import Any
 
 import jinja2
 
+from harness import memory
 from harness import profiles as profile_mod
 from harness.errors import ConfigError, HarnessError
 from harness.report import numbers
@@ -23,7 +24,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(bytes=human_bytes, ms=_ms, num=_num, pct=_pct, ratio=_ratio)
+    env.filters.update(bytes=human_bytes, ms=_ms, num=_num, pct=_pct, ratio=_ratio, memory=memory.label)
     env.filters.update(numbers.FILTERS)  # by quantity (harness/report/numbers.py)
     return env
 
@@ -100,8 +101,7 @@ def compression_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "size_ratio": _div(r["model_bytes"], ref and ref["model_bytes"]),
                 "gzip_ratio": _div(r["model_gzip_bytes"], ref and ref["model_gzip_bytes"]),
                 "latency_ratio": _div(r["latency_p50_us"], ref and ref["latency_p50_us"]),
-                "memory_ratio": _div(r["rss_peak_bytes"] or r["arena_bytes"],
-                                     ref and (ref["rss_peak_bytes"] or ref["arena_bytes"])),
+                "memory_ratio": memory.ratio(r, ref),  # None across two methods
                 "accuracy_delta": r["accuracy_delta_points"],
             })
     return table

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from harness import __version__, scoring, thresholds
+from harness import __version__, memory, scoring, thresholds
 from harness.errors import ConfigError
 from harness.progress import Step, quiet
 from harness.report import charts, dataset, export
@@ -22,7 +22,8 @@ RAW_COLUMNS = (  # the appendix CSV: every stored figure of every result, units 
     "run_id", "night", "device", "family", "variant", "emulated", "status", "reason", "runtime",
     "latency_n", "latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_mean_us", "latency_std_us",
     "latency_min_us", "latency_max_us", "latency_ci_low_us", "latency_ci_high_us", "init_ms",
-    "first_inference_ms", "model_bytes", "model_gzip_bytes", "rss_peak_bytes", "arena_bytes",
+    "first_inference_ms", "model_bytes", "model_gzip_bytes", "working_memory_bytes", "working_memory_method",
+    "planned_activation_bytes", "rss_load_delta_bytes", "rss_peak_bytes", "arena_bytes",
     "accuracy_top1", "accuracy_delta_points", "energy_uj", "avg_power_mw", "battery_pct_per_hour",
     "power_status")
 APPENDIX_CSV = "results.csv"
@@ -136,6 +137,7 @@ def context(data: dict[str, Any]) -> dict[str, Any]:
             "unchanged; below it is faster."),
         "device_pages": [_device_page(d, data) for d in data["devices"]],
         "compression": compression_table(data["chosen"]),
+        "memory": memory_side_by_side(data["chosen"]),
         "threshold_rows": _threshold_rows(data["chosen"], definition, data["equipment"]),
         "summary": _summary(data, pools),
         "appendix_csv": APPENDIX_CSV, "raw_columns": RAW_COLUMNS,
@@ -153,6 +155,19 @@ def _ranking_chart(scores: list[scoring.DeviceScore], title: str, board: scoring
                          "Bars: composite score (1000 × the weighted geometric mean of the dimensions the "
                          f"pool has in common). Whiskers: {round(board.confidence * 100)} % bootstrap "
                          f"interval. Dashed red line: the reference device, {board.reference} = 1000.")
+
+
+def memory_side_by_side(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Working memory per model, one column per device, each figure with its method; the
+    methods in use and which devices use each (never one ratio across two methods)."""
+    devices = sorted({r["device"] for r in rows})
+    table = {}
+    for r in rows:
+        table.setdefault(f"{r['family']}/{r['variant']}", {})[r["device"]] = r
+    methods = memory.methods(rows)
+    return {"devices": devices, "methods": methods, "descriptions": memory.METHODS,
+            "method_of": {d: m for m, users in methods.items() for d in users},
+            "models": sorted(table.items())}
 
 
 def tier_rankings(boards: list[scoring.DeviceScore]) -> dict[str, list[scoring.DeviceScore]]:
