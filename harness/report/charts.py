@@ -266,3 +266,43 @@ def trend(series: dict[str, list[tuple[str, float]]], title: str, y_label: str) 
         svg.rect(lx, ly - 8, 9, 9, color)
         svg.text(lx + 13, ly, name[:24], 10)
     return svg.render()
+
+
+def histogram(samples_ms: Sequence[float], title: str, bins: int = 40) -> Markup:
+    """Histogram of latency samples (ms) with p50, p90 and p99 marked by labelled lines. The
+    x range ends at the 99.9th percentile (at most 3x p99) so one outlier cannot squash the bars; how many
+    samples lie beyond is written on the chart. A range wider than 10x gets a log axis (and
+    log-spaced bins): a tail of scheduler hiccups would otherwise hide the body."""
+    import numpy as np
+
+    from harness.report.numbers import duration_ms
+
+    width, height, left, bottom = 560, 190, 48, 150
+    svg = Svg(width, height, title)
+    svg.text(left, 14, title, 11, weight="bold")
+    values = np.asarray(samples_ms, dtype=float)
+    if values.size < 2:
+        svg.text(left, 60, "no latency samples stored", 11, fill="#57606a")
+        return svg.render()
+    p50, p90, p99, p999 = (float(v) for v in np.quantile(values, [0.5, 0.9, 0.99, 0.999]))
+    lo = float(values.min())
+    hi = min(p999, 3 * p99) if min(p999, 3 * p99) > lo else lo + 1e-6  # the body, not the hiccups
+    log = lo > 0 and hi / lo > 10
+    edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+    counts, edges = np.histogram(values[values <= hi], bins=edges)
+    x = Scale(lo, hi, left, width - 16, log=log)
+    y = Scale(0, float(counts.max()) * 1.15, bottom, 24)
+    for count, a, b in zip(counts, edges[:-1], edges[1:]):
+        if count:
+            svg.rect(x(a) + 0.5, y(count), max(x(b) - x(a) - 1, 0.8), bottom - y(count), "#9ecae1",
+                     f"{duration_ms(float(a))} – {duration_ms(float(b))}: {count} samples")
+    for name, value, color in (("p50", p50, "#1f5f99"), ("p90", p90, "#d9822b"), ("p99", p99, "#b8293d")):
+        if value <= hi:
+            svg.line(x(value), 22, x(value), bottom, color, 1.5, "" if name == "p50" else "4 2")
+        svg.text(min(x(min(value, hi)) + 3, width - 60), 30 + 11 * ("p50", "p90", "p99").index(name),
+                 f"{name} {duration_ms(value)}", 9, fill=color)
+    _x_axis(svg, x, bottom, "latency (ms, log scale)" if log else "latency (ms)")
+    beyond = int((values > hi).sum())
+    svg.text(width - 16, 14, f"n = {values.size:,}" + (f"; {beyond} above {duration_ms(hi)} not drawn" if beyond else ""),
+             9, "end", "#57606a")
+    return svg.render()

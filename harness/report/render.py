@@ -64,17 +64,34 @@ def render_run_report(store: Store, run_id: str, out_dir: Path, profiles_dir: Pa
 
 
 def run_context(store: Store, run_id: str, profiles_dir: Path | None) -> dict[str, Any]:
+    from harness.report import charts
+
     run = store.run(run_id)
     rows = store.results(run_id)
     devices = sorted({r["device"] for r in rows} | set(run.get("devices") or []))
+    by_device = {d: [r for r in rows if r["device"] == d] for d in devices}
     return {
         "run": run,
         "environments": store.environments(run_id),
         "equipment": [_equipment(name, profiles_dir) for name in devices],
-        "by_device": {d: [r for r in rows if r["device"] == d] for d in devices},
+        "by_device": by_device,
+        "power_notes": {d: power_note([r for r in rs if r["status"] == "ok"]) for d, rs in by_device.items()},
+        "charts": {r["id"]: charts.histogram([v / 1000 for v in store.samples(r["id"])],
+                                             f"{r['device']} {r['family']}/{r['variant']}: latency distribution")
+                   for r in rows if r["status"] == "ok" and r["latency_n"]},
         "compression": compression_table(rows),
         "thresholds": [r for r in rows if r["thresholds"]],
     }
+
+
+def power_note(rows: list[dict[str, Any]]) -> str | None:
+    """When no result of a device has energy: 'not measured' once, with its reason(s), instead
+    of a column saying it on every row. None when any row has a figure."""
+    if not rows or any(r.get("energy_uj") is not None for r in rows):
+        return None
+    reasons = sorted({str((r.get("power_detail") or {}).get("error") or (r.get("power_detail") or {}).get("reason")
+                          or "no power meter in the device profile") for r in rows})
+    return f"{rows[0]['power_status']} — {'; '.join(reasons)}"
 
 
 def _equipment(name: str, profiles_dir: Path | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from harness.errors import ConfigError
 from harness.progress import Step, quiet
 from harness.report import charts, dataset, export
 from harness.report.definition import ReportDefinition
-from harness.report.render import _equipment, compression_table, environment, write_atomically
+from harness.report.render import _equipment, compression_table, environment, power_note, write_atomically
 from harness.store import Store
 
 RAW_COLUMNS = (  # the appendix CSV: every stored figure of every result, units in the names
@@ -208,16 +208,6 @@ def _device_page(device: str, data: dict[str, Any]) -> dict[str, Any]:
                 charts.distributions(groups, f"Latency distribution — {device}"),
                 "Per model, the stored latency samples of the scored result: box from p25 to p75, "
                 "dark line at the median (p50), whiskers from p5 to p95.")}
-
-
-def power_note(rows: list[dict[str, Any]]) -> str | None:
-    """When no result of a device has energy: 'not measured' once, with its reason(s), instead
-    of a column saying it on every row. None when any row has a figure."""
-    if not rows or any(r.get("energy_uj") is not None for r in rows):
-        return None
-    reasons = sorted({str((r.get("power_detail") or {}).get("error") or (r.get("power_detail") or {}).get("reason")
-                          or "no power meter in the device profile") for r in rows})
-    return f"{rows[0]['power_status']} — {'; '.join(reasons)}"
 
 
 def planned_cases(device: str, period: list[dict[str, Any]], chosen: list[dict[str, Any]]
