@@ -114,6 +114,8 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
             memory_pct: float = typer.Option(10.0, "--memory-pct", help="Memory change that matters, %."),
             energy_pct: float = typer.Option(10.0, "--energy-pct", help="Energy change that matters, %."),
             accuracy_points: float = typer.Option(1.0, "--accuracy-points", help="Top-1 change that matters, points."),
+            history: int = typer.Option(10, "--history", min=1,
+                                        help="Latency noise band from the last N good runs up to BASE."),
             allow_no_baseline: bool = typer.Option(
                 False, "--allow-no-baseline", help="BASE last-good and none yet (a first run): report NEW alone."),
             junit: Optional[Path] = typer.Option(None, "--junit", help="Write NEW's JUnit XML with the verdicts here."),
@@ -124,7 +126,8 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
     from harness.regression import Criteria
 
     criteria = Criteria(alpha=alpha, min_effect_pct=min_effect_pct, latency_pct=latency_pct,
-                        memory_pct=memory_pct, energy_pct=energy_pct, accuracy_points=accuracy_points)
+                        memory_pct=memory_pct, energy_pct=energy_pct, accuracy_points=accuracy_points,
+                        history_runs=history)
     raise typer.Exit(compare_command(base, new, store, criteria, better, max_latency_ms, as_json, junit, markdown,
                                      allow_no_baseline))
 
