@@ -93,12 +93,17 @@ def run(suite: Path, device: list[str] = typer.Option(
         markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
         shard: Optional[str] = typer.Option(None, "--shard", help="Run only shard K of N, e.g. 3/8."),
         run_id: Optional[str] = typer.Option(
-            None, "--run-id", help="Id of a new run (CI shards of one run share it; see `harness merge`).")) -> None:
+            None, "--run-id", help="Id of a new run (CI shards of one run share it; see `harness merge`)."),
+        repeat: Optional[int] = typer.Option(
+            None, "--repeat", min=1, help="Measure every case K times, interleaved; each repetition's median is kept."),
+        rerun_suspects: bool = typer.Option(
+            False, "--rerun-suspects", help="With --baseline: measure cases whose latency moved again before the verdict.")
+        ) -> None:
     """Run a suite on one or more boards (one worker per board), store every result, summarize."""
     from harness.cli_run import RunOutputs, run_command
 
     raise typer.Exit(run_command(suite, device, store, out, resume, profiles,
-                                 RunOutputs(baseline, junit, markdown, shard, run_id)))
+                                 RunOutputs(baseline, junit, markdown, shard, run_id, repeat, rerun_suspects)))
 
 
 @app.command()
