@@ -94,12 +94,17 @@ def run(suite: Path, device: list[str] = typer.Option(
         markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
         shard: Optional[str] = typer.Option(None, "--shard", help="Run only shard K of N, e.g. 3/8."),
         run_id: Optional[str] = typer.Option(
-            None, "--run-id", help="Id of a new run (CI shards of one run share it; see `harness merge`).")) -> None:
+            None, "--run-id", help="Id of a new run (CI shards of one run share it; see `harness merge`)."),
+        repeat: Optional[int] = typer.Option(
+            None, "--repeat", min=1, help="Measure every case K times, interleaved; each repetition's median is kept."),
+        rerun_suspects: bool = typer.Option(
+            False, "--rerun-suspects", help="With --baseline: measure cases whose latency moved again before the verdict.")
+        ) -> None:
     """Run a suite on one or more boards (one worker per board), store every result, summarize."""
     from harness.cli_run import RunOutputs, run_command
 
     raise typer.Exit(run_command(suite, device, store, out, resume, profiles,
-                                 RunOutputs(baseline, junit, markdown, shard, run_id)))
+                                 RunOutputs(baseline, junit, markdown, shard, run_id, repeat, rerun_suspects)))
 
 
 @app.command()
@@ -115,6 +120,8 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
             memory_pct: float = typer.Option(10.0, "--memory-pct", help="Memory change that matters, %."),
             energy_pct: float = typer.Option(10.0, "--energy-pct", help="Energy change that matters, %."),
             accuracy_points: float = typer.Option(1.0, "--accuracy-points", help="Top-1 change that matters, points."),
+            history: int = typer.Option(10, "--history", min=1,
+                                        help="Latency noise band from the last N good runs up to BASE."),
             allow_no_baseline: bool = typer.Option(
                 False, "--allow-no-baseline", help="BASE last-good and none yet (a first run): report NEW alone."),
             junit: Optional[Path] = typer.Option(None, "--junit", help="Write NEW's JUnit XML with the verdicts here."),
@@ -125,7 +132,8 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
     from harness.regression import Criteria
 
     criteria = Criteria(alpha=alpha, min_effect_pct=min_effect_pct, latency_pct=latency_pct,
-                        memory_pct=memory_pct, energy_pct=energy_pct, accuracy_points=accuracy_points)
+                        memory_pct=memory_pct, energy_pct=energy_pct, accuracy_points=accuracy_points,
+                        history_runs=history)
     raise typer.Exit(compare_command(base, new, store, criteria, better, max_latency_ms, as_json, junit, markdown,
                                      allow_no_baseline))
 
