@@ -196,6 +196,21 @@ def report(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [def
 
 @app.command()
 @handled
+def dashboard(out: Path = typer.Option(Path("out/dashboard"), "--out", help="Output directory."),
+              suite: Optional[str] = typer.Option(None, "--suite", help="Only this suite [default: every suite]."),
+              store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt) -> None:
+    """The nightly dashboard: a static site of every benchmark's trend, noise band and change points."""
+    from harness.progress import Progress
+    from harness.report.dashboard import render_dashboard
+    from harness.store import Store
+
+    with Progress("dashboard") as step:
+        written = render_dashboard(Store(store), out, profiles, suite, step=step)
+    typer.echo(f"{out / 'index.html'} ({len(written)} files written)")
+
+
+@app.command()
+@handled
 def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to rank."),
                 definition: Optional[Path] = typer.Option(
                     None, "--definition", help="Reference, weights, suites [default: reports/annual-YEAR.yaml]."),

@@ -292,10 +292,10 @@ def histogram(samples_ms: Sequence[float], title: str, bins: int = 40) -> Markup
     counts, edges = np.histogram(values[values <= hi], bins=edges)
     x = Scale(lo, hi, left, width - 16, log=log)
     y = Scale(0, float(counts.max()) * 1.15, bottom, 24)
-    for count, a, b in zip(counts, edges[:-1], edges[1:]):
-        if count:
-            svg.rect(x(a) + 0.5, y(count), max(x(b) - x(a) - 1, 0.8), bottom - y(count), "#9ecae1",
-                     f"{duration_ms(float(a))} – {duration_ms(float(b))}: {count} samples")
+    bars = [f'<rect x="{x(a) + 0.5:.1f}" y="{y(count):.1f}" width="{max(x(b) - x(a) - 1, 0.8):.1f}" '
+            f'height="{bottom - y(count):.1f}" fill="#9ecae1"/>'
+            for count, a, b in zip(counts.tolist(), edges[:-1].tolist(), edges[1:].tolist()) if count]
+    svg.add("".join(bars))  # numbers only: nothing to escape
     for name, value, color in (("p50", p50, "#1f5f99"), ("p90", p90, "#d9822b"), ("p99", p99, "#b8293d")):
         if value <= hi:
             svg.line(x(value), 22, x(value), bottom, color, 1.5, "" if name == "p50" else "4 2")
