@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from harness.report.dashboard import page_json, slug
+from harness import history as run_history
+from harness.regression import Criteria
+from harness.report.dashboard import Night, compare_rule, judge, page_json, slug
 from harness.store import Store
 from tests.conftest import REPO
 from tests.reportdata import HOSTILE, FakeDevice, fill
@@ -98,6 +100,28 @@ def test_hostile_names_are_escaped_in_html_svg_and_json(site: tuple[Path, Path, 
     assert HOSTILE not in page and escaped in page
     svg = page[page.index("<svg"):page.index("</svg>")]
     assert escaped in svg
+
+
+def test_nights_are_judged_like_compare_and_a_regressed_run_never_becomes_history() -> None:
+    """Synthetic nights through the dashboard's judge() with the compare rule: a 30 % step is a
+    regression; the run marked `regressed` is shown but stays out of the next nights' history;
+    a night of another environment is judged against its own environment's nights."""
+    def nights(values: list[float], good: list[bool] | None = None, fps: list[str] | None = None) -> list[Night]:
+        return [Night(f"2026-01-{i + 1:02d}", f"r{i}", v, good=(good or [True] * len(values))[i],
+                      fingerprint=(fps or ["a"] * len(values))[i]) for i, v in enumerate(values)]
+
+    quiet = [100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8, 100.1, 99.9, 100.3]
+    series = nights(quiet + [130.0, 100.4], good=[True] * 10 + [False, True])
+    judge(series, compare_rule())
+    assert [n.verdict for n in series[10:]] == ["regression", "unchanged"]
+    assert series[11].band is not None and series[11].band.n == 10  # the regressed night left out
+    assert "shift +29.9 %" in series[10].reason and series[0].reason == "first night: no history"
+    expected = run_history.decide(quiet, [130.0], threshold_pct=Criteria().latency_pct,
+                                  floor_pct=Criteria().min_effect_pct, alpha=Criteria().alpha)
+    assert series[10].reason == expected.reason  # the very rule of harness compare
+    other = nights(quiet + [200.0, 201.0, 199.0, 200.5], fps=["a"] * 10 + ["b"] * 4)
+    judge(other, compare_rule())
+    assert other[10].verdict == "regression" and other[13].band is not None and other[13].band.n == 3
 
 
 def test_page_json_cannot_close_its_script_element() -> None:

@@ -33,7 +33,7 @@ from harness import store as st
 from harness.baselines import is_good
 from harness.progress import Step, quiet
 from harness.regression import Criteria
-from harness.report import charts, numbers
+from harness.report import charts, dataset, numbers
 from harness.report.render import _equipment, environment, render_run_report, write_atomically
 
 Key = tuple[str, str, str]  # (device, family, variant)
@@ -57,6 +57,7 @@ class Night:
     band: run_history.Band | None = None
     href: str = ""
     fingerprint: str | None = None  # the environment's: history prefers nights that share it
+    good: bool = True  # False: a run marked `regressed` - shown, never part of a later night's history
 
 
 @dataclass
@@ -79,28 +80,30 @@ def slug(*parts: str) -> str:
 
 
 def nightly_values(store: st.Store, suite: str | None = None) -> tuple[dict[Key, list[Night]], dict[str, dict]]:
-    """Per case, its good nights oldest first (one read of the results); and the runs."""
+    """Per case, its nights oldest first (one read of the results); and the runs. A night is its
+    last good run, else its last run marked `regressed` (shown, but never anyone's history)."""
     runs = {r["run_id"]: r for r in store.runs() if suite is None or r["suite"] == suite}
     good = {run_id for run_id, run in runs.items() if is_good(store, run)}
+    shown = good | {run_id for run_id, run in runs.items() if run["status"] == "regressed"}
     query = (sa.select(st.results.c.run_id, st.results.c.device, st.results.c.family, st.results.c.variant,
                        st.results.c.status, st.results.c.latency_p50_us, st.results.c.latency_repeat_p50_us,
                        st.results.c.environment_id, st.environments.c.fingerprint)
              .outerjoin(st.environments, st.environments.c.id == st.results.c.environment_id)
              .where(st.results.c.status == "ok"))
-    with store.engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-    last: dict[Key, dict[str, tuple[Any, Night]]] = {}
+    rows = dataset._read(store, query)
+    last: dict[Key, dict[str, tuple[tuple[bool, str], Night]]] = {}
     for r in rows:
         run = runs.get(r["run_id"])
         value = run_history.run_value(r["latency_p50_us"], r["latency_repeat_p50_us"])
-        if run is None or r["run_id"] not in good or not value:
+        if run is None or r["run_id"] not in shown or not value:
             continue
-        started = run["started_at"]
-        night = str(started)[:10]
+        rank = (r["run_id"] in good, str(run["started_at"]))
+        night = str(run["started_at"])[:10]
         key = (r["device"], r["family"], r["variant"])
         seen = last.setdefault(key, {}).get(night)
-        if seen is None or str(seen[0]) <= str(started):  # the last good run of the night counts
-            last[key][night] = (started, Night(night, r["run_id"], float(value), fingerprint=r["fingerprint"]))
+        if seen is None or seen[0] <= rank:  # the last good run of the night counts
+            last[key][night] = (rank, Night(night, r["run_id"], float(value), fingerprint=r["fingerprint"],
+                                            good=r["run_id"] in good))
     return {key: [n for _, n in sorted(by_night.values(), key=lambda t: t[1].night)]
             for key, by_night in last.items()}, runs
 
@@ -109,7 +112,7 @@ def judge(nights: list[Night], decide: Decide, window: int = run_history.HISTORY
     """Each night against the run values of the `window` good nights before it (those of the
     same environment when any share it): verdict, reason and band, in place."""
     for i, n in enumerate(nights):
-        before = nights[max(0, i - 4 * window):i]
+        before = [b for b in nights[max(0, i - 4 * window):i] if b.good]
         same = [b.value for b in before if b.fingerprint and b.fingerprint == n.fingerprint][-window:]
         history = same or [b.value for b in before][-window:]
         if history:
