@@ -163,6 +163,8 @@ def test_ten_by_ten_paper_fits_30_pages_and_never_splits_a_row(big_paper: Path) 
 
     pages = pdf_pages(big_paper / "whitepaper.pdf")
     assert len(pages) <= 30, len(pages)
+    assert "Executive summary" in pages[1] and all(d.name in pages[1] for d in TEN_DEVICES)
+    assert "Composite score" in pages[1] and "Methodology" in pages[2]  # the summary is one page
     rows = pd.read_csv(big_paper / "results.csv")
     latest = rows[rows["run_id"] == rows["run_id"].max()]
     assert len(latest) == 100
@@ -173,6 +175,9 @@ def test_ten_by_ten_paper_fits_30_pages_and_never_splits_a_row(big_paper: Path) 
     thresholds = [[r.device, f"{r.family}/{r.variant}", numbers.duration_us(r.latency_p50_us), "not measured"]
                   for r in latest.itertuples()]  # no profiles: memory and battery are not judged
     assert rows_on_one_line(pages, thresholds) == []
+    memory = [[f"{f}/{v}", numbers.size_bytes(TEN_DEVICES[0].memory), numbers.size_bytes(TEN_DEVICES[-1].memory),
+               numbers.size_bytes(size // 10)] for (f, v), (_, size, _, _) in TEN_MODELS.items()]
+    assert rows_on_one_line(pages, memory) == []  # the ten-device memory table fits the page width
     for r in latest.itertuples():  # every device page lists every case of its device
         page = next(p for p in pages if r.device in [line.strip() for line in p.splitlines()[:6]])
         assert f"{r.family}/{r.variant}" in page
