@@ -142,7 +142,7 @@ def test_whitepaper_ranks_volume_by_model_bytes_and_shows_both_methods(quickstar
     assert host["volume_score"] == pytest.approx(1.0) and tflm["volume_score"] == pytest.approx(1.0)
     assert tflm["delay_score"] < 1.0 and host["composite"] > tflm["composite"]
     html = (out / "whitepaper.html").read_text()
-    section = html[html.index('id="memory"'):html.index('id="scoring"')]
+    section = html[html.index('id="memory"'):html.index('id="rankings"')]
     assert "<strong>arena</strong>" in section and "<strong>rss-increase</strong>" in section
     assert "never divided into one ratio" in section
     rows = {r["device"]: r for r in store.results() if r["variant"] == "int8"}
