@@ -185,15 +185,15 @@ def _latency(base: Mapping[str, Any], new: Mapping[str, Any], samples: Mapping[i
         verdict = REGRESSION
     elif real and shift < -limit:
         verdict = IMPROVEMENT
-    why = [f"shift {shift:+.1f} % of the median"]
+    why = [f"shift {shift:+.1f} % of the median (samples of both sides, no history)"]
     if not tested:
         why.append(f"fewer than {criteria.min_samples} samples: p50 alone, no test")
-    elif not p_value < criteria.alpha:
-        why.append(f"not significant ({format_p(p_value)} >= {criteria.alpha:g})")
+    else:
+        why.append(format_p(p_value) + ("" if p_value < criteria.alpha else f" >= {criteria.alpha:g}: not significant"))
     if abs(shift) < criteria.min_effect_pct:
         why.append(f"under the effect floor {criteria.min_effect_pct:g} %")
-    elif real and abs(shift) <= limit:
-        why.append(f"within threshold ±{limit:g} %")
+    else:
+        why.append(f"{'beyond' if abs(shift) > limit else 'within'} threshold ±{limit:g} %")
     return Check("latency", base_us / 1000, new_us / 1000, shift, limit, verdict, p_value, "; ".join(why))
 
 
