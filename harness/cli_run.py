@@ -21,7 +21,7 @@ from harness.regression import UNCHANGED, Criteria
 from harness.runners.base import Runner
 from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan, remeasure
 from harness.store import Store
-from harness.suites import load_suite
+from harness.suites import Suite, load_suite
 
 
 class FamilyBars:
@@ -138,7 +138,7 @@ def _warn_if_busy() -> None:
         console.print(f"[yellow]warning: host busy before the run: {'; '.join(reasons)}[/yellow]")
 
 
-def _rerun_suspects(store: Store, run_id: str, suite: Any, devices: list[DeviceProfile],
+def _rerun_suspects(store: Store, run_id: str, suite: Suite, devices: list[DeviceProfile],
                     plans: dict[str, list[PlannedCase]], ref: str | None) -> None:
     """Before the verdict: measure again, RERUNS times, every case whose latency moved against
     the baseline (suspect, regression or improvement), pooled into its row."""
