@@ -103,7 +103,7 @@ def environment() -> list[str]:
             for f in ("mobilenetv2-035-96", "mobilenetv2-035-96-head")]
     return [f"python {platform.python_version()}, {platform.platform()}",
             f"cpu {cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start",
-            f"edge-harness {git.stdout.strip()}, ai-edge-litert {md.version('ai-edge-litert')}, "
+            f"edge-harness {git.stdout.strip() or md.version('edge-harness') + ' (no git checkout)'}, ai-edge-litert {md.version('ai-edge-litert')}, "
             f"scipy {md.version('scipy')}",
             f"slow release: mobilenetv2-035-96/fp32 {macs[0]:,} MACs -> {macs[1]:,} MACs "
             f"(+{(macs[1] / macs[0] - 1) * 100:.1f} %)",
