@@ -9,7 +9,8 @@ Cases are matched by (device, family, variant). Per matched case:
               on the samples decides whether the change is real (p < alpha AND relative median
               shift >= min_effect_pct), the threshold whether it matters; with too few samples
               on a side there is no test and the p50 alone decides.
-    memory    relative change of the peak memory (TFLite-Micro arena, else peak RSS) vs memory_pct
+    memory    relative change of the working memory vs memory_pct, only between two figures of
+              one method (harness/memory.py)
     energy    relative change of energy per inference vs energy_pct
     accuracy  top-1 change in percentage points vs accuracy_points
     status    ok -> failed/skipped is a regression; failed -> ok an improvement; a case that
@@ -17,7 +18,8 @@ Cases are matched by (device, family, variant). Per matched case:
 
 A case's verdict is the worst of its checks: regression > suspect > improvement > unchanged; a
 case on one side only is `missing`. `suspect`: a latency change seen once, with too short a
-history to tell it from noise; it fails nothing and asks for a re-measurement. Thresholds are "more than": a 10.0 % slowdown passes latency_pct 10.
+history to tell it from noise; it fails nothing and asks for a re-measurement. Thresholds are
+"more than": a 10.0 % slowdown passes latency_pct 10.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from harness import history as run_history
+from harness import memory
 from harness.history import IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, format_p
 
 MISSING = "missing"
@@ -149,7 +152,7 @@ def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
     checks = [c for c in (
         _latency(base, new, samples, criteria) if history is None
         else _latency_history(base, new, samples, criteria, history),
-        _relative("memory", _memory(base), _memory(new), criteria.memory_pct),
+        _memory(base, new, criteria.memory_pct),
         _relative("energy", base.get("energy_uj"), new.get("energy_uj"), criteria.energy_pct),
         _accuracy(base.get("accuracy_top1"), new.get("accuracy_top1"), criteria.accuracy_points),
     ) if c is not None]
@@ -222,11 +225,11 @@ def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def _memory(row: Mapping[str, Any]) -> float | None:
-    # A microcontroller's RAM holds the arena; a Linux board's, the process's peak resident set.
-    if row.get("runtime") == "tflm" and row.get("arena_bytes"):
-        return row["arena_bytes"]
-    return row.get("rss_peak_bytes")
+def _memory(base: Mapping[str, Any], new: Mapping[str, Any], limit: float | None) -> Check | None:
+    a, b = memory.working_memory(base), memory.working_memory(new)
+    if a is None or b is None or a.method != b.method:
+        return None  # not measured, or by two methods: never one ratio (harness/memory.py)
+    return _relative("memory", a.bytes, b.bytes, limit)
 
 
 def _relative(metric: str, base: float | None, new: float | None, limit: float | None) -> Check | None:
