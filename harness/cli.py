@@ -98,7 +98,7 @@ def run(suite: Path, device: list[str] = typer.Option(
         repeat: Optional[int] = typer.Option(
             None, "--repeat", min=1, help="Measure every case K times, interleaved; each repetition's median is kept."),
         rerun_suspects: bool = typer.Option(
-            False, "--rerun-suspects", help="With --baseline: measure cases whose latency moved again before the verdict.")
+            False, "--rerun-suspects", help="With --baseline: measure again (3x) cases whose latency moved >= the effect floor, before the verdict.")
         ) -> None:
     """Run a suite on one or more boards (one worker per board), store every result, summarize."""
     from harness.cli_run import RunOutputs, run_command

@@ -21,7 +21,7 @@ from harness.regression import UNCHANGED, Criteria
 from harness.runners.base import Runner
 from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan, remeasure
 from harness.store import Store
-from harness.suites import load_suite
+from harness.suites import Suite, load_suite
 
 
 class FamilyBars:
@@ -138,16 +138,19 @@ def _warn_if_busy() -> None:
         console.print(f"[yellow]warning: host busy before the run: {'; '.join(reasons)}[/yellow]")
 
 
-def _rerun_suspects(store: Store, run_id: str, suite: Any, devices: list[DeviceProfile],
+def _rerun_suspects(store: Store, run_id: str, suite: Suite, devices: list[DeviceProfile],
                     plans: dict[str, list[PlannedCase]], ref: str | None) -> None:
     """Before the verdict: measure again, RERUNS times, every case whose latency moved against
-    the baseline (suspect, regression or improvement), pooled into its row."""
+    the baseline (a suspect, regression or improvement, or a shift of at least the effect floor
+    that stayed inside band or threshold: the near misses either way), pooled into its row."""
     try:
         base_id = baselines.resolve(store, ref or baselines.LAST_GOOD, relative_to=run_id)
     except StoreError:
         return  # no baseline yet: nothing is suspect
-    suspects = {v.new_key for v in compare_stored(store, base_id, run_id, Criteria()).verdicts
-                if v.new_key and (lat := v.check("latency")) is not None and lat.verdict != UNCHANGED}
+    criteria = Criteria()
+    suspects = {v.new_key for v in compare_stored(store, base_id, run_id, criteria).verdicts
+                if v.new_key and (lat := v.check("latency")) is not None
+                and (lat.verdict != UNCHANGED or abs(lat.change) >= criteria.min_effect_pct)}
     for device in devices:
         items = [p for p in plans[device.name] if (device.name, p.case.family, p.case.variant) in suspects]
         if items:

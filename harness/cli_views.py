@@ -52,6 +52,8 @@ def inspection_view(found: Any) -> None:
             console.print(f"{kind}: {t.name} {list(t.shape)} {t.dtype}{q}")
     ops = ", ".join(f"{name}×{count}" for name, count in m.operators.items())
     console.print(f"operators: {ops}")
+    console.print(f"activations from the model: {human_bytes(m.planned_activation_bytes)} planned (greedy, "
+                  f"by tensor lifetime), ≤ {human_bytes(m.activation_bytes_upper_bound)} without reuse")
     if found.tflm_runnable:
         console.print(f"TFLite-Micro: runs; arena {human_bytes(found.tflm_arena_bytes)} "
                       f"({found.tflm_arena_bytes} B)")

@@ -114,7 +114,13 @@ def busy_summary(rows: Iterable[Mapping[str, Any]]) -> str | None:
 
 
 def other_harness_runs() -> int:
-    """`harness run` processes other than this one, its parents and its children."""
+    """How many `harness run`s other than this one are in flight."""
+    return len(harness_run_pids())
+
+
+def harness_run_pids() -> set[int]:
+    """`harness run` processes other than this one, its parents and its children; a wrapper
+    (`timeout harness run ...`) and its child count once."""
     me = psutil.Process()
     mine = {me.pid, *(p.pid for p in me.parents())}
     try:
@@ -126,7 +132,7 @@ def other_harness_runs() -> int:
         cmd = proc.info.get("cmdline") or []
         if proc.info["pid"] not in mine and _is_harness_run(cmd):
             runs[proc.info["pid"]] = proc.info["ppid"]
-    return sum(1 for ppid in runs.values() if ppid not in runs)  # `timeout harness run`: count once
+    return {pid for pid, ppid in runs.items() if ppid not in runs}
 
 
 def _is_harness_run(cmd: list[str]) -> bool:

@@ -18,7 +18,8 @@ Cases are matched by (device, family, variant). Per matched case:
 
 A case's verdict is the worst of its checks: regression > suspect > improvement > unchanged; a
 case on one side only is `missing`. `suspect`: a latency change seen once, with too short a
-history to tell it from noise; it fails nothing and asks for a re-measurement. Thresholds are "more than": a 10.0 % slowdown passes latency_pct 10.
+history to tell it from noise; it fails nothing and asks for a re-measurement. Thresholds are
+"more than": a 10.0 % slowdown passes latency_pct 10.
 """
 
 from __future__ import annotations
@@ -187,15 +188,15 @@ def _latency(base: Mapping[str, Any], new: Mapping[str, Any], samples: Mapping[i
         verdict = REGRESSION
     elif real and shift < -limit:
         verdict = IMPROVEMENT
-    why = [f"shift {shift:+.1f} % of the median"]
+    why = [f"shift {shift:+.1f} % of the median (samples of both sides, no history)"]
     if not tested:
         why.append(f"fewer than {criteria.min_samples} samples: p50 alone, no test")
-    elif not p_value < criteria.alpha:
-        why.append(f"not significant ({format_p(p_value)} >= {criteria.alpha:g})")
+    else:
+        why.append(format_p(p_value) + ("" if p_value < criteria.alpha else f" >= {criteria.alpha:g}: not significant"))
     if abs(shift) < criteria.min_effect_pct:
         why.append(f"under the effect floor {criteria.min_effect_pct:g} %")
-    elif real and abs(shift) <= limit:
-        why.append(f"within threshold ±{limit:g} %")
+    else:
+        why.append(f"{'beyond' if abs(shift) > limit else 'within'} threshold ±{limit:g} %")
     return Check("latency", base_us / 1000, new_us / 1000, shift, limit, verdict, p_value, "; ".join(why))
 
 

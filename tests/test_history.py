@@ -88,3 +88,41 @@ def test_run_value_and_p_format() -> None:
     assert run_value(None) is None
     assert format_p(0.0) == "p<0.001" and format_p(1e-7) == "p<0.001" and format_p(0.0123) == "p=0.012"
     assert format_p(None) == ""
+
+
+# ------------------------------------------------------------------ which runs make the history (store)
+
+
+def test_history_is_the_last_good_runs_of_the_suite_same_environment_first(tmp_path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from harness.baselines import latency_history
+    from harness.store import Store
+
+    store = Store(str(tmp_path / "h.sqlite"))
+    t0 = datetime(2026, 12, 1, 2, tzinfo=timezone.utc)
+    key = ("host", "f", "v")
+
+    def night(i: int, p50: float, env: str, status: str = "complete", suite: str = "nightly",
+              repeats: list[float] | None = None) -> dict:
+        run_id = f"r{i}"
+        store.start_run({"run_id": run_id, "suite": suite, "devices": ["host"], "started_at": t0 + timedelta(days=i)})
+        env_id = store.record_environment(run_id, "host", {"numpy": env})
+        row = {"run_id": run_id, "device": "host", "family": "f", "variant": "v", "status": "ok",
+               "environment_id": env_id, "latency_p50_us": p50, "latency_repeat_p50_us": repeats}
+        row["id"] = store.record_result(row)
+        store.finish_run(run_id, status)
+        return row
+
+    night(1, 100.0, "A")
+    night(2, 101.0, "A")
+    night(3, 99.5, "A", repeats=[99.0, 98.0, 99.5])  # its value is the median of its repetitions
+    night(4, 102.0, "A")
+    night(5, 200.0, "A", status="regressed")  # never anyone's history
+    night(6, 150.0, "B")  # the base run, measured after a numpy upgrade
+    night(7, 300.0, "A", suite="other")
+    new = night(8, 100.0, "A")
+    assert latency_history(store, "r6", [new])[key] == [102.0, 99.0, 101.0, 100.0]
+    assert latency_history(store, "r6", [new], limit=2)[key] == [102.0]
+    other_env = night(9, 100.0, "C")  # no run shares its environment: every good run counts
+    assert latency_history(store, "r6", [other_env])[key] == [150.0, 102.0, 99.0, 101.0, 100.0]

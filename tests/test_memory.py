@@ -4,7 +4,7 @@ shows both methods side by side, never as one ratio."""
 
 from __future__ import annotations
 
-import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +17,7 @@ from harness.models.tflite_model import read_model
 from harness.runners import agent
 from harness.store import Store
 from harness.units import human_bytes
-from tests.conftest import MODELS, REPO, require_tool
+from tests.conftest import MODELS, REPO, require, require_tool
 from tests.suite_files import write_emulated_mcu_profile, write_suite
 
 cli = CliRunner()
@@ -48,12 +48,23 @@ def test_methods_by_runtime_class_and_never_one_ratio_across_methods() -> None:
     assert memory.label(rss) == "4 MB (rss-increase)" and memory.label({}) == "not measured"
 
 
-def test_planned_activations_reuse_memory_and_hold_the_largest_tensor() -> None:
+def test_planned_activations_equal_tflite_micros_own_plan() -> None:
+    """The greedy plan from the flatbuffer is TFLite-Micro's: its arena head (activations, no
+    persistent data) on every model it runs, far below the no-reuse upper bound."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    compared = 0
     for path in sorted(MODELS.glob("*/*.tflite")):
         model = read_model(path)
-        largest = max(math.prod(t.shape) for t in (*model.inputs, *model.outputs))
         assert 0 < model.planned_activation_bytes <= model.activation_bytes_upper_bound, path
-        assert model.planned_activation_bytes >= largest, path
+        try:
+            interp = runtime.Interpreter.from_file(str(path), arena_size=8 << 20)
+        except RuntimeError:
+            continue  # fp16 and dynamic-range int8: TFLite-Micro cannot allocate them
+        head = agent._capture_stderr(interp.print_allocations).split("Arena allocation head ")[1].split()[0]
+        assert model.planned_activation_bytes == int(head), path
+        compared += 1
+    assert compared == 7  # digits fp32, int8, pruned-int8, tiny-int8, both MobileNets, the MobileNet head (w10-regress)
     mobilenet = read_model(MODELS / "mobilenetv2-035-96" / "int8.tflite")
     assert mobilenet.planned_activation_bytes < mobilenet.activation_bytes_upper_bound / 2  # reuse
 
@@ -114,17 +125,43 @@ def test_firmware_engine_row_is_the_arena_on_the_emulated_cortex_m(tmp_path: Pat
     assert check["value"] == pytest.approx(row["working_memory_bytes"] / (4 * 2**20)) and check["passed"]
 
 
-def test_tflite_runtime_cannot_run_here_and_says_why() -> None:
-    """tflite-runtime's only cp311 wheel (2.14.0) is built against NumPy 1.x and fails under the
-    project's NumPy 2; its adapter is LiteRT's (same method, rss-increase). The agent reports a
-    missing runtime as a device error, never as a number."""
-    reply = agent.run_job({"runtime": "tflite-runtime", "model": str(MODELS / "digits-cnn" / "int8.tflite")})
-    try:
-        import tflite_runtime  # noqa: F401
-    except ImportError:
-        assert not reply["ok"] and reply["kind"] == "device" and "not installed" in reply["message"]
-    else:
-        pytest.skip("tflite-runtime is installed here: covered by a run instead")
+def tflite_runtime_python() -> str:
+    """tflite-runtime's only cp311 wheel (2.14.0) is built against NumPy 1; the project runs NumPy
+    2. Like a board with its own Python, it gets its own venv (make tflite-runtime-venv)."""
+    for candidate in (os.environ.get("EDGE_HARNESS_TFLITE_RUNTIME_PYTHON"),
+                      str(REPO / ".venv-tflite-runtime" / "bin" / "python")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    require(False, "no tflite-runtime venv (make tflite-runtime-venv installs tflite-runtime 2.14.0 with NumPy 1)")
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.slow
+def test_tflite_runtime_row_is_the_rss_increase(tmp_path: Path) -> None:
+    profile = tmp_path / "host-tflite-runtime.yaml"
+    profile.write_text(f"""\
+name: host-tflite-runtime
+description: this machine under tflite-runtime, in its own venv
+tier: workstation
+transport: local://?python={tflite_runtime_python()}
+runtime: tflite-runtime
+compute_tops: null
+ram: auto
+flash: auto
+model_volume_cap: 500 MB
+""")
+    suite = write_suite(tmp_path, families={"digits-cnn": VARIANTS})
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    harness("run", str(suite), "--device", str(profile), "--store", db)
+    store = Store(db)
+    rows = store.results()
+    assert len(rows) == len(VARIANTS)
+    for r in rows:
+        assert r["status"] == "ok" and r["runtime"] == "tflite-runtime"
+        assert r["working_memory_method"] == "rss-increase"
+        assert 0 < r["working_memory_bytes"] < r["rss_peak_bytes"] / 2
+    [env] = store.environments(rows[0]["run_id"])
+    assert env["data"]["runtime"] == "tflite-runtime" and env["data"]["runtime_version"] == "2.14.0"
 
 
 # ---------------------------------------------------------------- the white paper

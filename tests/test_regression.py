@@ -292,3 +292,8 @@ def test_compare_bad_input(tmp_path: Path) -> None:
     assert code == 2 and "RUN:family/variant" in out
     code, out = harness("compare", "r1", "r2", "--better", "20", "--store", db)
     assert code == 2 and "two variants" in out
+    code, out = harness("run", str(REPO / "suites" / "quickstart.yaml"), "--device", "host", "--store", db,
+                        "--rerun-suspects")
+    assert code == 2 and "--rerun-suspects needs --baseline" in out
+    code, out = harness("run", str(REPO / "suites" / "quickstart.yaml"), "--device", "host", "--repeat", "0")
+    assert code == 2 and "--repeat" in out
