@@ -188,9 +188,12 @@ def report(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [def
             typer.echo(note, err=True)
         typer.echo("\n".join(str(p) for p in paths))
         return
+    from harness.progress import Progress
     from harness.report.render import render_run_report
 
-    path = render_run_report(db, run_id or db.latest_run_id(), out, profiles)
+    with Progress("run report") as step:
+        step("reading the store and drawing the charts")
+        path = render_run_report(db, run_id or db.latest_run_id(), out, profiles)
     typer.echo(str(path))
 
 
