@@ -106,12 +106,17 @@ def run(suite: list[Path] = typer.Argument(..., help="A suite (.yaml), or .tflit
         markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
         shard: Optional[str] = typer.Option(None, "--shard", help="Run only shard K of N, e.g. 3/8."),
         run_id: Optional[str] = typer.Option(
-            None, "--run-id", help="Id of a new run (CI shards of one run share it; see `harness merge`).")) -> None:
+            None, "--run-id", help="Id of a new run (CI shards of one run share it; see `harness merge`)."),
+        repeat: Optional[int] = typer.Option(
+            None, "--repeat", min=1, help="Measure every case K times, interleaved; each repetition's median is kept."),
+        rerun_suspects: bool = typer.Option(
+            False, "--rerun-suspects", help="With --baseline: measure again (3x) cases whose latency moved >= the effect floor, before the verdict.")
+        ) -> None:
     """Run a suite, or models given directly, on one or more boards (one worker per board)."""
     from harness.cli_run import RunOutputs, run_command
 
     raise typer.Exit(run_command(suite, device, store, out, resume, profiles,
-                                 RunOutputs(baseline, junit, markdown, shard, run_id)))
+                                 RunOutputs(baseline, junit, markdown, shard, run_id, repeat, rerun_suspects)))
 
 
 @app.command()
@@ -127,6 +132,8 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
             memory_pct: float = typer.Option(10.0, "--memory-pct", help="Memory change that matters, %."),
             energy_pct: float = typer.Option(10.0, "--energy-pct", help="Energy change that matters, %."),
             accuracy_points: float = typer.Option(1.0, "--accuracy-points", help="Top-1 change that matters, points."),
+            history: int = typer.Option(10, "--history", min=1,
+                                        help="Latency noise band from the last N good runs up to BASE."),
             allow_no_baseline: bool = typer.Option(
                 False, "--allow-no-baseline", help="BASE last-good and none yet (a first run): report NEW alone."),
             junit: Optional[Path] = typer.Option(None, "--junit", help="Write NEW's JUnit XML with the verdicts here."),
@@ -137,7 +144,8 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
     from harness.regression import Criteria
 
     criteria = Criteria(alpha=alpha, min_effect_pct=min_effect_pct, latency_pct=latency_pct,
-                        memory_pct=memory_pct, energy_pct=energy_pct, accuracy_points=accuracy_points)
+                        memory_pct=memory_pct, energy_pct=energy_pct, accuracy_points=accuracy_points,
+                        history_runs=history)
     raise typer.Exit(compare_command(base, new, store, criteria, better, max_latency_ms, as_json, junit, markdown,
                                      allow_no_baseline))
 
@@ -202,19 +210,39 @@ def report(run_id: str = RunRefOpt,
 
     db = Store(store)
     if definition is not None:
+        from harness.progress import Progress
         from harness.report.definition import load_definition
         from harness.report.whitepaper import render_whitepaper
 
-        paths, notes = render_whitepaper(db, load_definition(definition), out, profiles, pdf=pdf)
+        with Progress("white paper") as step:
+            paths, notes = render_whitepaper(db, load_definition(definition), out, profiles, pdf=pdf, step=step)
         for note in notes:
             typer.echo(note, err=True)
         typer.echo("\n".join(str(p) for p in paths))
         return
     from harness.baselines import resolve
+    from harness.progress import Progress
     from harness.report.render import render_run_report
 
-    path = render_run_report(db, resolve(db, run_id), out, profiles)
+    with Progress("run report") as step:
+        step("reading the store and drawing the charts")
+        path = render_run_report(db, resolve(db, run_id), out, profiles)
     typer.echo(str(path))
+
+
+@app.command()
+@handled
+def dashboard(out: Path = typer.Option(Path("out/dashboard"), "--out", help="Output directory."),
+              suite: Optional[str] = typer.Option(None, "--suite", help="Only this suite [default: every suite]."),
+              store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt) -> None:
+    """The nightly dashboard: a static site of every benchmark's trend, noise band and change points."""
+    from harness.progress import Progress
+    from harness.report.dashboard import render_dashboard
+    from harness.store import Store
+
+    with Progress("dashboard") as step:
+        written = render_dashboard(Store(store), out, profiles, suite, step=step)
+    typer.echo(f"{out / 'index.html'} ({len(written)} files written)")
 
 
 @app.command()

@@ -88,7 +88,8 @@ results = sa.Table(
     sa.Column("model_bytes", sa.BigInteger),
     sa.Column("model_gzip_bytes", sa.BigInteger),
     sa.Column("environment_id", sa.Integer, sa.ForeignKey("environments.id")),
-    sa.Column("conditions", sa.JSON),  # temperature, clock at measurement time
+    sa.Column("conditions", sa.JSON),  # board clock/temperature, controller load etc. (harness/conditions.py)
+    sa.Column("latency_repeat_p50_us", sa.JSON),  # median of each repetition (run --repeat, --rerun-suspects)
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("duration_s", sa.Float),
     *[sa.Column(name, kind) for name, kind in _METRICS],
@@ -229,6 +230,18 @@ class Store:
             return result_id
 
         return self._write(write)
+
+    def replace_latency(self, result_id: int, values: dict[str, Any], samples_us: Iterable[float]) -> None:
+        """A re-measured case (`run --rerun-suspects`): its latency columns and samples, atomically."""
+        samples = array("d", samples_us)
+
+        def write(conn: sa.Connection) -> None:
+            conn.execute(results.update().where(results.c.id == result_id).values(**values))
+            conn.execute(latency_samples.delete().where(latency_samples.c.result_id == result_id))
+            conn.execute(latency_samples.insert().values(result_id=result_id, count=len(samples),
+                                                         samples_us=_pack(samples)))
+
+        self._write(write)
 
     def set_board_health(self, device: str, health: str, reason: str | None) -> None:
         values = {"health": health, "reason": reason, "updated_at": now()}

@@ -35,6 +35,7 @@ class RunSettings(StrictModel):
     threads: int = pydantic.Field(default=1, ge=1)
     timeout: Seconds = 300.0  # per case, including deploy and accuracy
     accuracy_samples: int | None = pydantic.Field(default=None, ge=1)  # None: the whole eval set
+    repeat: int = pydantic.Field(default=1, ge=1)  # interleaved repetitions of every case (run --repeat)
 
 
 class SuiteModel(StrictModel):
