@@ -13,7 +13,7 @@ import pydantic
 from harness import configfile
 from harness.configfile import StrictModel
 from harness.errors import ConfigError
-from harness.units import Bytes, MilliampHours, Seconds, Tops, Volts, Watts
+from harness.units import Bytes, MilliampHours, PositiveSeconds, Seconds, Tops, Volts, Watts
 
 
 
@@ -48,8 +48,8 @@ class SshOptions(StrictModel):
     password_env: str | None = None  # name of an environment variable, never a password
     python: str = "python3"
     workdir: str = "/tmp/edge-harness"
-    connect_timeout: Seconds = 10.0
-    command_timeout: Seconds = 600.0
+    connect_timeout: PositiveSeconds = 10.0
+    command_timeout: PositiveSeconds = 600.0
     boot_wait: Seconds = 60.0  # how long connecting is retried while the board boots
 
 
@@ -57,7 +57,7 @@ class SerialOptions(StrictModel):
     protocol: Literal["binary", "mlperf-tiny"] = "binary"
     reset: Literal["none", "dtr-rts", "command"] = "none"
     reset_command: list[str] | None = None
-    read_timeout: Seconds = 5.0
+    read_timeout: PositiveSeconds = 5.0
     deploy: Literal["upload", "esptool"] = "upload"  # esptool: flash the model partition (ESP32)
     esptool_chip: str = "auto"
     model_partition: int = 0x200000  # offset of the `model` partition (firmware/ports/esp32/partitions.csv)
@@ -70,7 +70,7 @@ class QemuOptions(StrictModel):
     # 1e9/2**icount_shift instructions per second like a real one, using a fraction of a host core
     pace: bool = False
     memory: Bytes | None = None
-    boot_timeout: Seconds = 120.0
+    boot_timeout: PositiveSeconds = 120.0
 
 
 class LabgridSection(StrictModel):
@@ -106,7 +106,7 @@ class PowerSection(StrictModel):
     battery_voltage: Volts | None = None
     duty_cycle: float | None = pydantic.Field(default=None, ge=0, le=1)
     windows: int = pydantic.Field(default=5, ge=1)
-    window_seconds: Seconds = 10.0
+    window_seconds: PositiveSeconds = 10.0
     estimate: PowerEstimate | None = None
 
     @pydantic.field_validator("meter")
@@ -145,6 +145,7 @@ class DeviceProfile(StrictModel):
     emulated: bool = False
     reference: bool = False  # a device class from the seed's table, not a board: checked, never run
     cpu: str | None = None
+    cores: int | None = pydantic.Field(default=None, ge=1)  # caps a suite's run.threads; local: os.cpu_count()
     accelerator: str | None = None
     specs_source: str | None = None
     ssh: SshOptions | None = None
