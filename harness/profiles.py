@@ -112,10 +112,15 @@ class PowerSection(StrictModel):
     @pydantic.field_validator("meter")
     @classmethod
     def _known_meter(cls, url: str | None) -> str | None:
-        from harness.power import SCHEMES  # the meter registry is the one list of schemes
+        from harness.power import SCHEMES, check_url  # the meter registry is the one list of schemes
 
         if url is not None and urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"unknown power meter {url!r}; the URL scheme must be one of {', '.join(SCHEMES)}")
+        if url is not None:
+            try:
+                check_url(url)  # settings the meter itself would refuse, before any run
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return url
 
 
