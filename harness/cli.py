@@ -28,7 +28,9 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except HarnessError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            from harness.masking import mask
+
+            typer.echo(f"error: {mask(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -231,6 +233,9 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
 
 
 def main() -> None:
+    from harness.masking import mask_logs
+
+    mask_logs()
     app()
 
 

@@ -17,6 +17,7 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError
 from harness.fleet import Board, run_boards
 from harness.profiles import DeviceProfile
+from harness.masking import mask, mask_optional
 from harness.runners.base import Runner
 from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan
 from harness.store import Store
@@ -42,7 +43,7 @@ class FamilyBars:
     def case_done(self, item: PlannedCase, row: dict[str, Any]) -> None:
         self.progress.advance(self.tasks[item.case.family])
         if row["status"] != "ok":
-            self.progress.console.print(f"[yellow]{item.case.key}: {row['status']}[/yellow] {row['reason']}")
+            self.progress.console.print(f"[yellow]{item.case.key}: {row['status']}[/yellow] {mask(str(row['reason']))}")
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class BoardBars:
     def case_done(self, item: PlannedCase, row: dict[str, Any]) -> None:
         self.progress.advance(self.task)
         if row["status"] != "ok":
-            self.progress.console.print(f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {row['reason']}")
+            self.progress.console.print(
+                f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {mask(str(row['reason']))}")
 
 
 def run_command(suite_path: Path, device_names: list[str], store_url: str | None, out: Path | None,
@@ -105,10 +107,11 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
         finish_run(store, run_id, completed)
     rows = store.results(run_id)
     results_table(rows, f"{suite.name} on {', '.join(plans)} — run {run_id}")
-    console.print(f"run id: {run_id}   store: {store.url}")
+    console.print(f"run id: {run_id}   store: {mask(store.url)}")
     for board in boards:
         if board.state.health.value != "good":
-            console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] {board.state.reason}")
+            console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] "
+                          f"{mask_optional(board.state.reason)}")
     if out is not None:
         from harness.report.render import render_run_report
 

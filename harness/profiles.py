@@ -40,6 +40,15 @@ class Runtime(str, enum.Enum):
         return self in (Runtime.TFLM, Runtime.HARNESS_FW)
 
 
+def _no_password(url: str | None) -> str | None:
+    from harness.masking import password_in_url
+
+    refusal = password_in_url(url) if url else None
+    if refusal:
+        raise ValueError(refusal)
+    return url
+
+
 class SshOptions(StrictModel):
     key_file: str | None = None  # None: the SSH agent, then ~/.ssh default keys
     known_hosts: str | None = None  # None: the harness's own known_hosts
@@ -91,6 +100,11 @@ class RecoverySection(StrictModel):
     pdu_url: str | None = None  # an HTTP endpoint that power-cycles the outlet (POSTed to)
     settle: Seconds = 5.0  # wait after a power cycle before reconnecting
 
+    @pydantic.field_validator("pdu_url")
+    @classmethod
+    def _pdu_without_password(cls, url: str | None) -> str | None:
+        return _no_password(url)
+
 
 class PowerEstimate(StrictModel):
     """An explicit, opt-in estimate: stored and shown as `estimated`, never ranked as measured."""
@@ -117,6 +131,7 @@ class PowerSection(StrictModel):
         if url is not None and urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"unknown power meter {url!r}; the URL scheme must be one of {', '.join(SCHEMES)}")
         if url is not None:
+            _no_password(url)
             try:
                 check_url(url)  # settings the meter itself would refuse, before any run
             except ConfigError as exc:
@@ -168,6 +183,7 @@ class DeviceProfile(StrictModel):
 
         if url is None:
             return None  # only a reference class may lack one (checked below)
+        _no_password(url)
         if urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"unknown transport {url!r}; the URL scheme must be one of {', '.join(SCHEMES)}")
         return url
