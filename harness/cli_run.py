@@ -122,12 +122,31 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
 def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]:
     """--device a --device b, or --device a,b; each board once."""
     wanted = [n.strip() for name in names for n in name.split(",") if n.strip()]
-    devices = [profile_mod.resolve(n, profiles_dir) for n in wanted]
+    if not wanted:
+        raise ConfigError(f"--device {','.join(names)!r} names no board; give a device name or a profile path")
+    devices = [_same_as_shipped(profile_mod.resolve(n, profiles_dir), n, profiles_dir) for n in wanted]
     seen = [d.name for d in devices]
     twice = sorted({n for n in seen if seen.count(n) > 1})
     if twice:
         raise ConfigError(f"--device names {', '.join(twice)} more than once: a board runs one thing at a time")
     return devices
+
+
+def _same_as_shipped(device: DeviceProfile, given: str, profiles_dir: Path | None) -> DeviceProfile:
+    """A profile given by path whose name is a known device's but whose specs differ would store
+    two boards' results under one name: refused, naming the fields that differ."""
+    path = Path(given)
+    shipped = (profiles_dir or profile_mod.default_profiles_dir()) / f"{device.name}.yaml"
+    if path.suffix not in (".yaml", ".yml") or not shipped.is_file() or shipped.resolve() == path.resolve():
+        return device
+    known = profile_mod.load_profile(shipped)
+    ignore = {"description", "specs_source"}
+    mine, theirs = device.model_dump(exclude=ignore), known.model_dump(exclude=ignore)
+    differ = sorted(k for k in mine if mine[k] != theirs[k])
+    if differ:
+        raise ConfigError(f"{path}: name {device.name!r} is the device {shipped}, but {', '.join(differ)} differ; "
+                          "results are stored by device name, so give this board its own name")
+    return device
 
 
 def _shard(plans: dict[str, list[PlannedCase]], spec: tuple[int, int]) -> dict[str, list[PlannedCase]]:

@@ -88,6 +88,21 @@ def _npz(tmp: Path, spec: dict[str, Any]) -> None:
     np.savez(tmp / spec["file"], x=x, y=y.astype(spec.get("y_dtype", "int64")))
 
 
+def _custom_op(tmp: Path, relative: str) -> None:
+    """The tiny digits model with its first operator turned into a custom op 'MyVendorOp'."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    data = (MODELS / "digits-cnn" / "tiny-int8.tflite").read_bytes()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    code = model.operatorCodes[0]
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode = "MyVendorOp"
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    (tmp / relative).write_bytes(bytes(builder.Output()))
+
+
 def _store_with_run(tmp: Path, name: str = "results.sqlite") -> None:
     """A store holding one small complete run `run-1` (one result on `host`)."""
     from harness.store import Store
@@ -104,7 +119,7 @@ def _store_with_run(tmp: Path, name: str = "results.sqlite") -> None:
 PREPARE: dict[str, Callable[..., None]] = {
     "copy-family": _copy_family, "truncate": _truncate, "fifo": _fifo, "big-file": _big_file,
     "npz": _npz, "remove": _remove, "copy": _copy, "json-del": _json_del,
-    "mkdir": _mkdir, "latin1": _latin1, "store-with-run": _store_with_run,
+    "mkdir": _mkdir, "latin1": _latin1, "custom-op": _custom_op, "store-with-run": _store_with_run,
 }
 
 
