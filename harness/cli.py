@@ -173,6 +173,8 @@ def results(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [de
     from harness.store import Store
 
     db = Store(store)
+    if run_id is not None:
+        db.run(run_id)  # an unknown id is an error, not an empty table
     results_output(db, run_id or db.latest_run_id(), fmt)
 
 
