@@ -162,6 +162,7 @@ class DeviceProfile(StrictModel):
     ram: Bytes
     flash: Bytes
     model_volume_cap: Bytes
+    arena: Bytes | None = None  # a firmware's static tensor arena (< RAM); the fit check uses it when given
     emulated: bool = False
     reference: bool = False  # a device class from the seed's table, not a board: checked, never run
     cpu: str | None = None
