@@ -139,6 +139,9 @@ class Store:
     def _connect(self) -> sa.Engine:
         try:
             engine = sa.create_engine(self.url, future=True)
+        except sa.exc.NoSuchModuleError:  # 'Can't load plugin: sqlalchemy.dialects:foo'
+            raise StoreError(f"store {self.url}: unknown scheme {self.url.split('://')[0]!r}; use a path, "
+                             "sqlite:///PATH or postgresql+psycopg://HOST/DB") from None
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreError(f"store {self.url}: {exc}") from None
         if engine.dialect.name == "sqlite":
