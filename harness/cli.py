@@ -31,7 +31,9 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except HarnessError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            from harness.masking import mask
+
+            typer.echo(f"error: {mask(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
@@ -39,6 +41,18 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def _probability(value: float) -> float:
+    if not 0 < value < 1:
+        raise typer.BadParameter(f"{value:g} is not a significance level; give a number between 0 and 1, e.g. 0.01")
+    return value
+
+
+def _positive(value: Optional[float]) -> Optional[float]:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value:g}: give a number greater than 0")
+    return value
 
 
 @app.command()
@@ -62,9 +76,13 @@ def inspect(models: list[Path] = typer.Argument(..., help=".tflite files or mode
             no_cache: bool = typer.Option(False, "--no-cache", help="Probe TFLite-Micro again.")) -> None:
     """Inputs, outputs, operators, parameters, MACs, bytes and the TFLite-Micro arena of a model."""
     from harness.cli_views import inspection_view, print_json
+    from harness.errors import ConfigError, ModelError
     from harness.inspection import inspect_model, model_files
 
-    found = [inspect_model(path, use_cache=not no_cache) for path in model_files(models)]
+    try:
+        found = [inspect_model(path, use_cache=not no_cache) for path in model_files(models)]
+    except ModelError as exc:  # the file given is bad input, as `run` treats it
+        raise ConfigError(str(exc)) from None
     if as_json:
         print_json(found[0].to_dict() if len(found) == 1 else [f.to_dict() for f in found])
     else:
@@ -124,14 +142,16 @@ def run(suite: list[Path] = typer.Argument(..., help="A suite (.yaml), or .tflit
 def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-good, or RUN:family/variant."),
             new: str = typer.Argument(..., help="NEW: run id, latest, or RUN:family/variant."),
             store: Optional[str] = StoreOpt,
-            better: Optional[float] = typer.Option(None, "--better", help="A/B: is B's latency better by more than PCT %?"),
-            max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="A/B: is B's median latency under MS?"),
-            alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the Mann-Whitney U test."),
-            min_effect_pct: float = typer.Option(5.0, "--min-effect-pct", help="Smallest median shift counted as real."),
-            latency_pct: float = typer.Option(10.0, "--latency-pct", help="Latency change that matters, %."),
-            memory_pct: float = typer.Option(10.0, "--memory-pct", help="Memory change that matters, %."),
-            energy_pct: float = typer.Option(10.0, "--energy-pct", help="Energy change that matters, %."),
-            accuracy_points: float = typer.Option(1.0, "--accuracy-points", help="Top-1 change that matters, points."),
+            better: Optional[float] = typer.Option(None, "--better", min=0, help="A/B: is B's latency better by more than PCT %?"),
+            max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", callback=_positive,
+                                                           help="A/B: is B's median latency under MS?"),
+            alpha: float = typer.Option(0.01, "--alpha", callback=_probability,
+                                        help="Significance level of the Mann-Whitney U test, in (0, 1)."),
+            min_effect_pct: float = typer.Option(5.0, "--min-effect-pct", min=0, help="Smallest median shift counted as real."),
+            latency_pct: float = typer.Option(10.0, "--latency-pct", min=0, help="Latency change that matters, %."),
+            memory_pct: float = typer.Option(10.0, "--memory-pct", min=0, help="Memory change that matters, %."),
+            energy_pct: float = typer.Option(10.0, "--energy-pct", min=0, help="Energy change that matters, %."),
+            accuracy_points: float = typer.Option(1.0, "--accuracy-points", min=0, help="Top-1 change that matters, points."),
             history: int = typer.Option(10, "--history", min=1,
                                         help="Latency noise band from the last N good runs up to BASE."),
             allow_no_baseline: bool = typer.Option(
@@ -206,8 +226,11 @@ def report(run_id: str = RunRefOpt,
                None, "--definition", help="A reports/*.yaml: render its white paper instead of one run."),
            pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the white paper as PDF.")) -> None:
     """Render the HTML report of a run, or with --definition the white paper of a period."""
+    from harness.errors import ConfigError
     from harness.store import Store
 
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; give a directory for the report")
     db = Store(store)
     if definition is not None:
         from harness.progress import Progress
@@ -257,6 +280,10 @@ def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to r
     from harness.report.leaderboard import render_leaderboard
     from harness.store import Store
 
+    from harness.errors import ConfigError
+
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; give a directory for the leaderboard")
     spec = load_definition(definition or Path(f"reports/annual-{year}.yaml"))
     paths, method = render_leaderboard(Store(store), spec, year, out or Path(f"out/leaderboard-{year}"), profiles)
     typer.echo(method)
@@ -284,12 +311,26 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
             state = Health(set_state)
         except ValueError:
             raise ConfigError(f"--set {set_state!r}: use one of {', '.join(h.value for h in Health)}") from None
+        _known_board(db, device)
         db.set_board_health(device, state.value, reason or f"set by hand to {state.value}")
     rows = [r for r in db.boards_health() if device is None or r["device"] == device]
     if as_json:
         print_json(rows)
     else:
         health_table(rows)
+
+
+def _known_board(db: Any, device: str) -> None:
+    """A health decision for a board nobody has (a typo) would be stored and never read."""
+    from harness.errors import ConfigError
+    from harness.locations import profile_dirs
+
+    directories = profile_dirs()
+    known = {r["device"] for r in db.boards_health()} | {p.stem for d in directories for p in d.glob("*.yaml")}
+    if device not in known:
+        raise ConfigError(f"unknown board {device!r}: no profile {device}.yaml in "
+                          f"{', '.join(str(d) for d in directories)} and no board of that name in the store; "
+                          f"known: {', '.join(sorted(known)) or 'none'}")
 
 
 @app.command()
@@ -335,6 +376,9 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def main() -> None:
+    from harness.masking import mask_logs
+
+    mask_logs()
     app()
 
 

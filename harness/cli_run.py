@@ -16,6 +16,7 @@ from harness.connect import open_runner, preflight
 from harness.deadline import Deadline
 from harness.errors import ConfigError, StoreError
 from harness.fleet import Board, run_boards
+from harness.masking import mask, mask_optional
 from harness.profiles import DeviceProfile
 from harness.regression import UNCHANGED, Criteria
 from harness.runners.base import Runner
@@ -44,7 +45,7 @@ class FamilyBars:
     def case_done(self, item: PlannedCase, row: dict[str, Any]) -> None:
         self.progress.advance(self.tasks[item.case.family])
         if row["status"] != "ok":
-            self.progress.console.print(f"[yellow]{item.case.key}: {row['status']}[/yellow] {row['reason']}")
+            self.progress.console.print(f"[yellow]{item.case.key}: {row['status']}[/yellow] {mask(str(row['reason']))}")
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ class BoardBars:
     def case_done(self, item: PlannedCase, row: dict[str, Any]) -> None:
         self.progress.advance(self.task)
         if row["status"] != "ok":
-            self.progress.console.print(f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {row['reason']}")
+            self.progress.console.print(
+                f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {mask(str(row['reason']))}")
 
 
 def run_command(targets: list[Path], device_names: list[str], store_url: str | None, out: Path | None,
@@ -104,7 +106,7 @@ def run_command(targets: list[Path], device_names: list[str], store_url: str | N
         raise ConfigError(f"--run-id {extra.run_id}: that run is already in {store.url}; use --resume")
     run_id = open_run(store, suite, list(plans), run_id=resume or extra.run_id, resume=bool(resume))
     console.print(f"run {run_id} {'resumed' if resume else 'started'}: {suite.name} on {', '.join(plans)}"
-                  f"   store: {store.url}")
+                  f"   store: {mask(store.url)}")
     _warn_if_busy()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     completed = False
@@ -121,13 +123,14 @@ def run_command(targets: list[Path], device_names: list[str], store_url: str | N
         finish_run(store, run_id, completed)
     rows = store.results(run_id)
     results_table(rows, f"{suite.name} on {', '.join(plans)} — run {run_id}")
-    console.print(f"run id: {run_id}   store: {store.url}")
+    console.print(f"run id: {run_id}   store: {mask(store.url)}")
     busy = conditions.busy_summary(rows)
     if busy:
         console.print(f"[yellow]warning: {busy}[/yellow]")
     for board in boards:
         if board.state.health.value != "good":
-            console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] {board.state.reason}")
+            console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] "
+                          f"{mask_optional(board.state.reason)}")
     if out is not None:
         from harness.report.render import render_run_report
 
@@ -165,10 +168,12 @@ def _rerun_suspects(store: Store, run_id: str, suite: Suite, devices: list[Devic
 def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]:
     """--device a --device b, or --device a,b; each board once."""
     wanted = [n.strip() for name in names for n in name.split(",") if n.strip()]
+    if not wanted:
+        raise ConfigError(f"--device {','.join(names)!r} names no board; give a device name or a profile path")
     devices, errors = [], []
     for name in wanted:  # every bad device reported at once
         try:
-            devices.append(profile_mod.resolve(name, profiles_dir))
+            devices.append(_same_as_shipped(profile_mod.resolve(name, profiles_dir), name, profiles_dir))
         except ConfigError as exc:
             errors.extend(configfile.messages(exc))
     configfile.raise_all(errors)
@@ -177,6 +182,26 @@ def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]
     if twice:
         raise ConfigError(f"--device names {', '.join(twice)} more than once: a board runs one thing at a time")
     return devices
+
+
+def _same_as_shipped(device: DeviceProfile, given: str, profiles_dir: Path | None) -> DeviceProfile:
+    """A profile given by path whose name is a known device's but whose specs differ would store
+    two boards' results under one name: refused, naming the fields that differ."""
+    path = Path(given)
+    from harness.locations import profile_dirs
+
+    shipped = next((d / f"{device.name}.yaml" for d in profile_dirs(profiles_dir)
+                    if (d / f"{device.name}.yaml").is_file()), None)
+    if path.suffix not in (".yaml", ".yml") or shipped is None or shipped.resolve() == path.resolve():
+        return device
+    known = profile_mod.load_profile(shipped)
+    ignore = {"description", "specs_source"}
+    mine, theirs = device.model_dump(exclude=ignore), known.model_dump(exclude=ignore)
+    differ = sorted(k for k in mine if mine[k] != theirs[k])
+    if differ:
+        raise ConfigError(f"{path}: name {device.name!r} is the device {shipped}, but {', '.join(differ)} differ; "
+                          "results are stored by device name, so give this board its own name")
+    return device
 
 
 def _shard(plans: dict[str, list[PlannedCase]], spec: tuple[int, int]) -> dict[str, list[PlannedCase]]:

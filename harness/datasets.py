@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -94,8 +95,8 @@ def read(path: Path) -> Dataset:
         data = path.read_bytes()
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             x, y = arrays["x"], arrays["y"]
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise ConfigError(f"{path}: not a dataset with arrays 'x' and 'y': {exc}") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"{path}: not a dataset with arrays 'x' and 'y' ({type(exc).__name__}: {exc})") from None
     return Dataset(path, x, y, hashlib.sha256(data).hexdigest(), (path,))
 
 
@@ -190,6 +191,8 @@ def check(data: Dataset, model: ModelIO, model_name: str, *, sha256: str | None 
         raise ConfigError(f"{where}: labels y must be integers (class indices), got {y.dtype}")
     if len(x) != len(y):
         raise ConfigError(f"{where}: {len(x)} inputs but {len(y)} labels")
+    if len(y) == 0:
+        raise ConfigError(f"{where}: no samples")
     n_classes = model.classes
     for says, claimed in (("the manifest says", classes), ("its classes column says", data.classes)):
         if claimed is not None and claimed != n_classes:

@@ -1,11 +1,14 @@
 """Pre-flight of a suite on a device, before anything is written.
 
 Every model parses and matches its manifest's sha256, every dataset matches its model's input
-shape (bad input is a ConfigError, exit 2), and the fit check decides which cases are skipped.
+shape and holds labels and inputs an accuracy can be computed from (harness/datasets.py), the
+threads fit the board's cores (bad input is a ConfigError, exit 2), and the fit check decides
+which cases are skipped.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +34,7 @@ class PlannedCase:
 
 def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
     """Check every input before the run starts; bad input is a ConfigError (exit 2)."""
+    _check_threads(suite, device)
     planned = []
     for case in _reference_first(suite.cases):
         try:
@@ -74,6 +78,15 @@ def _dataset(case: ModelCase, suite: Suite, model: TfliteModel) -> Path:
     return datasets.prepare(case.dataset_path, io, case.model_path.name,
                             sha256=info.sha256 if info else None, samples=info.samples if info else None,
                             classes=family.num_classes)
+
+
+def _check_threads(suite: Suite, device: DeviceProfile) -> None:
+    # More threads than cores makes LiteRT crash (SIGSEGV at 100000) or time-slice: a bad input.
+    local = str(device.transport).startswith("local:")
+    cores = device.cores or (os.cpu_count() if local else None)
+    if cores is not None and suite.run.threads > cores:
+        raise ConfigError(f"{suite.path}: field 'run.threads': {suite.run.threads} threads, but {device.name} "
+                          f"has {cores} cores; use at most {cores}")
 
 
 def _reference_first(cases: tuple[ModelCase, ...]) -> list[ModelCase]:

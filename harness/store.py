@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from harness.errors import StoreError
+from harness.masking import mask, mask_optional
 
 SCHEMA_VERSION = 1
 
@@ -144,6 +145,9 @@ class Store:
     def _connect(self) -> sa.Engine:
         try:
             engine = sa.create_engine(self.url, future=True)
+        except sa.exc.NoSuchModuleError:  # 'Can't load plugin: sqlalchemy.dialects:foo'
+            raise StoreError(f"store {self.url}: unknown scheme {self.url.split('://')[0]!r}; use a path, "
+                             "sqlite:///PATH or postgresql+psycopg://HOST/DB") from None
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreError(f"store {self.url}: {exc}") from None
         if engine.dialect.name == "sqlite":
@@ -189,6 +193,8 @@ class Store:
 
     def start_run(self, row: dict[str, Any]) -> str:
         values = {"status": "running", "started_at": now(), **row}
+        if isinstance(values.get("command"), str):  # argv may hold a store URL with a password
+            values["command"] = mask(values["command"])
         self._write(lambda conn: conn.execute(runs.insert().values(**values)))
         return values["run_id"]
 
@@ -223,7 +229,8 @@ class Store:
         samples = array("d", samples_us)
 
         def write(conn: sa.Connection) -> int:
-            result_id = conn.execute(results.insert().values(recorded_at=now(), **row)).inserted_primary_key[0]
+            values = {**row, "reason": mask_optional(row.get("reason"))}  # a library's message may quote a URL
+            result_id = conn.execute(results.insert().values(recorded_at=now(), **values)).inserted_primary_key[0]
             if samples:
                 conn.execute(latency_samples.insert().values(
                     result_id=result_id, count=len(samples), samples_us=_pack(samples)))
@@ -244,7 +251,7 @@ class Store:
         self._write(write)
 
     def set_board_health(self, device: str, health: str, reason: str | None) -> None:
-        values = {"health": health, "reason": reason, "updated_at": now()}
+        values = {"health": health, "reason": mask_optional(reason), "updated_at": now()}
 
         def write(conn: sa.Connection) -> None:
             updated = conn.execute(boards.update().where(boards.c.device == device).values(**values))

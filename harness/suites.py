@@ -14,7 +14,7 @@ from harness.configfile import StrictModel
 from harness.errors import ConfigError
 from harness.models.manifest import MANIFEST, FamilyManifest, load_manifest, single_model
 from harness.profiles import Thresholds
-from harness.units import Seconds
+from harness.units import PositiveSeconds, Seconds
 
 
 class Phase(StrictModel):
@@ -26,14 +26,14 @@ class Phase(StrictModel):
 
 class MeasurePhase(Phase):
     count: int = pydantic.Field(ge=1)
-    max_seconds: Seconds | None = None  # a cap for very slow boards; None: no cap
+    max_seconds: PositiveSeconds | None = None  # a cap for very slow boards; None: no cap
 
 
 class RunSettings(StrictModel):
     warmup: Phase = Phase(count=5, min_seconds=0.2)
     measure: MeasurePhase = MeasurePhase(count=50, min_seconds=1.0)
-    threads: int = pydantic.Field(default=1, ge=1)
-    timeout: Seconds = 300.0  # per case, including deploy and accuracy
+    threads: int = pydantic.Field(default=1, ge=1, le=256)  # and at most the board's cores (planning.py)
+    timeout: PositiveSeconds = 300.0  # per case, including deploy and accuracy
     accuracy_samples: int | None = pydantic.Field(default=None, ge=1)  # None: the whole eval set
     repeat: int = pydantic.Field(default=1, ge=1)  # interleaved repetitions of every case (run --repeat)
 
@@ -84,7 +84,7 @@ class Suite:
 def load_suite(path: Path) -> Suite:
     data, lines = configfile.read_yaml(path)
     spec = configfile.validate(data, SuiteFile, path, lines)
-    return build_suite(spec, path, path.read_text(encoding="utf-8"), lines)
+    return build_suite(spec, path, configfile.read_text(path), lines)
 
 
 def build_suite(spec: SuiteFile, path: Path, text: str, lines: dict[configfile.Loc, int]) -> Suite:

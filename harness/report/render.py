@@ -8,11 +8,13 @@ from typing import Any, Callable
 
 import jinja2
 import numpy as np
+import markupsafe
 
 from harness import memory
 from harness import profiles as profile_mod
 from harness.errors import ConfigError, HarnessError
 from harness.report import dataset, numbers
+from harness.masking import mask
 from harness.store import Store
 from harness.units import human_bytes
 
@@ -27,10 +29,17 @@ def environment() -> jinja2.Environment:
         autoescape=True,  # device and model names come from files anyone may edit
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
+        finalize=_masked,  # every value a page shows passes through the one masking function
     )
     env.filters.update(bytes=human_bytes, ms=_ms, num=_num, pct=_pct, ratio=_ratio, memory=memory.label)
     env.filters.update(numbers.FILTERS)  # by quantity (harness/report/numbers.py)
     return env
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, markupsafe.Markup):  # already-safe HTML (a chart's SVG) stays safe
+        return markupsafe.Markup(mask(str(value)))
+    return mask(value) if isinstance(value, str) else value
 
 
 def _ms(us: float | None) -> str:
