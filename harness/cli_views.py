@@ -98,7 +98,8 @@ def results_table(rows: list[dict[str, Any]], title: str) -> None:
     for r in rows:
         passed = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "—"}[r["thresholds_passed"]]
         status = r["status"] if r["status"] == "ok" else f"[yellow]{r['status']}[/yellow]"
-        energy = r["power_status"] if r["energy_uj"] is None else f"{r['energy_uj']:.1f} µJ"
+        energy = r["power_status"] if r["energy_uj"] is None else f"{r['energy_uj']:.1f} µJ" + (
+            " (estimated)" if r["power_status"] == "estimated" else "")
         table.add_row(r["device"], f"{r['family']}/{r['variant']}", status,
                       _ms(r["latency_p50_us"]), _ms(r["latency_p99_us"]),
                       human_bytes(r["rss_peak_bytes"]), human_bytes(r["arena_bytes"]),

@@ -99,7 +99,8 @@ def test_memory_energy_accuracy_thresholds() -> None:
     arena = compare_case(row(1, runtime="tflm", arena_bytes=10_000), row(2, runtime="tflm", arena_bytes=8_000),
                          {1: same, 2: same})
     assert arena.check("memory").base == 10_000 and arena.verdict == IMPROVEMENT
-    energy = compare_case(row(1, energy_uj=100.0), row(2, energy_uj=79.0), {1: same, 2: same})
+    energy = compare_case(row(1, energy_uj=100.0, power_status="measured"),
+                          row(2, energy_uj=79.0, power_status="measured"), {1: same, 2: same})
     assert energy.check("energy").verdict == IMPROVEMENT
     drop = verdict_of(same, same, accuracy_top1=0.95)
     assert drop.verdict == REGRESSION and drop.check("accuracy").change == pytest.approx(-2)

@@ -100,4 +100,4 @@ class HwmonMeter(PowerMeter):
                        anchor_error_s=self._half_trip)
 
     def close(self) -> None:
-        pass
+        self.reader.close()
