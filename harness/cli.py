@@ -188,16 +188,23 @@ def report(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [def
 def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to rank."),
                 definition: Optional[Path] = typer.Option(
                     None, "--definition", help="Reference, weights, suites [default: reports/annual-YEAR.yaml]."),
+                reference: Optional[str] = typer.Option(
+                    None, "--reference", help="Score against this device [default: the definition's]."),
                 out: Optional[Path] = typer.Option(None, "--out", help="Output directory [default: out/leaderboard-YEAR]."),
                 store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt) -> None:
     """The annual leaderboard: a year of nightly runs ranked, with movement against the year before."""
+    from harness.cli_views import leaderboard_table
     from harness.report.definition import load_definition
     from harness.report.leaderboard import render_leaderboard
     from harness.store import Store
 
     spec = load_definition(definition or Path(f"reports/annual-{year}.yaml"))
-    paths, method = render_leaderboard(Store(store), spec, year, out or Path(f"out/leaderboard-{year}"), profiles)
-    typer.echo(method)
+    paths, board = render_leaderboard(Store(store), spec, year, out or Path(f"out/leaderboard-{year}"), profiles,
+                                      reference)
+    typer.echo(board.method)
+    if board.note:
+        typer.echo(f"note: {board.note}")
+    leaderboard_table(board.table(), f"{spec.title} — {year}, reference {board.board.reference} = 1000")
     typer.echo("\n".join(str(p) for p in paths))
 
 

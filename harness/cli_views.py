@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness.units import human_bytes
 
@@ -88,6 +89,20 @@ def health_table(rows: list[dict[str, Any]]) -> None:
 RESULT_COLUMNS = ("device", "family", "variant", "status", "latency_p50_us", "latency_p99_us",
                   "rss_peak_bytes", "arena_bytes", "accuracy_top1", "accuracy_delta_points",
                   "model_bytes", "model_gzip_bytes", "power_status", "thresholds_passed", "reason")
+
+
+def leaderboard_table(rows: list[dict[str, str]], title: str) -> None:
+    """The ranking, one table per pool (boards, workstation, emulated are never ranked together)."""
+    for pool in dict.fromkeys(r["pool"] for r in rows):
+        table = Table(title=Text(f"{title} — {pool}"))
+        for col in ("rank", "device", "tier", "score", "interval", "movement", "nights"):
+            table.add_column(col, justify="right" if col in ("rank", "score", "nights") else "left")
+        for r in rows:
+            if r["pool"] == pool:
+                # Text, not markup: a device named "[red]x" is printed as named
+                table.add_row(*(Text(r[c]) for c in ("rank", "device", "tier", "score", "interval", "movement",
+                                                     "nights")))
+        console.print(table)
 
 
 def results_table(rows: list[dict[str, Any]], title: str) -> None:
