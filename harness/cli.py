@@ -204,7 +204,7 @@ def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to r
     typer.echo(board.method)
     if board.note:
         typer.echo(f"note: {board.note}")
-    leaderboard_table(board.table(), f"{spec.title} — {year}, reference {board.board.reference} = 1000")
+    leaderboard_table(board.table(), f"Leaderboard {year}, reference {board.board.reference} = 1000")
     typer.echo("\n".join(str(p) for p in paths))
 
 

@@ -187,3 +187,28 @@ def test_a_reference_without_results_names_the_devices_that_have_some(tmp_path: 
     assert md_rows(md)["host"][4] == "1000" and md_rows(md)["host\\-tflm"][4] == "33"
     code, output, md = leaderboard(tmp_path, "--reference", "host-tflm", reference="rpi5")
     assert code == 0 and md_rows(md)["host"][4] == "30000" and "note:" not in output
+
+
+@pytest.mark.slow
+def test_the_readme_tour_command_works_after_a_quickstart_run(tmp_path: Path) -> None:
+    """`make demo` then `harness leaderboard --year 2026`: only `host` has results, the annual
+    definition's reference is rpi5. The command ranks against host and says why."""
+    from tests.conftest import REPO
+    from tests.suite_files import write_suite
+
+    suite = write_suite(tmp_path, families={"digits-cnn": ["int8"]}, name="quickstart")  # the suite's name
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    run = CliRunner().invoke(app, ["run", str(suite), "--device", "host", "--store", db,
+                                   "--profiles", str(REPO / "device_profiles")])
+    assert run.exit_code in (0, 1), run.output
+    year = Store(db).runs()[0]["started_at"].year
+    result = CliRunner().invoke(app, ["leaderboard", "--year", str(year), "--definition",
+                                      str(REPO / "reports" / "annual-2026.yaml"), "--store", db,
+                                      "--profiles", str(REPO / "device_profiles"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "reference device 'rpi5' has no successful result of suites quickstart" in said
+    assert "scores are against 'host'" in said and "--reference DEVICE" in said
+    row = next(line for line in result.output.splitlines() if line.startswith("│") and " host " in line)
+    assert [c.strip() for c in row.strip("│").split("│")] == [
+        "1", "host", "workstation", "1000", "1000–1000 (1 night: too few for an interval)", "new", "1"]
