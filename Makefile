@@ -4,13 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv system-deps labgrid-venv models clean
+.PHONY: demo test venv system-deps labgrid-venv tflite-runtime-venv models clean
 
 demo: $(STAMP)                                   ## set up, run the quickstart on `host`, open the report
 	$(BIN)/harness run suites/quickstart.yaml --device host --out out/quickstart || test $$? -eq 1
 	@tools/open-report out/quickstart/report.html
 
-test: $(STAMP) system-deps labgrid-venv           ## set up with test extras and system tools, run every test
+test: $(STAMP) system-deps labgrid-venv tflite-runtime-venv  ## set up with test extras and system tools, run every test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 venv: $(STAMP)
@@ -31,6 +31,13 @@ labgrid-venv: .venv-labgrid/.installed            ## labgrid 26.0.1 for shared b
 .venv-labgrid/.installed:
 	test -x .venv-labgrid/bin/python || $(PYTHON) -m venv .venv-labgrid
 	.venv-labgrid/bin/python -m pip install --quiet 'labgrid==26.0.1'
+	touch $@
+
+tflite-runtime-venv: .venv-tflite-runtime/.installed  ## tflite-runtime 2.14 (NumPy 1) for tests/test_memory.py
+
+.venv-tflite-runtime/.installed:
+	test -x .venv-tflite-runtime/bin/python || $(PYTHON) -m venv .venv-tflite-runtime
+	.venv-tflite-runtime/bin/python -m pip install --quiet 'numpy==1.26.4' 'tflite-runtime==2.14.0'
 	touch $@
 
 models:                                           ## regenerate models/ (TensorFlow, dev only)

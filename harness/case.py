@@ -60,6 +60,7 @@ def base_row(item: PlannedCase, device: DeviceProfile, run_id: str, runtime: str
         "reference_variant": case.reference_variant, "runtime": runtime,
         "emulated": device.emulated, "model_sha256": item.model_sha256,
         "model_bytes": item.model_bytes, "model_gzip_bytes": item.model_gzip_bytes,
+        "planned_activation_bytes": item.planned_activation_bytes,
         "power_status": "not measured",
     }
 
@@ -112,7 +113,8 @@ def _metrics(m: Measurement) -> dict[str, Any]:
         "latency_ci_low_us": lat["median_ci_low"], "latency_ci_high_us": lat["median_ci_high"],
         "set_input_us": m.set_input_us, "get_output_us": m.get_output_us,
         "rss_load_delta_bytes": m.rss_load_delta_bytes, "rss_peak_bytes": m.rss_peak_bytes,
-        "arena_bytes": m.arena_bytes, "accuracy_top1": m.accuracy_top1,
+        "arena_bytes": m.arena_bytes, "working_memory_bytes": m.working_memory_bytes,
+        "working_memory_method": m.working_memory_method, "accuracy_top1": m.accuracy_top1,
         "accuracy_top5": m.accuracy_top5, "accuracy_samples": m.accuracy_samples,
         "emulated": m.emulated,
         "conditions": {k: m.environment.get(k) for k in _VOLATILE},

@@ -1,49 +1,85 @@
-"""`harness check`: per device, the best variant of each family and why the others don't fit.
+"""`harness check`: per device, the variant of each family to deploy, the rule that chose it, why
+each other variant lost or does not fit.
 
-This is the seed's "select the model version by device" and, with --device all, "which
-devices can run this model".
+This is the seed's "select the model version by device" and, with --device all, "which devices
+can run this model". The device's tier, TOPS, RAM and model-volume cap and the suite's latency
+budget decide; latency and working memory come from the store where it measured this device and
+model file, else from the model (labelled: an estimate, an upper bound).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
+from harness import memory
 from harness import profiles as profile_mod
 from harness.inspection import inspect_model
 from harness.models import fit as fitting
+from harness.store import DEFAULT_URL, Store, normalize_url
 from harness.suites import load_suite
 
+Measurements = dict[tuple[str, str, str, str], fitting.Measured]  # (device, family, variant, sha256)
 
-def check_suite(suite_path: Path, device: str, profiles_dir: Path | None) -> dict[str, Any]:
+
+def check_suite(suite_path: Path, device: str, profiles_dir: Path | None,
+                store_url: str | None = None) -> dict[str, Any]:
     suite = load_suite(suite_path)
     devices = (profile_mod.load_all(profiles_dir) if device == "all"
                else [profile_mod.resolve(device, profiles_dir)])
     inspections = {case.key: inspect_model(case.model_path) for case in suite.cases}
-    report: dict[str, Any] = {"suite": suite.name, "devices": []}
+    measured, source = measurements(store_url)
+    report: dict[str, Any] = {"suite": suite.name, "store": source, "devices": []}
     runnable: dict[str, list[str]] = {family: [] for family in suite.families}
     for profile in devices:
+        budget = profile.thresholds.merged(suite.thresholds).latency_ms
         entry = {"device": profile.name, "tier": profile.tier.value, "runtime": profile.runtime.value,
-                 "families": []}
+                 "tops": profile.compute_tops, "ram": profile.ram, "cap": profile.model_volume_cap,
+                 "latency_budget_ms": budget, "families": []}
         for family in suite.families:
-            cases = [c for c in suite.cases if c.family == family]
-            fits = [fitting.check(inspections[c.key].facts(c.family, c.variant, c.manifest_accuracy), profile)
-                    for c in cases]
-            chosen = fitting.best(fits)
-            if chosen is not None:
+            fits, latencies = [], {}
+            for c in (c for c in suite.cases if c.family == family):
+                found = inspections[c.key]
+                facts = found.facts(c.family, c.variant, c.manifest_accuracy)
+                seen = measured.get((profile.name, c.family, c.variant, found.model.sha256))
+                fits.append(fitting.check(facts, profile, seen))
+                latencies[c.variant] = fitting.latency(facts, profile, seen)
+            chosen = fitting.select(fits, profile, budget, latencies)
+            if chosen.chosen is not None:
                 runnable[family].append(profile.name)
             entry["families"].append({
-                "family": family, "best": chosen.facts.variant if chosen else None,
-                "variants": [_variant(f) for f in fits],
+                "family": family, "best": chosen.chosen.facts.variant if chosen.chosen else None,
+                "rule": chosen.rule, "variants": [_variant(f, chosen) for f in fits],
             })
         report["devices"].append(entry)
     report["runnable_on"] = runnable
     return report
 
 
-def _variant(f: fitting.Fit) -> dict[str, Any]:
+def measurements(store_url: str | None) -> tuple[Measurements, str | None]:
+    """The latest successful result of every device × variant × model file in the store; an
+    absent SQLite store is not created (nothing measured yet: every latency is estimated)."""
+    url = normalize_url(store_url or os.environ.get("EDGE_HARNESS_STORE") or DEFAULT_URL)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return {}, None
+    found: Measurements = {}
+    for r in Store(url).results():  # ordered by id: a later result replaces an earlier one
+        if r["status"] == "ok" and r.get("model_sha256"):
+            found[(r["device"], r["family"], r["variant"], r["model_sha256"])] = fitting.Measured(
+                r["run_id"], r.get("latency_p50_us"), memory.working_memory(r))
+    return found, url
+
+
+def _variant(f: fitting.Fit, chosen: fitting.Selection) -> dict[str, Any]:
     facts = f.facts
+    lat = chosen.latencies.get(facts.variant)
     return {"variant": facts.variant, "fits": f.fits, "reasons": f.reasons,
+            "chosen": chosen.chosen is f, "lost": chosen.lost.get(facts.variant),
             "model_bytes": facts.model_bytes, "activation_bytes": facts.activation_bytes,
+            "activation_bound": facts.activation_bound, "activation": facts.activation_label,
+            "latency_ms": lat.ms if lat else None,
+            "latency_source": None if lat is None else ("measured" if lat.measured else "estimated"),
+            "latency": lat.label if lat else "not known (no measurement, no TOPS)",
             "quantization": facts.quantization, "accuracy": facts.accuracy,
             "tflm_runnable": facts.tflm_runnable}

@@ -66,12 +66,13 @@ def inspect(model: Path, as_json: bool = JsonOpt,
 @app.command()
 @handled
 def check(suite: Path, device: str = typer.Option(..., "--device", help="Device name, profile path, or 'all'."),
-          profiles: Optional[Path] = ProfilesOpt, as_json: bool = JsonOpt) -> None:
-    """The best variant of each model family that fits the device, and why the others do not."""
+          profiles: Optional[Path] = ProfilesOpt, store: Optional[str] = StoreOpt,
+          as_json: bool = JsonOpt) -> None:
+    """The variant of each model family to deploy on the device, the rule, and why the others lost."""
     from harness.check import check_suite
     from harness.cli_views import check_view, print_json
 
-    report = check_suite(suite, device, profiles)
+    report = check_suite(suite, device, profiles, store)
     if as_json:
         print_json(report)
     else:

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness import memory
 from harness.units import human_bytes
 
 # Logs and CI output are not terminals: give tables room instead of folding every cell.
@@ -52,6 +53,8 @@ def inspection_view(found: Any) -> None:
             console.print(f"{kind}: {t.name} {list(t.shape)} {t.dtype}{q}")
     ops = ", ".join(f"{name}×{count}" for name, count in m.operators.items())
     console.print(f"operators: {ops}")
+    console.print(f"activations from the model: {human_bytes(m.planned_activation_bytes)} planned (greedy, "
+                  f"by tensor lifetime), ≤ {human_bytes(m.activation_bytes_upper_bound)} without reuse")
     if found.tflm_runnable:
         console.print(f"TFLite-Micro: runs; arena {human_bytes(found.tflm_arena_bytes)} "
                       f"({found.tflm_arena_bytes} B)")
@@ -60,17 +63,24 @@ def inspection_view(found: Any) -> None:
 
 
 def check_view(report: dict[str, Any]) -> None:
+    console.print(f"measured figures from: {report['store'] or 'no store (every latency is estimated)'}")
     for device in report["devices"]:
-        table = Table(title=f"{device['device']} ({device['tier']}, {device['runtime']})")
-        for col in ("family", "variant", "fits", "model", "activations", "accuracy", "reason"):
-            table.add_column(col)
+        tops = "no TOPS figure" if device["tops"] is None else f"{device['tops']:g} TOPS"
+        budget = device["latency_budget_ms"]
+        table = Table(title=f"{device['device']} ({device['tier']}, {device['runtime']}, {tops}, RAM "
+                            f"{human_bytes(device['ram'])}, cap {human_bytes(device['cap'])}, "
+                            f"latency budget {'none' if budget is None else f'{budget:g} ms'})")
+        for col in ("family", "variant", "choice", "model", "activations", "latency", "accuracy", "why"):
+            table.add_column(col, overflow="fold")
         for fam in device["families"]:
             for v in fam["variants"]:
-                mark = "[green]best[/green]" if v["variant"] == fam["best"] else ("yes" if v["fits"] else "[red]no[/red]")
+                mark = ("[green]chosen[/green]" if v["chosen"] else "lost" if v["fits"] else "[red]does not fit[/red]")
+                why = "; ".join(v["reasons"]) if not v["fits"] else (v["lost"] or "")
                 table.add_row(fam["family"], v["variant"], mark, human_bytes(v["model_bytes"]),
-                              human_bytes(v["activation_bytes"]), _fmt(v["accuracy"], 4),
-                              "; ".join(v["reasons"]))
+                              v["activation"], v["latency"], _fmt(v["accuracy"], 4), why)
         console.print(table)
+        for fam in device["families"]:
+            console.print(f"[bold]{fam['family']}[/bold] → {fam['best'] or 'no variant'}. Rule: {fam['rule']}.")
     for family, names in report["runnable_on"].items():
         console.print(f"{family} runs on: {', '.join(names) or 'no device'}")
 
@@ -87,7 +97,7 @@ def health_table(rows: list[dict[str, Any]]) -> None:
 
 
 RESULT_COLUMNS = ("device", "family", "variant", "status", "latency_p50_us", "latency_p99_us",
-                  "rss_peak_bytes", "arena_bytes", "accuracy_top1", "accuracy_delta_points",
+                  "working_memory_bytes", "working_memory_method", "accuracy_top1", "accuracy_delta_points",
                   "model_bytes", "model_gzip_bytes", "power_status", "thresholds_passed", "reason")
 
 
@@ -107,7 +117,7 @@ def leaderboard_table(rows: list[dict[str, str]], title: str) -> None:
 
 def results_table(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
-    for col in ("device", "model", "status", "p50 ms", "p99 ms", "peak RSS", "arena", "top-1",
+    for col in ("device", "model", "status", "p50 ms", "p99 ms", "working memory", "top-1",
                 "Δ pts", "bytes", "gzip", "energy", "thresholds"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -117,7 +127,7 @@ def results_table(rows: list[dict[str, Any]], title: str) -> None:
             " (estimated)" if r["power_status"] == "estimated" else "")
         table.add_row(r["device"], f"{r['family']}/{r['variant']}", status,
                       _ms(r["latency_p50_us"]), _ms(r["latency_p99_us"]),
-                      human_bytes(r["rss_peak_bytes"]), human_bytes(r["arena_bytes"]),
+                      memory.label(r),
                       _fmt(r["accuracy_top1"], 4), _fmt(r["accuracy_delta_points"], 2),
                       human_bytes(r["model_bytes"]), human_bytes(r["model_gzip_bytes"]), energy, passed)
     console.print(table)

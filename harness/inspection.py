@@ -43,7 +43,8 @@ class Inspection:
             family=family, variant=variant, file_name=Path(self.model.path).name,
             model_bytes=self.model.bytes, quantization=self.model.quantization, accuracy=accuracy,
             activation_bytes=activation, tflm_runnable=self.tflm_runnable, tflm_error=self.tflm_error,
-            operators=tuple(self.model.operators),
+            operators=tuple(self.model.operators), macs=self.model.macs,
+            activation_bound=not self.tflm_arena_bytes,
         )
 
 

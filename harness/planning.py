@@ -22,6 +22,7 @@ class PlannedCase:
     model_sha256: str
     model_bytes: int
     model_gzip_bytes: int
+    planned_activation_bytes: int | None = None  # from the model's greedy plan, not measured
 
 
 def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
@@ -39,7 +40,8 @@ def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
         if case.dataset_path is not None:
             _check_dataset(case, model.inputs[0].shape)
         planned.append(PlannedCase(case, fitting.check(_facts(case, device), device),
-                                   model.sha256, model.bytes, model.gzip_bytes))
+                                   model.sha256, model.bytes, model.gzip_bytes,
+                                   model.planned_activation_bytes))
     return planned
 
 
@@ -54,7 +56,7 @@ def _facts(case: ModelCase, device: DeviceProfile) -> fitting.VariantFacts:
         family=case.family, variant=case.variant, file_name=case.model_path.name,
         model_bytes=model.bytes, quantization=model.quantization, accuracy=case.manifest_accuracy,
         activation_bytes=model.activation_bytes_upper_bound, tflm_runnable=None,
-        operators=tuple(model.operators),
+        operators=tuple(model.operators), macs=model.macs, activation_bound=True,
     )
 
 

@@ -6,7 +6,8 @@ Cases are matched by (device, family, variant). Per matched case:
               (p < alpha AND relative median shift >= min_effect_pct); the threshold
               (latency_pct) decides whether a real change matters. With too few samples on a
               side there is no test and the point estimate (p50) alone decides.
-    memory    relative change of the peak memory (TFLite-Micro arena, else peak RSS) vs memory_pct
+    memory    relative change of the working memory vs memory_pct, only between two figures of
+              one method (harness/memory.py)
     energy    relative change of energy per inference vs energy_pct, when a meter measured both
               sides; estimated energy is shown with a note and never decides a verdict
     accuracy  top-1 change in percentage points vs accuracy_points
@@ -22,6 +23,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
+
+from harness import memory
 
 REGRESSION, IMPROVEMENT, UNCHANGED, MISSING = "regression", "improvement", "unchanged", "missing"
 _RANK = {REGRESSION: 3, IMPROVEMENT: 2, UNCHANGED: 1}
@@ -128,7 +131,7 @@ def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
                                   _status_verdict(base["status"], new["status"]), note=new.get("reason") or ""),))
     checks = [c for c in (
         _latency(base, new, samples, criteria),
-        _relative("memory", _memory(base), _memory(new), criteria.memory_pct),
+        _memory(base, new, criteria.memory_pct),
         _energy(base, new, criteria.energy_pct),
         _accuracy(base.get("accuracy_top1"), new.get("accuracy_top1"), criteria.accuracy_points),
     ) if c is not None]
@@ -176,11 +179,11 @@ def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def _memory(row: Mapping[str, Any]) -> float | None:
-    # A microcontroller's RAM holds the arena; a Linux board's, the process's peak resident set.
-    if row.get("runtime") == "tflm" and row.get("arena_bytes"):
-        return row["arena_bytes"]
-    return row.get("rss_peak_bytes")
+def _memory(base: Mapping[str, Any], new: Mapping[str, Any], limit: float | None) -> Check | None:
+    a, b = memory.working_memory(base), memory.working_memory(new)
+    if a is None or b is None or a.method != b.method:
+        return None  # not measured, or by two methods: never one ratio (harness/memory.py)
+    return _relative("memory", a.bytes, b.bytes, limit)
 
 
 def _relative(metric: str, base: float | None, new: float | None, limit: float | None) -> Check | None:

@@ -6,8 +6,8 @@ device's result for the same model, oriented so that higher is better —
     delay     = ref p50 latency / p50 latency
     power     = ref energy per inference / energy per inference   (measured power only)
     precision = top-1 accuracy / ref top-1 accuracy
-    volume    = ref footprint / footprint, footprint = model bytes + peak memory
-                (peak RSS; the TFLite-Micro arena on a `tflm` runtime)
+    volume    = ref model bytes / model bytes (what is deployed; the seed's model-volume cap).
+                Working memory is not in it: its methods differ by runtime (harness/memory.py)
 
 A device's dimension score is the geometric mean of its per-model ratios (Embench), shown with
 the geometric standard deviation; the composite is 1000 × the weighted geometric mean of the
@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-
-from harness.thresholds import memory_bytes
 
 DIMENSIONS = ("delay", "power", "precision", "volume")
 POOLS = ("boards", "workstation", "emulated")  # never ranked with each other
@@ -78,14 +76,6 @@ class Scoreboard:
 # ---------------------------------------------------------------- per model
 
 
-def footprint(row: Mapping[str, Any]) -> float | None:
-    """Model bytes plus the memory it ran in; None unless both are known."""
-    memory = memory_bytes(row)
-    if row.get("model_bytes") is None or memory is None:
-        return None
-    return float(row["model_bytes"] + memory)
-
-
 def energy(row: Mapping[str, Any]) -> float | None:
     """Energy per inference, only when a meter measured it."""
     return row.get("energy_uj") if row.get("power_status") == "measured" else None
@@ -96,7 +86,7 @@ def model_ratios(row: Mapping[str, Any], ref: Mapping[str, Any]) -> dict[str, fl
         "delay": _ratio(ref.get("latency_p50_us"), row.get("latency_p50_us")),
         "power": _ratio(energy(ref), energy(row)),
         "precision": _ratio(row.get("accuracy_top1"), ref.get("accuracy_top1")),
-        "volume": _ratio(footprint(ref), footprint(row)),
+        "volume": _ratio(ref.get("model_bytes"), row.get("model_bytes")),
     }
 
 

@@ -61,6 +61,10 @@ _METRICS = [
     ("set_input_us", sa.Float), ("get_output_us", sa.Float),
     ("rss_load_delta_bytes", sa.BigInteger), ("rss_peak_bytes", sa.BigInteger),
     ("arena_bytes", sa.BigInteger),
+    # the one memory model (harness/memory.py): working memory by its runtime class's method,
+    # and the model's own activation plan for comparison (from the flatbuffer, not measured)
+    ("working_memory_bytes", sa.BigInteger), ("working_memory_method", sa.String(20)),
+    ("planned_activation_bytes", sa.BigInteger),
     ("accuracy_top1", sa.Float), ("accuracy_top5", sa.Float), ("accuracy_samples", sa.Integer),
     ("accuracy_delta_points", sa.Float),  # vs the family's reference variant, same run and device
     ("energy_uj", sa.Float), ("avg_power_mw", sa.Float), ("peak_power_mw", sa.Float),

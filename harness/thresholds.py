@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.memory import working_memory
 from harness.profiles import Thresholds
 
 
@@ -16,9 +17,9 @@ def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[di
         value = row.get("latency_p50_us")
         checks.append(_check("latency_p50_ms", limits.latency_ms, None if value is None else value / 1000))
     if limits.memory_fraction is not None:
-        used = memory_bytes(row)
+        used = working_memory(row)  # the arena on a microcontroller, the RSS increase elsewhere
         checks.append(_check("memory_fraction_of_ram", limits.memory_fraction,
-                             None if used is None else used / ram_bytes))
+                             None if used is None else used.bytes / ram_bytes))
     if limits.battery_pct_per_hour is not None:
         # An estimate is shown, never judged: only a measured battery drain passes or fails.
         measured = row.get("power_status") == "measured"
@@ -32,16 +33,6 @@ def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[di
         checks.append(_check("accuracy_drop_points", limits.accuracy_drop_points,
                              None if delta is None else max(0.0, -delta)))
     return checks
-
-
-MICROCONTROLLER_RUNTIMES = ("tflm", "edge-harness-fw")
-
-
-def memory_bytes(row: dict[str, Any]) -> int | None:
-    """A microcontroller's RAM holds the arena; a Linux board's, the process's peak resident set."""
-    if row.get("runtime") in MICROCONTROLLER_RUNTIMES and row.get("arena_bytes"):
-        return row["arena_bytes"]
-    return row.get("rss_peak_bytes")
 
 
 def _check(name: str, limit: float, value: float | None) -> dict[str, Any]:

@@ -16,7 +16,9 @@ HOSTILE = "<script>alert(1)</script>"
 class FakeDevice:
     name: str
     speed: float  # latency multiplier against the base model latency
-    memory: int = 40_000_000
+    memory: int = 40_000_000  # working memory, by memory_method
+    memory_method: str = "rss-increase"
+    runtime: str = "litert"
     energy_uj: float | None = None
     power_status: str = "not measured"
     emulated: bool = False
@@ -48,11 +50,12 @@ def fill(store: Store, devices: list[FakeDevice], nights: int = 3, suite: str = 
                 lat = rng.normal(p50 * d.speed * (1 + 0.01 * night), p50 * d.speed * 0.03, samples)
                 store.record_result({
                     "run_id": run_id, "device": d.name, "family": family, "variant": variant,
-                    "reference_variant": ref, "status": "ok", "runtime": "litert", "emulated": d.emulated,
+                    "reference_variant": ref, "status": "ok", "runtime": d.runtime, "emulated": d.emulated,
                     "model_bytes": size, "model_gzip_bytes": size // 2, "environment_id": env,
                     "latency_n": samples, "latency_p50_us": float(np.median(lat)),
                     "latency_p90_us": float(np.quantile(lat, 0.9)), "latency_p99_us": float(np.quantile(lat, 0.99)),
-                    "rss_peak_bytes": d.memory, "init_ms": 3.0, "first_inference_ms": 1.0,
+                    "working_memory_bytes": d.memory, "working_memory_method": d.memory_method,
+                    "planned_activation_bytes": size // 10, "init_ms": 3.0, "first_inference_ms": 1.0,
                     "accuracy_top1": None if acc is None else acc + d.accuracy_shift,
                     "accuracy_delta_points": None if acc is None else (acc - models[(family, ref)][2]) * 100,
                     "energy_uj": None if d.energy_uj is None else d.energy_uj * p50 / 400,

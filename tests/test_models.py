@@ -107,16 +107,18 @@ def test_fit_rules() -> None:
     assert "TFLite-Micro cannot run it" in fitting.check(facts("a", 1000, 0.9, runnable=False), iot).reasons[0]
 
 
-def test_best_prefers_accuracy_then_footprint() -> None:
+def test_select_prefers_accuracy_then_the_smallest_model() -> None:
     host = load_profile(REPO / "device_profiles" / "flagship.yaml")
     fits = [fitting.check(f, host) for f in (facts("fp32", 400_000, 0.975), facts("int8", 100_000, 0.972),
                                               facts("tiny", 10_000, 0.93))]
-    assert fitting.best(fits).facts.variant == "int8"  # within 0.5 points of fp32, and 4x smaller
+    best = fitting.select(fits, host, None, {})
+    assert best.chosen.facts.variant == "int8"  # within 0.5 points of fp32, and 4x smaller
+    assert "larger model" in best.lost["fp32"] and "beyond this tier's tolerance" in best.lost["tiny"]
     fits[1] = fitting.check(facts("int8", 100_000, 0.96), host)
-    assert fitting.best(fits).facts.variant == "fp32"
+    assert fitting.select(fits, host, None, {}).chosen.facts.variant == "fp32"
     latency_only = [fitting.check(facts(v, b, None), host) for v, b in (("fp32", 2_000_000), ("int8", 600_000))]
-    assert fitting.best(latency_only).facts.variant == "int8"
-    assert fitting.best([fitting.check(facts("x", 10**9, 0.9), host)]) is None
+    assert fitting.select(latency_only, host, None, {}).chosen.facts.variant == "int8"
+    assert fitting.select([fitting.check(facts("x", 10**9, 0.9), host)], host, None, {}).chosen is None
 
 
 def test_a_tflm_crash_is_a_model_error_not_a_dead_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,7 +30,8 @@ def lognormal(median_us: float, n: int = 200, sigma: float = 0.05) -> list[float
 def row(rid: int, variant: str = "int8", **extra: object) -> dict:
     base = {"id": rid, "device": "host", "family": "digits-cnn", "variant": variant, "status": "ok",
             "error_kind": None, "reason": None, "runtime": "litert", "latency_p50_us": None,
-            "rss_peak_bytes": 40_000_000, "arena_bytes": None, "energy_uj": None, "accuracy_top1": 0.97}
+            "working_memory_bytes": 4_000_000, "working_memory_method": "rss-increase", "energy_uj": None,
+            "accuracy_top1": 0.97}
     return {**base, **extra}
 
 
@@ -94,11 +95,20 @@ def test_too_few_samples_fall_back_to_p50() -> None:
 
 def test_memory_energy_accuracy_thresholds() -> None:
     same = lognormal(1000)
-    memory = verdict_of(same, same, rss_peak_bytes=48_000_000)
+    memory = verdict_of(same, same, working_memory_bytes=4_800_000)
     assert memory.verdict == REGRESSION and memory.check("memory").change == pytest.approx(20)
-    arena = compare_case(row(1, runtime="tflm", arena_bytes=10_000), row(2, runtime="tflm", arena_bytes=8_000),
+    arena = compare_case(row(1, runtime="tflm", working_memory_bytes=10_000, working_memory_method="arena"),
+                         row(2, runtime="tflm", working_memory_bytes=8_000, working_memory_method="arena"),
                          {1: same, 2: same})
     assert arena.check("memory").base == 10_000 and arena.verdict == IMPROVEMENT
+    # the firmware engine's arena is checked too (its runtime names its version)
+    fw = compare_case(row(1, runtime="edge-harness-fw", working_memory_bytes=10_000, working_memory_method="arena"),
+                      row(2, runtime="edge-harness-fw 0.3 (int8)", working_memory_bytes=12_000,
+                          working_memory_method="arena"), {1: same, 2: same})
+    assert fw.check("memory").change == pytest.approx(20) and fw.verdict == REGRESSION
+    # two methods are never one ratio: an arena against an RSS increase is not compared
+    mixed = compare_case(row(1), row(2, working_memory_bytes=8_000, working_memory_method="arena"), {1: same, 2: same})
+    assert mixed.check("memory") is None and mixed.verdict == UNCHANGED
     energy = compare_case(row(1, energy_uj=100.0, power_status="measured"),
                           row(2, energy_uj=79.0, power_status="measured"), {1: same, 2: same})
     assert energy.check("energy").verdict == IMPROVEMENT
@@ -106,12 +116,12 @@ def test_memory_energy_accuracy_thresholds() -> None:
     assert drop.verdict == REGRESSION and drop.check("accuracy").change == pytest.approx(-2)
     small = verdict_of(same, same, accuracy_top1=0.975)
     assert small.verdict == UNCHANGED
-    off = verdict_of(same, same, Criteria(memory_pct=None), rss_peak_bytes=90_000_000)
+    off = verdict_of(same, same, Criteria(memory_pct=None), working_memory_bytes=9_000_000)
     assert off.check("memory") is None and off.verdict == UNCHANGED
 
 
 def test_worst_check_decides() -> None:
-    v = verdict_of(lognormal(1000), lognormal(600), rss_peak_bytes=60_000_000)
+    v = verdict_of(lognormal(1000), lognormal(600), working_memory_bytes=6_000_000)
     assert v.check("latency").verdict == IMPROVEMENT and v.check("memory").verdict == REGRESSION
     assert v.verdict == REGRESSION
 

@@ -30,7 +30,7 @@ def test_ratios_geomean_and_gsd_by_hand() -> None:
     assert a.dims["delay"].score == pytest.approx(1.0)  # sqrt(2 × 0.5)
     assert a.dims["delay"].gsd == pytest.approx(2.0)  # exp(std(ln 2, ln 0.5)) = exp(ln 2)
     assert a.dims["precision"].score == pytest.approx(0.9)
-    assert a.dims["volume"].score == pytest.approx(2.0)  # 2000 / 1000 bytes of footprint
+    assert a.dims["volume"].score == pytest.approx(2.0)  # 1000 / 500 model bytes
     # power not measured anywhere: absent, not zero, and the composite says what it covers
     assert a.dims["power"].score is None and a.dims["power"].status == "not measured"
     assert a.covers == ("delay", "precision", "volume")
@@ -108,10 +108,18 @@ def test_models_without_a_reference_result_are_not_scored() -> None:
     assert a.dims["delay"].models == 1
 
 
-def test_tflm_volume_uses_the_arena() -> None:
-    tflm = {**row("mcu", "m", 100, rss=None), "runtime": "tflm", "arena_bytes": 3000}
-    assert scoring.footprint(tflm) == 4000
-    assert scoring.footprint(row("x", "m", 1, rss=None)) is None
+def test_volume_compares_model_bytes_only_never_working_memory() -> None:
+    # A TFLite-Micro arena of 3 KB against an interpreter's 50 MB RSS increase must not win volume.
+    ref = {**row("host", "m", 100), "working_memory_bytes": 50_000_000, "working_memory_method": "rss-increase"}
+    tflm = {**row("mcu", "m", 3000), "runtime": "tflm", "working_memory_bytes": 3000,
+            "working_memory_method": "arena"}
+    small = {**row("small", "m", 100, model_bytes=250), "working_memory_bytes": 90_000_000,
+             "working_memory_method": "rss-increase"}
+    board = scoring.score_table([ref, tflm, small], "host", EQUAL, {}, resamples=0).pools["boards"]
+    scores = {s.device: s for s in board}
+    assert scores["mcu"].dims["volume"].score == pytest.approx(1.0)
+    assert scores["small"].dims["volume"].score == pytest.approx(4.0)  # 1000 / 250 model bytes
+    assert scores["host"].rank < scores["mcu"].rank  # 30x slower, not 16000x smaller
 
 
 def test_median_draws_match_plain_resampling() -> None:

@@ -47,6 +47,7 @@ class TfliteModel:
     weight_dtypes: dict[str, int] = field(default_factory=dict)  # dtype -> parameter count
     macs: int = 0  # multiply-accumulates of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED
     activation_bytes_upper_bound: int = 0  # all non-constant tensors, no memory reuse
+    planned_activation_bytes: int = 0  # greedy placement by tensor lifetime, as TFLite-Micro plans
     sparsity: float = 0.0  # fraction of exact zeros among the weights
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,6 +123,7 @@ def _parse(path: Path, data: bytes) -> TfliteModel:
     kernel_count = sum(_elements(tensors[i]) for i in constant if len(_shape(tensors[i])) >= 2)
     activations = sum(_elements(t) * _DTYPE_BYTES.get(_DTYPES.get(t.type, ""), 4)
                       for i, t in enumerate(tensors) if i not in constant)
+    planned = planned_activation_bytes(graph, tensors, constant)
     sha, size, gz = digest(data)
     return TfliteModel(
         path=str(path), bytes=size, gzip_bytes=gz, sha256=sha,
@@ -129,9 +131,48 @@ def _parse(path: Path, data: bytes) -> TfliteModel:
         outputs=tuple(_tensor_info(tensors[i]) for i in graph.outputs),
         operators=dict(operators), parameters=sum(weight_dtypes.values()),
         weight_dtypes=dict(weight_dtypes), macs=macs,
-        activation_bytes_upper_bound=activations,
+        activation_bytes_upper_bound=activations, planned_activation_bytes=planned,
         sparsity=round(zeros / kernel_count, 4) if kernel_count else 0.0,
     )
+
+
+PLAN_ALIGNMENT = 16  # TFLite-Micro's buffer alignment
+
+
+def planned_activation_bytes(graph: Any, tensors: list[Any], constant: set[int]) -> int:
+    """The activation memory the model plans for: every non-constant tensor lives from the
+    operator that first touches it to the last (graph inputs from the start, outputs to the
+    end) and is placed, largest first, at the lowest aligned offset that no tensor alive at the
+    same time occupies (TFLite-Micro's GreedyMemoryPlanner). Scratch buffers are not counted."""
+    ops = graph.operators or []
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for i in graph.inputs if graph.inputs is not None else []:
+        first[int(i)], last[int(i)] = 0, 0
+    for step, op in enumerate(ops):
+        for t in [*(op.inputs if op.inputs is not None else []), *(op.outputs if op.outputs is not None else [])]:
+            t = int(t)
+            if t >= 0 and t not in constant:
+                first.setdefault(t, step)
+                last[t] = max(last.get(t, step), step)
+    for o in graph.outputs if graph.outputs is not None else []:
+        first.setdefault(int(o), len(ops))
+        last[int(o)] = len(ops)
+    size = {t: -(-_elements(tensors[t]) * _DTYPE_BYTES.get(_DTYPES.get(tensors[t].type, ""), 4)
+                 // PLAN_ALIGNMENT) * PLAN_ALIGNMENT for t in first}
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end, first, last)
+    high = 0
+    for t in sorted(first, key=lambda t: (-size[t], t)):
+        offset = 0
+        for o_start, o_end, f, l in sorted(placed):
+            if f > last[t] or l < first[t]:
+                continue  # not alive at the same time: may share memory
+            if offset + size[t] <= o_start:
+                break
+            offset = max(offset, o_end)
+        placed.append((offset, offset + size[t], first[t], last[t]))
+        high = max(high, offset + size[t])
+    return high
 
 
 def _buffer_size(model: Any, tensor: Any) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 import jinja2
 
+from harness import memory
 from harness import profiles as profile_mod
 from harness.errors import ConfigError, HarnessError
 from harness.store import Store
@@ -22,7 +23,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(bytes=human_bytes, ms=_ms, num=_num, pct=_pct, ratio=_ratio)
+    env.filters.update(bytes=human_bytes, ms=_ms, num=_num, pct=_pct, ratio=_ratio, memory=memory.label)
     return env
 
 
@@ -98,8 +99,7 @@ def compression_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "size_ratio": _div(r["model_bytes"], ref and ref["model_bytes"]),
                 "gzip_ratio": _div(r["model_gzip_bytes"], ref and ref["model_gzip_bytes"]),
                 "latency_ratio": _div(r["latency_p50_us"], ref and ref["latency_p50_us"]),
-                "memory_ratio": _div(r["rss_peak_bytes"] or r["arena_bytes"],
-                                     ref and (ref["rss_peak_bytes"] or ref["arena_bytes"])),
+                "memory_ratio": memory.ratio(r, ref),  # None across two methods
                 "accuracy_delta": r["accuracy_delta_points"],
             })
     return table

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from harness import __version__, scoring, thresholds
+from harness import __version__, memory, scoring, thresholds
 from harness.errors import ConfigError
 from harness.report import charts, dataset, export
 from harness.report.definition import ReportDefinition
@@ -19,7 +19,9 @@ RAW_GROUPS = (  # six figures a table, so each fits an A4 page
                  "latency_std_us")),
     ("Latency spread and start-up", ("latency_min_us", "latency_max_us", "latency_ci_low_us",
                                      "latency_ci_high_us", "init_ms", "first_inference_ms")),
-    ("Size and memory", ("status", "model_bytes", "model_gzip_bytes", "rss_peak_bytes", "arena_bytes")),
+    ("Size and working memory", ("status", "model_bytes", "model_gzip_bytes", "working_memory_bytes",
+                                 "working_memory_method", "planned_activation_bytes")),
+    ("Memory: the raw readings", ("rss_load_delta_bytes", "rss_peak_bytes", "arena_bytes")),
     ("Accuracy and power", ("accuracy_top1", "accuracy_delta_points", "energy_uj", "avg_power_mw",
                             "battery_pct_per_hour", "power_status")),
 )
@@ -114,10 +116,22 @@ def context(data: dict[str, Any]) -> dict[str, Any]:
                                     "p50 / first night's p50"),
         "device_pages": [_device_page(d, data) for d in data["devices"]],
         "compression": compression_table(data["chosen"]),
+        "memory": memory_side_by_side(data["chosen"]),
         "threshold_rows": _threshold_rows(data["chosen"], definition, data["equipment"]),
         "summary": _summary(data, pools),
         "raw_groups": RAW_GROUPS,
     }
+
+
+def memory_side_by_side(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Working memory per model, one column per device, each figure with its method; the
+    methods in use and which devices use each (never one ratio across two methods)."""
+    devices = sorted({r["device"] for r in rows})
+    table = {}
+    for r in rows:
+        table.setdefault(f"{r['family']}/{r['variant']}", {})[r["device"]] = r
+    return {"devices": devices, "methods": memory.methods(rows), "descriptions": memory.METHODS,
+            "models": sorted(table.items())}
 
 
 def _raw(value: Any) -> str:

@@ -27,6 +27,8 @@ from typing import Any, Callable
 
 AGENT_PROTOCOL = 1
 _now = time.perf_counter_ns
+# Working-memory methods; the same names as harness/memory.py (this file imports nothing of harness)
+ARENA, RSS_INCREASE = "arena", "rss-increase"
 
 
 # ---------------------------------------------------------------- statistics
@@ -72,6 +74,10 @@ class Adapter:
         self.model_path = model_path
         self.threads = threads
 
+    def import_runtime(self) -> None:
+        """Import the interpreter's library: before the memory baseline, so the RSS increase is
+        the interpreter's and the model's, not the shared library's."""
+
     def load(self) -> None: ...
     def input_detail(self) -> dict[str, Any]: ...
     def set_input(self, array: Any) -> None: ...
@@ -80,6 +86,8 @@ class Adapter:
     def versions(self) -> dict[str, str]: ...
     def arena_bytes(self) -> int | None:
         return None
+
+    memory_method = RSS_INCREASE  # an interpreter in this process: what its RSS grew by
 
 
 class LiteRtAdapter(Adapter):
@@ -90,8 +98,11 @@ class LiteRtAdapter(Adapter):
     def delegates(self) -> list[Any]:
         return []
 
+    def import_runtime(self) -> None:
+        self._mod = __import__(self.module, fromlist=["Interpreter"])
+
     def load(self) -> None:
-        mod = __import__(self.module, fromlist=["Interpreter"])
+        mod = self._mod
         kwargs: dict[str, Any] = {"model_path": self.model_path, "num_threads": self.threads}
         delegates = self.delegates()
         if delegates:
@@ -169,10 +180,15 @@ class TflmAdapter(Adapter):
     """Real TFLite-Micro (reference kernels) through the tflite-micro wheel."""
 
     name = "tflm"
+    memory_method = ARENA  # what a microcontroller would need: the arena, not this host's RSS
 
-    def load(self) -> None:
+    def import_runtime(self) -> None:
         from tflite_micro.python.tflite_micro import runtime
 
+        self._runtime = runtime
+
+    def load(self) -> None:
+        runtime = self._runtime
         arena = int(os.environ.get("EDGE_HARNESS_TFLM_ARENA", 64 * 1024 * 1024))
         try:
             self.interp = runtime.Interpreter.from_file(self.model_path, arena_size=arena)
@@ -236,6 +252,17 @@ def _capture_stderr(fn: Callable[[], Any]) -> str:
 
 
 # ---------------------------------------------------------------- memory and environment
+
+def reset_peak_rss() -> bool:
+    """Restart the kernel's peak-RSS mark (VmHWM) at the current RSS (Linux >= 4.0), so the peak
+    read later is the peak of what follows, not of imports before it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
 
 def rss_bytes() -> int:
     try:
@@ -335,15 +362,15 @@ def timed_loop(invoke: Callable[[], None], count: int, min_seconds: float,
 
 
 def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
-
+    adapter.import_runtime()
+    dataset = _load_dataset(job.get("dataset"))
+    peak_reset = reset_peak_rss()
     rss_before = rss_bytes()
     t0 = _now()
     adapter.load()
     init_ms = (_now() - t0) / 1e6
     rss_loaded = rss_bytes()
     detail = adapter.input_detail()
-    dataset = np.load(job["dataset"]) if job.get("dataset") else None
     sample = _latency_input(dataset, detail)
     if list(sample.shape) != list(detail["shape"]):
         raise AgentError("model", f"dataset sample shape {list(sample.shape)} does not match "
@@ -355,19 +382,35 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     warm, run = job["warmup"], job["measure"]
     warmup = timed_loop(adapter.invoke, warm["count"], warm["min_seconds"]) if warm["count"] else []
     samples = timed_loop(adapter.invoke, run["count"], run["min_seconds"], run.get("max_seconds"))
+    # Without a peak mark reset, the current RSS after the runs is the best lower bound we have.
+    peak = peak_rss_bytes() if peak_reset else max(rss_loaded, rss_bytes())
+    arena = adapter.arena_bytes()
+    working = arena if adapter.memory_method == ARENA else max(0, peak - rss_before)
     result: dict[str, Any] = {
         "init_ms": init_ms, "first_inference_ms": first_ms,
         "warmup_count": len(warmup), "warmup_seconds": sum(warmup) / 1e6,
         "samples_us": samples, "latency_us": summarize(samples),
         "memory": {"rss_before_load": rss_before, "rss_after_load": rss_loaded,
                    "rss_load_delta": rss_loaded - rss_before, "rss_peak": peak_rss_bytes(),
-                   "arena_bytes": adapter.arena_bytes()},
+                   "rss_peak_increase": peak - rss_before, "rss_peak_mark_reset": peak_reset,
+                   "arena_bytes": arena, "working_memory_bytes": working,
+                   "working_memory_method": adapter.memory_method if working is not None else None},
     }
     if job.get("energy"):  # the power meter's windows: after the latency runs, before accuracy
         result["energy_windows"] = energy_windows(adapter.invoke, int(job["energy"]["windows"]),
                                                   float(job["energy"]["seconds"]))
     result.update(accuracy(adapter, dataset, detail, job.get("accuracy_samples")))
     return result
+
+
+def _load_dataset(path: str | None) -> dict[str, Any] | None:
+    """Read whole (np.load of an .npz is lazy), so the data is not counted as working memory."""
+    import numpy as np
+
+    if not path:
+        return None
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
 
 
 def energy_windows(invoke: Callable[[], None], windows: int, seconds: float) -> list[dict[str, int]]:

@@ -51,6 +51,8 @@ class Measurement:
     rss_load_delta_bytes: int | None = None
     rss_peak_bytes: int | None = None
     arena_bytes: int | None = None
+    working_memory_bytes: int | None = None  # by working_memory_method (harness/memory.py)
+    working_memory_method: str | None = None
     accuracy_top1: float | None = None
     accuracy_top5: float | None = None
     accuracy_samples: int | None = None

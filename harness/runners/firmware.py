@@ -8,7 +8,8 @@
     accuracy  the eval set streamed as EVAL frames (no round trip per sample)
     energy    with a power meter: RUN batches back to back for each of the job's windows, timed on
               the controller's clock (the meter's), the link's round trip as alignment error
-    memory    arena bytes used, model bytes, free heap
+    memory    arena bytes used (activations + persistent: the `arena` working-memory method),
+              model bytes, free heap
 
 A board that resets mid-run (boot banner, or its model gone) is identified again, given the model
 again, and the measurement continues where it stopped; recorded samples are kept. A board speaking
@@ -26,6 +27,7 @@ import numpy as np
 
 from harness.deadline import Deadline
 from harness.errors import InfrastructureError
+from harness.memory import ARENA
 from harness.models.tflite_model import TensorInfo, read_model
 from harness.runners import agent
 from harness.runners.base import Job, Measurement, Runner
@@ -119,6 +121,8 @@ class FirmwareRunner(Runner):
             samples_us=list(progress.samples), init_ms=progress.init_ms,
             first_inference_ms=(progress.first_us or 0.0) / 1000.0, warmup_count=len(progress.warmup),
             arena_bytes=memory["arena_used"] or None, emulated=self.transport.emulated,
+            working_memory_bytes=memory["arena_used"] or None,  # activations + persistent (eh_arena_used)
+            working_memory_method=ARENA if memory["arena_used"] else None,
             window_ns=(start, end), energy_windows=windows, energy_clock_error_ns=clock_error_ns, **result)
 
     def _deploy(self, model: bytes, max_data: int, progress: _Progress, deadline: Deadline) -> None:

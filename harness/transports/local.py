@@ -1,10 +1,15 @@
-"""local:// — this machine. Commands run as subprocesses; files are used where they lie."""
+"""local:// — this machine. Commands run as subprocesses; files are used where they lie.
+
+`local://?python=PATH` runs the agent under another Python of this machine: a runtime whose wheel
+needs its own environment (tflite-runtime 2.14 is built against NumPy 1), as a board has its own.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from harness.deadline import Deadline
 from harness.errors import DeviceTimeout, InfrastructureError
@@ -16,6 +21,7 @@ from harness.transports.base import CommandResult, CommandTransport
 class LocalTransport(CommandTransport):
     def __init__(self, url: str = "local://", **_options: object) -> None:
         self.url = url
+        self._python = parse_qs(urlsplit(url).query).get("python", [sys.executable])[0]
 
     def open(self, deadline: Deadline) -> None:
         pass
@@ -25,7 +31,7 @@ class LocalTransport(CommandTransport):
 
     @property
     def python(self) -> str:
-        return sys.executable
+        return self._python
 
     def stage(self, local: Path, deadline: Deadline) -> str:
         return str(local.resolve())
