@@ -82,13 +82,14 @@ def results_at(store: Store, when: dt.datetime, p50: dict[str, float], run_id: s
     store.finish_run(run_id, "complete")
 
 
-def leaderboard(tmp: Path, *extra: str, timezone: str = "UTC", reference: str = "ref") -> tuple[int, str, str]:
+def leaderboard(tmp: Path, *extra: str, timezone: str = "UTC", reference: str = "ref",
+                store: str | None = None) -> tuple[int, str, str]:
     definition = tmp / "annual.yaml"
     definition.write_text(f"title: Annual\nperiod: {{from: 2026-01-01, to: 2026-12-31}}\nsuites: [nightly]\n"
                           f"reference: {reference}\ntimezone: {timezone}\n"
                           "weights: {delay: 1, power: 0, precision: 0, volume: 0}\n")
     result = CliRunner().invoke(app, ["leaderboard", "--year", "2026", "--definition", str(definition),
-                                      "--store", str(tmp / "s.sqlite"), "--out", str(tmp / "out"), *extra])
+                                      "--store", store or str(tmp / "s.sqlite"), "--out", str(tmp / "out"), *extra])
     md = (tmp / "out" / "leaderboard.md").read_text() if result.exit_code == 0 else ""
     return result.exit_code, result.output, md
 
@@ -212,3 +213,47 @@ def test_the_readme_tour_command_works_after_a_quickstart_run(tmp_path: Path) ->
     row = next(line for line in result.output.splitlines() if line.startswith("│") and " host " in line)
     assert [c.strip() for c in row.strip("│").split("│")] == [
         "1", "host", "workstation", "1000", "1000–1000 (1 night: too few for an interval)", "new", "1"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'any.sqlite'}"
+    from tests.pg_server import PostgresServer
+
+    server = PostgresServer().start()
+    request.addfinalizer(server.stop)
+    return server.new_database()
+
+
+def test_the_last_good_result_of_each_night_with_nulls_on_sqlite_and_postgres(tmp_path: Path, any_store: str) -> None:
+    """The SQL joins each group's run ids and figures into aligned strings: a NULL (energy not
+    measured that run) must not shift them, on either database."""
+    store = Store(any_store)
+    berlin_night = [(dt.datetime(2026, 3, 1, 22, 0, tzinfo=UTC), 400.0, None),  # 23:00 in Berlin
+                    (dt.datetime(2026, 3, 1, 23, 30, tzinfo=UTC), 200.0, 7.0)]  # 00:30 on 2 March
+    nights = [(dt.datetime(2026, 3, 2, 21, 0, tzinfo=UTC), 100.0, 5.0),  # 22:00 on 2 March: same night as 00:30
+              *berlin_night, (dt.datetime(2026, 3, 3, 20, 0, tzinfo=UTC), 300.0, None)]
+    for i, (when, p50, energy) in enumerate(sorted(nights)):
+        run_id = f"r{i}"
+        store.start_run({"run_id": run_id, "suite": "nightly", "started_at": when, "devices": ["ref", "a"]})
+        for device, value in (("ref", 100.0), ("a", p50)):
+            store.record_result({"run_id": run_id, "device": device, "family": "f", "variant": "int8",
+                                 "status": "ok", "runtime": "litert", "emulated": False, "latency_p50_us": value,
+                                 "model_bytes": 1000, "rss_peak_bytes": 1000, "accuracy_top1": 0.9,
+                                 "energy_uj": energy if device == "a" else 10.0,
+                                 "power_status": "not measured" if energy is None and device == "a" else "measured"})
+        store.finish_run(run_id, "complete")
+    from harness.report.definition import ReportDefinition
+    from harness.report.leaderboard import year_rows
+
+    definition = ReportDefinition.model_validate({"title": "t", "period": {"from": "2026-01-01"}, "suites": ["nightly"],
+                                                  "reference": "ref", "timezone": "Europe/Berlin"})
+    rows, sets = year_rows(store, definition, 2026)
+    a = next(r for r in rows if r["device"] == "a")
+    # Berlin nights: 1 March (400), 2 March (200 at 00:30, then 100 at 22:00: the last counts), 3 March (300)
+    assert a["nights"] == 3 and sorted(sets[("a", "f", "int8")]) == [100.0, 300.0, 400.0]
+    assert a["latency_p50_us"] == 300.0 and a["energy_uj"] == 5.0  # energy measured on one kept night only
+    code, output, md = leaderboard(tmp_path, timezone="Europe/Berlin", store=any_store)
+    assert code == 0, output
+    assert md_rows(md)["a"][6] == "3" and md_rows(md)["a"][4] == "333"
