@@ -38,7 +38,7 @@ NUMERIC = ["latency_p50_us", "accuracy_top1", "model_bytes", "rss_peak_bytes", "
 MIN_NIGHTS = 3  # fewer nightly p50s than this make a bootstrap interval that says little
 _RUN_SEP = "\x1f"  # run ids are joined with the ASCII unit separator: no run id holds one
 
-Nights = dict[str, tuple[int, dt.datetime]]  # run id -> (night ordinal, start time)
+Nights = dict[str, tuple[int, int]]  # run id -> (night ordinal, rank of its start time in the year)
 
 
 def year_runs(store: st.Store, definition: ReportDefinition, year: int, tz: dt.tzinfo) -> Nights:
@@ -53,11 +53,9 @@ def year_runs(store: st.Store, definition: ReportDefinition, year: int, tz: dt.t
             rows = conn.execute(query).all()
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"store {store.url}: read failed: {str(exc).splitlines()[0]}") from None
-    out = {}
-    for run_id, started in rows:
-        started = started if started.tzinfo else started.replace(tzinfo=utc)  # SQLite: stored in UTC
-        out[run_id] = (started.astimezone(tz).date().toordinal(), started)
-    return out
+    started = {run_id: (t if t.tzinfo else t.replace(tzinfo=utc)) for run_id, t in rows}  # SQLite: in UTC
+    ordered = sorted(started, key=lambda run_id: (started[run_id], run_id))
+    return {run_id: (started[run_id].astimezone(tz).date().toordinal(), rank) for rank, run_id in enumerate(ordered)}
 
 
 def year_groups(store: st.Store, definition: ReportDefinition, runs: Nights) -> list[dict[str, Any]]:
@@ -97,11 +95,17 @@ def _concat(dialect: str):
 
 def last_of_each_night(run_ids: list[str], runs: Nights) -> np.ndarray:
     """Indices into `run_ids` of the last run of each night, in night order."""
-    night = np.array([runs[r][0] for r in run_ids])
-    started = np.array([runs[r][1].timestamp() for r in run_ids])
-    order = np.lexsort((started, night))  # by night, then start time
-    last = np.append(night[order][1:] != night[order][:-1], True)
-    return order[last]
+    night, started = np.array([runs[r] for r in run_ids], dtype=np.int64).reshape(-1, 2).T
+    order = np.argsort(started)  # start order is night order too: a night is a date of the start
+    nights = night[order]
+    return order[np.append(nights[1:] != nights[:-1], True)]
+
+
+def _floats(joined: str, count: int) -> np.ndarray:
+    values = np.fromstring(joined, dtype=float, sep=",") if joined else np.empty(0)  # text mode: fast
+    if values.size != count:
+        raise StoreError(f"leaderboard: {values.size} figures for {count} results (a figure that is not a number?)")
+    return values
 
 
 def aggregate(groups: list[dict[str, Any]], runs: Nights
@@ -110,8 +114,9 @@ def aggregate(groups: list[dict[str, Any]], runs: Nights
     number of nights, and the nightly p50s."""
     rows, sets = [], {}
     for g in groups:
-        keep = last_of_each_night(g["run_ids"].split(_RUN_SEP), runs)
-        values = {c: (v := np.array(g[c].split(","), dtype=float)[keep])[~np.isnan(v)] for c in NUMERIC}
+        run_ids = g["run_ids"].split(_RUN_SEP)
+        keep = last_of_each_night(run_ids, runs)
+        values = {c: (v := _floats(g[c], len(run_ids))[keep])[~np.isnan(v)] for c in NUMERIC}
         row = {k: g[k] for k in ("device", "family", "variant", "runtime")}
         row.update({c: float(np.median(v)) if v.size else None for c, v in values.items()},
                    nights=len(keep), emulated=bool(g["emulated"]), status="ok")
