@@ -5,6 +5,7 @@ judgements, and an unavailable meter's reason kept when an estimate is configure
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,11 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError
 from harness.power import MeterUnavailable, open_meter
 from harness.power.rapl import counted_zones
-from harness.profiles import load_profile
+from harness.profiles import Thresholds, load_profile
 from harness.regression import REGRESSION, UNCHANGED, compare_case
 from harness.store import Store
 from harness.thresholds import evaluate
-from harness.profiles import Thresholds
+from harness.transports.local import LocalTransport
 from tests.meters import RaplCounter, write
 from tests.sshd_server import start_sshd
 from tests.suite_files import write_suite
@@ -80,15 +81,52 @@ def test_rapl_on_an_ssh_board_is_read_on_the_board(tmp_path: Path, monkeypatch: 
     d = row["power_detail"]
     assert row["status"] == "ok" and row["power_status"] == "measured", d
     assert d["meter"] == url and len(d["windows"]) == 2
-    # 2 W on the board's counter; the controller has none, and a double-counted package reads 4 W
-    assert row["avg_power_mw"] == pytest.approx(2000, rel=0.1)
-    assert row["idle_power_mw"] == pytest.approx(2000, rel=0.1)
+    # 2 W on the board's counter; the controller has none, and a double-counted package reads 4 W.
+    # (25 %: the fake counter's writer process stalls on a loaded machine, a kernel's does not.)
+    assert row["avg_power_mw"] == pytest.approx(2000, rel=0.25)
+    assert row["idle_power_mw"] == pytest.approx(2000, rel=0.25)
     for w in d["windows"]:
-        assert w["uj_per_inference"] == pytest.approx(2.0 * w["seconds"] * 1e6 / w["inferences"], rel=0.1)
+        assert w["uj_per_inference"] == pytest.approx(2.0 * w["seconds"] * 1e6 / w["inferences"], rel=0.25)
     assert d["alignment_error_ms"] > 0  # half an SSH round trip per reading
     print(f"RAPL over SSH: avg {row['avg_power_mw']:.0f} mW, idle {row['idle_power_mw']:.0f} mW, "
           f"{row['energy_uj']:.1f} uJ/inference, {d['samples']} samples, "
           f"alignment error {d['alignment_error_ms']:.1f} ms")
+
+
+HOST_PROFILE = """\
+name: {name}
+description: this host; {what}
+tier: workstation
+transport: local://
+runtime: litert
+compute_tops: null
+ram: auto
+flash: auto
+model_volume_cap: 500 MB
+power:
+{power}"""
+
+
+def host_run(tmp: Path, name: str, what: str, power: str) -> tuple[dict, Path]:
+    profile = tmp / f"{name}.yaml"
+    profile.write_text(HOST_PROFILE.format(name=name, what=what, power=power))
+    suite = write_suite(tmp, families={"digits-cnn": ["int8"]})
+    db = f"sqlite:///{tmp / 'r.sqlite'}"
+    result = cli.invoke(app, ["run", str(suite), "--device", str(profile), "--store", db, "--out", str(tmp / "out")])
+    assert result.exit_code in (0, 1), result.output
+    [row] = Store(db).results()
+    return row, tmp / "out" / "report.html"
+
+
+@pytest.mark.slow
+def test_rapl_on_this_host_through_harness_run(tmp_path: Path) -> None:
+    """The idle window starts the moment the meter's start() returns: the recording must cover it."""
+    with RaplCounter(tmp_path / "powercap", range_uj=20_000_000, mirrors=("intel-rapl-mmio:0",)):
+        row, _ = host_run(tmp_path, "rapl-host", "a fake powercap tree",
+                          f"  meter: rapl://?root={tmp_path / 'powercap'}&interval=0.05\n  windows: 2\n"
+                          "  window_seconds: 0.5 s\n")
+    assert row["power_status"] == "measured", row["power_detail"]
+    assert row["avg_power_mw"] == pytest.approx(2000, rel=0.25) and row["idle_power_mw"] == pytest.approx(2000, rel=0.25)
 
 
 def test_a_board_that_runs_no_commands_refuses_rapl_at_profile_load(tmp_path: Path) -> None:
@@ -100,6 +138,32 @@ def test_a_board_that_runs_no_commands_refuses_rapl_at_profile_load(tmp_path: Pa
         with pytest.raises(ConfigError, match=r"mcu.yaml:10: field 'power': meter .* reads counters on the board "
                                               r"through its commands, but transport 'serial:///dev/ttyUSB0' runs no"):
             load_profile(path)
+
+
+@pytest.mark.parametrize("scheme", ["rapl", "hwmon"])
+def test_a_polled_recording_covers_all_between_start_and_stop(tmp_path: Path, scheme: str) -> None:
+    """The idle window begins the moment start() returns and the last energy window ends just
+    before stop(): with readings that take a round trip (an SSH command), both must lie inside."""
+    zone_tree(tmp_path, {"intel-rapl:0": "package-0"})
+    write(tmp_path / "hwmon0" / "name", "ina3221")
+    write(tmp_path / "hwmon0" / "curr1_input", 500)
+    write(tmp_path / "hwmon0" / "in1_input", 5000)
+    board = LocalTransport()
+
+    def slow_board(argv: list[str]) -> bytes:
+        time.sleep(0.15)  # a round trip to the board
+        return board.run(argv, deadline=Deadline(5)).stdout
+
+    meter = open_meter(f"{scheme}://{'ina3221' if scheme == 'hwmon' else ''}?root={tmp_path}&interval=0.02",
+                       run=slow_board)
+    meter.open(Deadline(5))
+    meter.start(Deadline(5))
+    started = time.monotonic()
+    time.sleep(0.6)
+    stopping = time.monotonic()
+    samples = meter.stop(Deadline(5))
+    assert samples.t_s[0] <= started and samples.t_s[-1] >= stopping - 0.15
+    assert samples.anchor_error_s >= 0.07  # half the round trip
 
 
 # ------------------------------------------------------------------ RAPL zones counted once
@@ -182,28 +246,10 @@ def test_an_estimated_battery_drain_is_shown_not_judged() -> None:
 
 @pytest.mark.slow
 def test_unavailable_meter_with_an_estimate_is_not_measured_with_its_reason(tmp_path: Path) -> None:
-    profile = tmp_path / "both.yaml"
-    profile.write_text(f"""\
-name: both
-description: this host; a RAPL meter that is not there, and a rated-power estimate
-tier: workstation
-transport: local://
-runtime: litert
-compute_tops: null
-ram: auto
-flash: auto
-model_volume_cap: 500 MB
-power:
-  meter: rapl://?root={tmp_path / 'no-powercap'}
-  estimate: {{rated_power: 2 W}}
-""")
-    suite = write_suite(tmp_path, families={"digits-cnn": ["int8"]})
-    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
-    result = cli.invoke(app, ["run", str(suite), "--device", str(profile), "--store", db, "--out", str(tmp_path / "out")])
-    assert result.exit_code in (0, 1), result.output
-    [row] = Store(db).results()
+    row, report = host_run(tmp_path, "both", "a RAPL meter that is not there, and a rated-power estimate",
+                           f"  meter: rapl://?root={tmp_path / 'no-powercap'}\n  estimate: {{rated_power: 2 W}}\n")
     assert row["status"] == "ok" and row["power_status"] == "not measured" and row["energy_uj"] is None
     detail = row["power_detail"]
     assert "no-powercap does not exist on this machine" in detail["reason"]
     assert detail["meter"].startswith("rapl://") and detail["estimate"].startswith("not used")
-    assert "no-powercap does not exist on this machine" in (tmp_path / "out" / "report.html").read_text()
+    assert "no-powercap does not exist on this machine" in report.read_text()

@@ -65,6 +65,7 @@ class RaplMeter(PowerMeter):
     def start(self, deadline: Deadline) -> None:
         self._half_trip = 0.0
         self._last = self._read()
+        self._first_t = self._last[0]
         self._rows: list[tuple[float, float]] = []
         self.recorder.start()
 
@@ -81,7 +82,11 @@ class RaplMeter(PowerMeter):
         self.recorder.stop(deadline)
         if len(self._rows) < 2:
             raise MeterError(f"meter failed: {self.url}: fewer than two counter readings")
-        data = np.asarray(self._rows)
+        # Each interval's ΔE/Δt is known from its first reading to its last: the recording covers
+        # [first reading, last reading], not just the midpoints (what starts right after start()
+        # returns — the idle window — lies inside it, however long a reading over SSH takes).
+        rows = [(self._first_t, self._rows[0][1]), *self._rows, (self._last[0], self._rows[-1][1])]
+        data = np.asarray(rows)
         return Samples(t_s=data[:, 0], current_a=data[:, 1], voltage_v=np.ones(len(data)),
                        sample_period_s=self.interval, anchor_error_s=self._half_trip)
 

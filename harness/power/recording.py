@@ -30,6 +30,9 @@ from harness.runners.base import Job, Measurement, Runner
 OPEN_TIMEOUT_S = 10.0
 METER_TIMEOUT_S = 5.0
 IDLE_MAX_S = 5.0
+# A counter read on a board is one SSH command: on a busy controller or board it can take
+# seconds, and a meter that gives up then reports "meter failed" for a board that is fine.
+BOARD_COMMAND_TIMEOUT_S = 30.0
 
 
 class MeteredRunner(Runner):
@@ -134,8 +137,8 @@ class _BoardCommands:
 
         if self.transport is None:
             self.transport = open_transport(self.device.transport, **transport_options(self.device))
-            self.transport.open(Deadline(OPEN_TIMEOUT_S))
-        done = self.transport.run(argv, deadline=Deadline(METER_TIMEOUT_S))
+            self.transport.open(Deadline(BOARD_COMMAND_TIMEOUT_S))
+        done = self.transport.run(argv, deadline=Deadline(BOARD_COMMAND_TIMEOUT_S))
         if done.returncode != 0:
             raise InfrastructureError(f"{argv[0]} exited with {done.returncode}: "
                                       f"{done.stderr.decode(errors='replace').strip()[:200]}")
