@@ -253,3 +253,14 @@ def test_unavailable_meter_with_an_estimate_is_not_measured_with_its_reason(tmp_
     assert "no-powercap does not exist on this machine" in detail["reason"]
     assert detail["meter"].startswith("rapl://") and detail["estimate"].startswith("not used")
     assert "no-powercap does not exist on this machine" in report.read_text()
+
+
+@pytest.mark.slow
+def test_an_estimated_battery_drain_is_labelled_in_the_run_report(tmp_path: Path) -> None:
+    row, report = host_run(tmp_path, "estimated", "a rated-power estimate and a battery",
+                           "  estimate: {rated_power: 2 W}\n  battery_capacity: 300 mAh\n  battery_voltage: 3.7 V\n"
+                           "thresholds:\n  battery_pct_per_hour: 5\n")
+    assert row["power_status"] == "estimated" and row["battery_pct_per_hour"] > 5  # 2 W drains 300 mAh fast
+    [check] = [c for c in row["thresholds"] if c["name"] == "battery_pct_per_hour"]
+    assert check["passed"] is None and check["estimate"] == pytest.approx(row["battery_pct_per_hour"])
+    assert "estimated, not judged" in report.read_text()
