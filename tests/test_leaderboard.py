@@ -16,14 +16,7 @@ UTC = dt.timezone.utc
 
 
 def night(store: Store, when: dt.datetime, p50: dict[str, float]) -> None:
-    run_id = store.start_run({"run_id": f"n-{when:%Y%m%d}", "suite": "nightly", "started_at": when,
-                              "devices": list(p50)})
-    for device, value in p50.items():
-        store.record_result({"run_id": run_id, "device": device, "family": "f", "variant": "int8",
-                             "status": "ok", "runtime": "litert", "emulated": False, "latency_p50_us": value,
-                             "model_bytes": 1000, "rss_peak_bytes": 1000, "accuracy_top1": 0.9,
-                             "power_status": "not measured"})
-    store.finish_run(run_id, "complete")
+    results_at(store, when, p50, f"n-{when:%Y%m%d}")
 
 
 @pytest.fixture
