@@ -8,8 +8,8 @@ Each zone is counted once: a CPU that exposes its package through both the MSR i
 (intel-rapl:N) and the MMIO one (intel-rapl-mmio:N) reports the same energy twice, so an MMIO
 zone whose name the MSR interface also has is left out. Each counter (energy_uj) wraps at
 max_energy_range_uj, so a decrease adds the range. The counters hold energy, not current: each
-polling interval becomes one sample of power ΔE/Δt at the interval's midpoint, reported as
-current at a nominal 1 V. No powercap tree, or counters readable by root only: MeterUnavailable
+polling interval's ΔE/Δt is held over the interval (two samples, at its two readings), reported
+as current at a nominal 1 V. No powercap tree, or counters readable by root only: MeterUnavailable
 (power is then "not measured").
 """
 
@@ -65,8 +65,7 @@ class RaplMeter(PowerMeter):
     def start(self, deadline: Deadline) -> None:
         self._half_trip = 0.0
         self._last = self._read()
-        self._first_t = self._last[0]
-        self._rows: list[tuple[float, float]] = []
+        self._rows: list[tuple[float, float, float]] = []  # (from, to, watts) per interval
         self.recorder.start()
 
     def _poll(self) -> int:
@@ -74,7 +73,7 @@ class RaplMeter(PowerMeter):
         now, values = self._read()
         then, previous = self._last
         joules = sum(energy_delta(p, c, r) for p, c, r in zip(previous, values, self.max_range)) / 1e6
-        self._rows.append(((then + now) / 2, joules / (now - then)))
+        self._rows.append((then, now, joules / (now - then)))
         self._last = (now, values)
         return 1
 
@@ -82,16 +81,24 @@ class RaplMeter(PowerMeter):
         self.recorder.stop(deadline)
         if len(self._rows) < 2:
             raise MeterError(f"meter failed: {self.url}: fewer than two counter readings")
-        # Each interval's ΔE/Δt is known from its first reading to its last: the recording covers
-        # [first reading, last reading], not just the midpoints (what starts right after start()
-        # returns — the idle window — lies inside it, however long a reading over SSH takes).
-        rows = [(self._first_t, self._rows[0][1]), *self._rows, (self._last[0], self._rows[-1][1])]
-        data = np.asarray(rows)
-        return Samples(t_s=data[:, 0], current_a=data[:, 1], voltage_v=np.ones(len(data)),
-                       sample_period_s=self.interval, anchor_error_s=self._half_trip)
+        data = np.asarray(self._rows)
+        return Samples(t_s=step_times(data[:, 0], data[:, 1]), current_a=np.repeat(data[:, 2], 2),
+                       voltage_v=np.ones(2 * len(data)), sample_period_s=self.interval,
+                       anchor_error_s=self._half_trip)
 
     def close(self) -> None:
         self.reader.close()
+
+
+def step_times(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Each interval's power held from its first reading to its last: two samples per interval,
+    the second interval's first a nanosecond after the first's last. Integrated (trapezoid), the
+    energy of any span is then the counters' own — not midpoint samples weighted by neighbouring
+    intervals of other lengths (a reading that stalls) — and the recording covers everything from
+    the first reading, taken before start() returns (the idle window begins there), to the last."""
+    t = np.column_stack((starts, ends)).ravel()
+    t[2::2] += 1e-9
+    return t
 
 
 def counted_zones(zones: list[str], names: list[str], wanted: str) -> list[str]:
