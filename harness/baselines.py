@@ -8,15 +8,24 @@ run from being good, and a case that newly fails is a regression of the run that
 
 `last-good`, for a run, is the most recent good run of the same suite on the same devices that
 started before it.
+
+The latency history of a comparison (`latency_history`) is the run value of every case in the
+last N good runs of the base run's suite and devices, up to and including the base run, taken
+from the runs measured in the same environment (fingerprint) as the new result when there are
+such runs; harness/history.py turns it into a noise band and a verdict.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import timezone
 from typing import Any
 
 from harness.errors import ConfigError, StoreError
+from harness.history import HISTORY_RUNS, run_value
 from harness.store import Store
+
+Key = tuple[str, str, str]  # (device, family, variant)
 
 LATEST, LAST_GOOD = "latest", "last-good"
 
@@ -38,8 +47,46 @@ def last_good(store: Store, of_run: dict[str, Any]) -> str | None:
     return None
 
 
+def good_runs_until(store: Store, base: dict[str, Any], limit: int = HISTORY_RUNS) -> list[dict[str, Any]]:
+    """`base` and the good runs of its suite and devices before it, newest first, at most `limit`."""
+    found = [base]
+    for run in store.runs():  # newest first
+        if len(found) >= limit:
+            break
+        if (run["run_id"] != base["run_id"] and run["suite"] == base["suite"]
+                and sorted(run["devices"] or []) == sorted(base["devices"] or [])
+                and _naive(run["started_at"]) < _naive(base["started_at"]) and is_good(store, run)):
+            found.append(run)
+    return found
+
+
+def latency_history(store: Store, base_id: str, new_rows: list[dict[str, Any]],
+                    limit: int = HISTORY_RUNS) -> dict[Key, list[float]]:
+    """Per case of `new_rows`: run values (µs) of the last `limit` good runs up to `base_id`,
+    those of the new result's environment when any run shares it."""
+    fingerprints: dict[int, str] = {}
+    values: dict[Key, list[tuple[float, str | None]]] = defaultdict(list)
+    for run in good_runs_until(store, store.run(base_id), limit):
+        fingerprints.update({e["id"]: e["fingerprint"] for e in store.environments(run["run_id"])})
+        for row in store.results(run["run_id"]):
+            value = run_value(row["latency_p50_us"], row.get("latency_repeat_p50_us"))
+            if row["status"] == "ok" and value:
+                values[(row["device"], row["family"], row["variant"])].append(
+                    (value, fingerprints.get(row["environment_id"])))
+    for row in new_rows:
+        if row.get("environment_id") is not None and row["environment_id"] not in fingerprints:
+            fingerprints.update({e["id"]: e["fingerprint"] for e in store.environments(row["run_id"])})
+    history = {}
+    for row in new_rows:
+        key = (row["device"], row["family"], row["variant"])
+        same = [v for v, fp in values.get(key, []) if fp is not None and fp == fingerprints.get(row.get("environment_id"))]
+        history[key] = same or [v for v, _ in values.get(key, [])]
+    return history
+
+
 def resolve(store: Store, ref: str, relative_to: str | None = None) -> str:
-    """A run id from `latest`, `last-good` (of `relative_to`, default the latest run) or an id."""
+    """A run id from `latest`, `last-good` (of `relative_to`, default the latest run), an id or a
+    unique prefix of one. An unknown or ambiguous reference is an error (exit 2)."""
     if ref == LATEST:
         return store.latest_run_id()
     if ref == LAST_GOOD:
@@ -49,7 +96,21 @@ def resolve(store: Store, ref: str, relative_to: str | None = None) -> str:
             raise StoreError(f"store {store.url}: no good run of suite {anchor['suite']!r} on "
                              f"{', '.join(anchor['devices'] or [])} before run {anchor['run_id']}")
         return found
-    return store.run(ref)["run_id"]
+    return by_id(store, ref)
+
+
+def by_id(store: Store, ref: str) -> str:
+    """A full run id, or a unique prefix of one."""
+    matches = store.run_ids_starting(ref) if ref else []
+    if ref in matches:
+        return ref
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError(f"run {ref!r} is ambiguous in {store.url}: {', '.join(matches)}"
+                          f"{', …' if len(matches) == 10 else ''}; give more of the id")
+    raise StoreError(f"store {store.url}: no run {ref!r} (use a run id or a unique prefix, latest or "
+                     "last-good; `harness runs` lists them)")
 
 
 def parse_selector(text: str) -> tuple[str, str | None, str | None]:

@@ -2,16 +2,21 @@
 
 Only infrastructure errors are retried, with the board recovered between attempts; a model
 or device error is a result. Every outcome, including a skip or a case the lab could not run,
-becomes exactly one stored row.
+becomes exactly one stored row, with the machine conditions of its measurement
+(harness/conditions.py). With `run.repeat` K > 1 the session measures every case K times,
+interleaved; the row pools the samples of all repetitions and keeps each one's median
+(`latency_repeat_p50_us`), the values harness/history.py judges.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import statistics
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from harness import thresholds
+from harness import conditions, thresholds
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.planning import PlannedCase
@@ -23,12 +28,22 @@ from harness.suites import ModelCase, Suite
 INFRA_ATTEMPTS = 3
 BACKOFF_S = (1.0, 4.0)
 Recover = Callable[[Deadline], None]  # reconnect / reset / power-cycle a board
+Repetition = tuple[Measurement, dict[str, Any]]  # a measurement and its machine conditions
 log = logging.getLogger(__name__)
 
 
+def measure(item: PlannedCase, suite: Suite, runner: Runner, recover: Recover | None = None) -> Repetition:
+    """One measurement of a case with the controller's conditions around it (no row stored)."""
+    before = conditions.snapshot()
+    measured = _measure_with_retries(runner, _job(item.case, suite), Deadline(suite.run.timeout), recover)
+    return measured, conditions.around(before, conditions.snapshot(), suite.run.threads)
+
+
 def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Store,
-             runner: Runner, run_id: str, recover: Recover | None = None) -> dict[str, Any]:
-    """Measure one case (or skip it, when it does not fit) and store its row; returns the row."""
+             runner: Runner, run_id: str, recover: Recover | None = None,
+             earlier: Sequence[Repetition] = ()) -> dict[str, Any]:
+    """Measure one case (or skip it, when it does not fit) and store its row; returns the row.
+    `earlier`: this case's earlier repetitions in this run (`run.repeat`), pooled into the row."""
     case = item.case
     row = base_row(item, device, run_id, runner.runtime)
     samples: list[float] = []
@@ -37,12 +52,16 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
         row.update(status="skipped", reason="; ".join(item.fit.reasons), error_kind="device")
     else:
         try:
-            measured = _measure_with_retries(runner, _job(case, suite), Deadline(suite.run.timeout), recover)
+            repetitions = [*earlier, measure(item, suite, runner, recover)]
         except (ModelError, DeviceError, InfrastructureError) as exc:
             row.update(status="failed", reason=str(exc), error_kind=_kind(exc))
         else:
+            measured = pooled(repetitions)
             samples = measured.samples_us
             row.update(status="ok", **_metrics(measured))
+            row["conditions"] = {**row["conditions"], **conditions.merge([c for _, c in repetitions])}
+            if len(repetitions) > 1:
+                row["latency_repeat_p50_us"] = [statistics.median(m.samples_us) for m, _ in repetitions]
             row.update(measured.power or {})  # power columns (harness/power/recording.py)
             row["environment_id"] = store.record_environment(run_id, device.name, _stable_env(measured))
             row["accuracy_delta_points"] = _accuracy_delta(store, run_id, device.name, case, row)
@@ -51,6 +70,17 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
     row.update(thresholds=checks, thresholds_passed=thresholds.overall(checks))
     row["id"] = store.record_result(row, samples)
     return row
+
+
+def pooled(repetitions: Sequence[Repetition]) -> Measurement:
+    """The last repetition's measurement with the latency samples of all repetitions."""
+    last = repetitions[-1][0]
+    if len(repetitions) == 1:
+        return last
+    from harness.runners.agent import summarize  # the agent's own statistics, so pooled rows match
+
+    samples = [s for m, _ in repetitions for s in m.samples_us]
+    return dataclasses.replace(last, samples_us=samples, latency_us=summarize(samples))
 
 
 def base_row(item: PlannedCase, device: DeviceProfile, run_id: str, runtime: str) -> dict[str, Any]:
@@ -103,14 +133,34 @@ def _job(case: ModelCase, suite: Suite) -> Job:
                accuracy_samples=run.accuracy_samples)
 
 
-def _metrics(m: Measurement) -> dict[str, Any]:
-    lat = m.latency_us
+def repooled(row: dict[str, Any], stored_samples: list[float],
+             more: Sequence[Repetition]) -> tuple[dict[str, Any], list[float]]:
+    """A stored row re-measured (`run --rerun-suspects`): its new latency columns and samples."""
+    from harness.runners.agent import summarize
+
+    samples = stored_samples + [s for m, _ in more for s in m.samples_us]
+    medians = row.get("latency_repeat_p50_us") or [row["latency_p50_us"]]
+    before = row.get("conditions") or {}
+    busy = list(dict.fromkeys([*before.get("busy", []), *(r for _, c in more for r in c["busy"])]))
+    values = {**_latency_columns(summarize(samples)),
+              "latency_repeat_p50_us": [*medians, *(statistics.median(m.samples_us) for m, _ in more)],
+              "conditions": {**before, "busy": busy, "reruns": len(more)}}
+    return values, samples
+
+
+def _latency_columns(lat: dict[str, Any]) -> dict[str, Any]:
     return {
-        "init_ms": m.init_ms, "first_inference_ms": m.first_inference_ms,
-        "warmup_count": m.warmup_count, "latency_n": lat["n"], "latency_p50_us": lat["p50"],
+        "latency_n": lat["n"], "latency_p50_us": lat["p50"],
         "latency_p90_us": lat["p90"], "latency_p99_us": lat["p99"], "latency_mean_us": lat["mean"],
         "latency_std_us": lat["std"], "latency_min_us": lat["min"], "latency_max_us": lat["max"],
         "latency_ci_low_us": lat["median_ci_low"], "latency_ci_high_us": lat["median_ci_high"],
+    }
+
+
+def _metrics(m: Measurement) -> dict[str, Any]:
+    return {
+        "init_ms": m.init_ms, "first_inference_ms": m.first_inference_ms,
+        "warmup_count": m.warmup_count, **_latency_columns(m.latency_us),
         "set_input_us": m.set_input_us, "get_output_us": m.get_output_us,
         "rss_load_delta_bytes": m.rss_load_delta_bytes, "rss_peak_bytes": m.rss_peak_bytes,
         "arena_bytes": m.arena_bytes, "working_memory_bytes": m.working_memory_bytes,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any, Iterable, Mapping
 
+from harness.history import format_p
 from harness.regression import MISSING, REGRESSION, TABLE_COLUMNS, CaseVerdict, Comparison, key_of, table_rows
 
 EXIT_OK, EXIT_RESULT, EXIT_CONFIG, EXIT_INFRASTRUCTURE, EXIT_REGRESSION = 0, 1, 2, 3, 4
@@ -108,8 +109,9 @@ def _describe(check: Any) -> str:
     if check.change is None:
         return f"{check.metric} {check.base} -> {check.new} ({check.verdict})"
     unit = " pts" if check.metric == "accuracy" else " %"
-    p = "" if check.p_value is None else f", p={check.p_value:.2g}"
-    return f"{check.metric} {check.change:+.2f}{unit}{p} ({check.verdict})"
+    p = "" if check.p_value is None else f", {format_p(check.p_value)}"
+    why = f": {check.note}" if check.note and check.verdict != "unchanged" else ""
+    return f"{check.metric} {check.change:+.2f}{unit}{p} ({check.verdict}{why})"
 
 
 def _count(suite: ET.Element) -> None:
@@ -134,7 +136,7 @@ def markdown_summary(run: Mapping[str, Any], rows: list[Mapping[str, Any]],
     lines += _table(("device", "model", "status", "p50 ms", "p99 ms", "top-1", "Δ vs ref", "thresholds", "note"),
                     [_result_cells(r) for r in rows])
     if comparison is not None:
-        counts = ", ".join(f"{comparison.count(v)} {v}" for v in ("regression", "improvement", "unchanged", "missing"))
+        counts = ", ".join(f"{comparison.count(v)} {v}" for v in ("regression", "suspect", "improvement", "unchanged", "missing"))
         lines += ["", f"### Compared with `{baseline_id}`", "", counts, ""]
         lines += _table(TABLE_COLUMNS, [[r[c] for c in TABLE_COLUMNS] for r in table_rows(comparison)])
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from harness.regression import (MISSING, TABLE_COLUMNS, Answer, CaseVerdict, Com
                                 ab_answers, compare_case, compare_runs, table_rows)
 from harness.store import Store
 
-_STYLE = {"regression": "bold red", "improvement": "green", "unchanged": "", "missing": "yellow"}
+_STYLE = {"regression": "bold red", "suspect": "yellow", "improvement": "green", "unchanged": "", "missing": "yellow"}
 
 
 def load_samples(store: Store, rows: list[Mapping[str, Any]]) -> dict[int, list[float]]:
@@ -24,8 +24,10 @@ def load_samples(store: Store, rows: list[Mapping[str, Any]]) -> dict[int, list[
 
 
 def compare_stored(store: Store, base_id: str, new_id: str, criteria: Criteria) -> Comparison:
+    """NEW against BASE, each case's latency against its history up to BASE (harness/history.py)."""
     base_rows, new_rows = store.results(base_id), store.results(new_id)
-    return compare_runs(base_rows, new_rows, load_samples(store, base_rows + new_rows), criteria)
+    history = baselines.latency_history(store, base_id, new_rows, criteria.history_runs)
+    return compare_runs(base_rows, new_rows, load_samples(store, base_rows + new_rows), criteria, history)
 
 
 def compare_variants(store: Store, base: tuple[str, str, str], new: tuple[str, str, str],

@@ -8,19 +8,21 @@ from typing import Any, Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness import baselines, ci_outputs, shard
+from harness import baselines, ci_outputs, conditions, configfile, shard
 from harness import profiles as profile_mod
-from harness.cli_compare import baseline_comparison, print_comparison, write_text
+from harness.cli_compare import baseline_comparison, compare_stored, print_comparison, write_text
 from harness.cli_views import console, results_table
 from harness.connect import open_runner, preflight
 from harness.deadline import Deadline
-from harness.errors import ConfigError
+from harness.errors import ConfigError, StoreError
 from harness.fleet import Board, run_boards
 from harness.profiles import DeviceProfile
+from harness.regression import UNCHANGED, Criteria
 from harness.runners.base import Runner
-from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan
+from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan, remeasure
 from harness.store import Store
-from harness.suites import load_suite
+from harness.suites import Suite
+from harness.targets import load_targets
 
 
 class FamilyBars:
@@ -54,6 +56,11 @@ class RunOutputs:
     markdown: Path | None = None
     shard: str | None = None
     run_id: str | None = None
+    repeat: int | None = None  # interleaved repetitions of every case (overrides the suite's run.repeat)
+    rerun_suspects: bool = False  # re-measure cases whose latency moved against the baseline
+
+
+RERUNS = 3  # --rerun-suspects: more measurements of each suspect case
 
 
 class BoardBars:
@@ -72,12 +79,16 @@ class BoardBars:
             self.progress.console.print(f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {row['reason']}")
 
 
-def run_command(suite_path: Path, device_names: list[str], store_url: str | None, out: Path | None,
+def run_command(targets: list[Path], device_names: list[str], store_url: str | None, out: Path | None,
                 resume: str | None, profiles_dir: Path | None, extra: RunOutputs = RunOutputs()) -> int:
     shard_spec = shard.parse(extra.shard) if extra.shard else None
     if resume and extra.run_id:
         raise ConfigError("--resume and --run-id exclude each other: --resume names the run to go on with")
-    suite = load_suite(suite_path)
+    if extra.rerun_suspects and not extra.baseline:
+        raise ConfigError("--rerun-suspects needs --baseline: suspects are the cases that moved against it")
+    suite = load_targets(targets)
+    if extra.repeat:
+        suite = replace(suite, run=suite.run.model_copy(update={"repeat": extra.repeat}))
     devices = _devices(device_names, profiles_dir)
     plans = {d.name: plan(suite, d) for d in devices}  # every bad input fails here, before anything is written
     for device in devices:
@@ -88,10 +99,13 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
     if extra.baseline not in (None, baselines.LAST_GOOD):  # `latest` means latest before this run
         extra = replace(extra, baseline=baselines.resolve(store, extra.baseline))
     if resume:
-        store.run(resume)  # refuses an unknown run id
+        resume = baselines.resolve(store, resume)  # an id, a unique prefix or latest; unknown: exit 2
     elif extra.run_id and extra.run_id in {r["run_id"] for r in store.runs()}:
         raise ConfigError(f"--run-id {extra.run_id}: that run is already in {store.url}; use --resume")
     run_id = open_run(store, suite, list(plans), run_id=resume or extra.run_id, resume=bool(resume))
+    console.print(f"run {run_id} {'resumed' if resume else 'started'}: {suite.name} on {', '.join(plans)}"
+                  f"   store: {store.url}")
+    _warn_if_busy()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     completed = False
     try:
@@ -100,12 +114,17 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
                             FamilyBars(progress, plans[d.name]) if len(devices) == 1
                             else BoardBars(progress, d.name, plans[d.name])) for d in devices]
             run_boards(store, run_id, suite, boards)
+            if extra.rerun_suspects:
+                _rerun_suspects(store, run_id, suite, devices, plans, extra.baseline)
         completed = True
     finally:
         finish_run(store, run_id, completed)
     rows = store.results(run_id)
     results_table(rows, f"{suite.name} on {', '.join(plans)} — run {run_id}")
     console.print(f"run id: {run_id}   store: {store.url}")
+    busy = conditions.busy_summary(rows)
+    if busy:
+        console.print(f"[yellow]warning: {busy}[/yellow]")
     for board in boards:
         if board.state.health.value != "good":
             console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] {board.state.reason}")
@@ -116,10 +135,43 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
     return ci_report(store, run_id, rows, extra)
 
 
+def _warn_if_busy() -> None:
+    reasons = conditions.busy_now()
+    if reasons:
+        console.print(f"[yellow]warning: host busy before the run: {'; '.join(reasons)}[/yellow]")
+
+
+def _rerun_suspects(store: Store, run_id: str, suite: Suite, devices: list[DeviceProfile],
+                    plans: dict[str, list[PlannedCase]], ref: str | None) -> None:
+    """Before the verdict: measure again, RERUNS times, every case whose latency moved against
+    the baseline (a suspect, regression or improvement, or a shift of at least the effect floor
+    that stayed inside band or threshold: the near misses either way), pooled into its row."""
+    try:
+        base_id = baselines.resolve(store, ref or baselines.LAST_GOOD, relative_to=run_id)
+    except StoreError:
+        return  # no baseline yet: nothing is suspect
+    criteria = Criteria()
+    suspects = {v.new_key for v in compare_stored(store, base_id, run_id, criteria).verdicts
+                if v.new_key and (lat := v.check("latency")) is not None
+                and (lat.verdict != UNCHANGED or abs(lat.change) >= criteria.min_effect_pct)}
+    for device in devices:
+        items = [p for p in plans[device.name] if (device.name, p.case.family, p.case.variant) in suspects]
+        if items:
+            console.print(f"re-measuring {len(items)} suspect case(s) on {device.name} {RERUNS} more times: "
+                          f"{', '.join(p.case.key for p in items)}")
+            remeasure(store, run_id, suite, device, _connector(device), items, RERUNS)
+
+
 def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]:
     """--device a --device b, or --device a,b; each board once."""
     wanted = [n.strip() for name in names for n in name.split(",") if n.strip()]
-    devices = [profile_mod.resolve(n, profiles_dir) for n in wanted]
+    devices, errors = [], []
+    for name in wanted:  # every bad device reported at once
+        try:
+            devices.append(profile_mod.resolve(name, profiles_dir))
+        except ConfigError as exc:
+            errors.extend(configfile.messages(exc))
+    configfile.raise_all(errors)
     seen = [d.name for d in devices]
     twice = sorted({n for n in seen if seen.count(n) > 1})
     if twice:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from typing import Any, Iterable
@@ -138,21 +137,3 @@ def results_table(rows: list[dict[str, Any]], title: str) -> None:
 
 def _ms(us: float | None) -> str:
     return "—" if us is None else f"{us / 1000:.3f}"
-
-
-def results_output(store: Any, run_id: str, fmt: str) -> None:
-    rows = store.results(run_id)
-    if fmt == "json":
-        print_json({"run": store.run(run_id), "results": rows})
-    elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else list(RESULT_COLUMNS),
-                                extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()})
-    elif fmt == "table":
-        results_table(rows, f"run {run_id}")
-    else:
-        from harness.errors import ConfigError
-
-        raise ConfigError(f"unknown --format {fmt!r}; use table, json or csv")

@@ -51,26 +51,27 @@ def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
         raise ConfigError(f"{where}: malformed YAML: {problem}") from None
     lines: dict[Loc, int] = {}
     if node is not None:
-        _index_lines(node, (), lines, path)
+        index_lines(node, (), lines, path)
     return data, lines
 
 
-def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path) -> None:
+def index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: Path | None = None) -> None:
+    """The line of every key and item under `node`; a duplicate key is an error when `path` is given."""
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
             child = (*loc, key)
-            if child in lines:
+            if child in lines and path is not None:
                 raise ConfigError(
                     f"{path}:{key_node.start_mark.line + 1}: duplicate key {_dotted(child)!r}"
                 )
             lines[child] = key_node.start_mark.line + 1
-            _index_lines(value_node, child, lines, path)
+            index_lines(value_node, child, lines, path)
             lines[child] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, (*loc, i), lines, path)
+            index_lines(item, (*loc, i), lines, path)
 
 
 def validate(
@@ -87,13 +88,46 @@ def validate(
         return schema.model_validate(data, context=context)
     except pydantic.ValidationError as exc:
         errors = exc.errors(include_url=False)
-        message = format_error(errors[0], schema, path, lines)
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(message + more) from None
+    raise_all(format_errors(errors, schema, path, lines))
+    raise AssertionError("unreachable")
+
+
+def raise_all(messages: list[str]) -> None:
+    """One ConfigError carrying every message: one line for one, a list for several, so a
+    person fixes a file in one go instead of one field per attempt."""
+    if len(messages) == 1:
+        raise ConfigError(messages[0])
+    if messages:
+        raise ConfigError(f"{len(messages)} errors:\n  " + "\n  ".join(messages))
+
+
+def messages(exc: ConfigError) -> list[str]:
+    """The separate messages of an error raised by raise_all, to collect into a larger one."""
+    lines = str(exc).splitlines()
+    return [line.strip() for line in lines[1:]] if len(lines) > 1 else [str(exc)]
+
+
+def format_errors(errors: list[dict[str, Any]], schema: type, path: Path, lines: dict[Loc, int]) -> list[str]:
+    """Every validation error, in file order. A misspelt key is reported once, as the unknown key
+    with its did-you-mean, not again as the required field it was meant to be."""
+    meant: set[Loc] = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            loc = _clean(error["loc"])
+            close = difflib.get_close_matches(str(loc[-1]), _fields_at(schema, loc[:-1]), n=1)
+            if close:
+                meant.add((*loc[:-1], close[0]))
+    kept = [e for e in errors if not (e["type"] == "missing" and _clean(e["loc"]) in meant)]
+    ordered = sorted(kept, key=lambda e: _nearest_line(_clean(e["loc"]), lines))
+    return list(dict.fromkeys(format_error(e, schema, path, lines) for e in ordered))
+
+
+def _clean(loc: Any) -> Loc:
+    return tuple(part for part in loc if not _is_union_tag(part))
 
 
 def format_error(error: dict[str, Any], schema: type, path: Path, lines: dict[Loc, int]) -> str:
-    loc: Loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+    loc: Loc = _clean(error["loc"])
     field = _dotted(loc) or "(top level)"
     line = _nearest_line(loc, lines)
     kind = error["type"]

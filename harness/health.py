@@ -21,9 +21,10 @@ from pathlib import Path
 
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
+from harness.locations import shipped
 from harness.runners.base import Job, Runner
 
-CHECK_FILE = Path(__file__).resolve().parent.parent / "models" / "digits-cnn" / "health-check.json"
+CHECK_FILE = shipped("health-check") / "health-check.json"  # package data of an installed wheel
 CHECK_TIMEOUT_S = 120.0
 MAX_CONSECUTIVE_INFRA_FAILURES = 2  # cases in a row lost to the lab before the board is bad
 log = logging.getLogger(__name__)

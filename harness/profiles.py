@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
-import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -13,6 +13,7 @@ import pydantic
 from harness import configfile
 from harness.configfile import StrictModel
 from harness.errors import ConfigError
+from harness.locations import profile_dirs
 from harness.units import Bytes, MilliampHours, Seconds, Tops, Volts, Watts
 
 
@@ -211,17 +212,6 @@ class DeviceProfile(StrictModel):
         return self
 
 
-def default_profiles_dir() -> Path:
-    """--profiles, else $EDGE_HARNESS_PROFILES, else ./device_profiles, else the repo's."""
-    env = os.environ.get("EDGE_HARNESS_PROFILES")
-    if env:
-        return Path(env)
-    local = Path("device_profiles")
-    if local.is_dir():
-        return local
-    return Path(__file__).resolve().parent.parent / "device_profiles"
-
-
 def load_profile(path: Path) -> DeviceProfile:
     profile = configfile.load(path, DeviceProfile)
     if profile.name != path.stem:
@@ -230,20 +220,41 @@ def load_profile(path: Path) -> DeviceProfile:
 
 
 def resolve(name_or_path: str, profiles_dir: Path | None = None) -> DeviceProfile:
-    """A device by name (device_profiles/NAME.yaml) or by the path of its profile."""
+    """A device by name (NAME.yaml in the profile search path) or by the path of its profile."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml"):
         return load_profile(candidate)
-    directory = profiles_dir or default_profiles_dir()
-    path = directory / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = ", ".join(p.stem for p in sorted(directory.glob("*.yaml"))) or "none"
-        raise ConfigError(f"unknown device {name_or_path!r}: no {path}; known devices: {known}")
-    return load_profile(path)
+    dirs = profile_dirs(profiles_dir)
+    for directory in dirs:
+        path = directory / f"{name_or_path}.yaml"
+        if path.is_file():
+            return load_profile(path)
+    known = sorted(profile_files(dirs))
+    close = difflib.get_close_matches(name_or_path, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    searched = ", ".join(str(d) for d in dirs)
+    raise ConfigError(f"unknown device {name_or_path!r}: {hint}known devices: {', '.join(known) or 'none'} "
+                      f"(searched {searched})")
+
+
+def profile_files(dirs: list[Path]) -> dict[str, Path]:
+    """name -> profile file; a name in an earlier folder hides the same name in a later one."""
+    found: dict[str, Path] = {}
+    for directory in dirs:
+        for path in sorted(directory.glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
 
 
 def load_all(profiles_dir: Path | None = None) -> list[DeviceProfile]:
-    directory = profiles_dir or default_profiles_dir()
-    if not directory.is_dir():
-        raise ConfigError(f"{directory}: no such profiles directory")
-    return [load_profile(path) for path in sorted(directory.glob("*.yaml"))]
+    """Every profile of the search path, all errors reported at once."""
+    if profiles_dir is not None and not profiles_dir.is_dir():
+        raise ConfigError(f"{profiles_dir}: no such profiles directory")
+    loaded, errors = [], []
+    for _name, path in sorted(profile_files(profile_dirs(profiles_dir)).items()):
+        try:
+            loaded.append(load_profile(path))
+        except ConfigError as exc:
+            errors.extend(configfile.messages(exc))
+    configfile.raise_all(errors)
+    return loaded

@@ -2,10 +2,13 @@
 
 Cases are matched by (device, family, variant). Per matched case:
 
-    latency   Mann-Whitney U on the stored latency samples decides whether the change is real
-              (p < alpha AND relative median shift >= min_effect_pct); the threshold
-              (latency_pct) decides whether a real change matters. With too few samples on a
-              side there is no test and the point estimate (p50) alone decides.
+    latency   two runs: decided from the case's run-to-run history by harness/history.py (the
+              noise band of the run median over the last good runs, the threshold latency_pct,
+              the effect floor min_effect_pct, and the within-run Mann-Whitney p as one more
+              input); the check's note says why. A/B (two variants, no history): Mann-Whitney U
+              on the samples decides whether the change is real (p < alpha AND relative median
+              shift >= min_effect_pct), the threshold whether it matters; with too few samples
+              on a side there is no test and the p50 alone decides.
     memory    relative change of the working memory vs memory_pct, only between two figures of
               one method (harness/memory.py)
     energy    relative change of energy per inference vs energy_pct, when a meter measured both
@@ -14,8 +17,10 @@ Cases are matched by (device, family, variant). Per matched case:
     status    ok -> failed/skipped is a regression; failed -> ok an improvement; a case that
               was not measured for an infrastructure reason is `missing`, not a regression.
 
-A case's verdict is the worst of its checks: regression > improvement > unchanged; a case on
-one side only is `missing`. Thresholds are "more than": a 10.0 % slowdown passes latency_pct 10.
+A case's verdict is the worst of its checks: regression > suspect > improvement > unchanged; a
+case on one side only is `missing`. `suspect`: a latency change seen once, with too short a
+history to tell it from noise; it fails nothing and asks for a re-measurement. Thresholds are
+"more than": a 10.0 % slowdown passes latency_pct 10.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from harness import history as run_history
 from harness import memory
+from harness.history import IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, format_p
 
-REGRESSION, IMPROVEMENT, UNCHANGED, MISSING = "regression", "improvement", "unchanged", "missing"
-_RANK = {REGRESSION: 3, IMPROVEMENT: 2, UNCHANGED: 1}
+MISSING = "missing"
+_RANK = {REGRESSION: 4, SUSPECT: 3, IMPROVEMENT: 2, UNCHANGED: 1}
 
 Key = tuple[str, str, str]  # (device, family, variant)
 
@@ -41,6 +48,8 @@ class Criteria:
     energy_pct: float | None = 10.0
     accuracy_points: float | None = 1.0
     min_samples: int = 5  # per side, to run the test at all
+    history_runs: int = run_history.HISTORY_RUNS  # last N good runs whose medians make the noise band
+    min_history: int = run_history.MIN_HISTORY  # fewer: no band (see harness/history.py)
 
 
 @dataclass(frozen=True)
@@ -102,8 +111,12 @@ def key_of(row: Mapping[str, Any]) -> Key:
 
 
 def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapping[str, Any]],
-                 samples: Mapping[int, Sequence[float]], criteria: Criteria = Criteria()) -> Comparison:
-    """Every case of either side, matched by (device, family, variant), in a stable order."""
+                 samples: Mapping[int, Sequence[float]], criteria: Criteria = Criteria(),
+                 histories: Mapping[Key, Sequence[float]] | None = None) -> Comparison:
+    """Every case of either side, matched by (device, family, variant), in a stable order.
+
+    `histories`: per case, the run values (µs) of the last good runs up to and including the
+    base run (harness.baselines.latency_history); a case without one has the base run alone."""
     base = {key_of(r): r for r in base_rows}
     new = {key_of(r): r for r in new_rows}
     verdicts = []
@@ -113,13 +126,21 @@ def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapp
         elif key not in base:
             verdicts.append(CaseVerdict(None, key, MISSING, note="new: not in the base run"))
         else:
-            verdicts.append(compare_case(base[key], new[key], samples, criteria))
+            history = (histories or {}).get(key) or _own_value(base[key])
+            verdicts.append(compare_case(base[key], new[key], samples, criteria, history))
     return Comparison(verdicts)
 
 
+def _own_value(row: Mapping[str, Any]) -> list[float]:
+    value = run_history.run_value(row.get("latency_p50_us"), row.get("latency_repeat_p50_us"))
+    return [] if value is None else [value]
+
+
 def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
-                 samples: Mapping[int, Sequence[float]], criteria: Criteria = Criteria()) -> CaseVerdict:
-    """Two results of one case (or, for A/B, of two variants)."""
+                 samples: Mapping[int, Sequence[float]], criteria: Criteria = Criteria(),
+                 history: Sequence[float] | None = None) -> CaseVerdict:
+    """Two results of one case, latency judged against `history` (run values, µs, of the case's
+    last good runs up to `base`); without a history (A/B of two variants), by the samples."""
     keys = (key_of(base), key_of(new))
     for side, row in (("new", new), ("base", base)):
         if _unmeasured(row):
@@ -130,7 +151,8 @@ def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
                            (Check("status", base["status"], new["status"], None, None,
                                   _status_verdict(base["status"], new["status"]), note=new.get("reason") or ""),))
     checks = [c for c in (
-        _latency(base, new, samples, criteria),
+        _latency(base, new, samples, criteria) if history is None
+        else _latency_history(base, new, samples, criteria, history),
         _memory(base, new, criteria.memory_pct),
         _energy(base, new, criteria.energy_pct),
         _accuracy(base.get("accuracy_top1"), new.get("accuracy_top1"), criteria.accuracy_points),
@@ -167,8 +189,33 @@ def _latency(base: Mapping[str, Any], new: Mapping[str, Any], samples: Mapping[i
         verdict = REGRESSION
     elif real and shift < -limit:
         verdict = IMPROVEMENT
-    note = "" if tested else f"fewer than {criteria.min_samples} samples: p50 alone, no test"
-    return Check("latency", base_us / 1000, new_us / 1000, shift, limit, verdict, p_value, note)
+    why = [f"shift {shift:+.1f} % of the median (samples of both sides, no history)"]
+    if not tested:
+        why.append(f"fewer than {criteria.min_samples} samples: p50 alone, no test")
+    else:
+        why.append(format_p(p_value) + ("" if p_value < criteria.alpha else f" >= {criteria.alpha:g}: not significant"))
+    if abs(shift) < criteria.min_effect_pct:
+        why.append(f"under the effect floor {criteria.min_effect_pct:g} %")
+    else:
+        why.append(f"{'beyond' if abs(shift) > limit else 'within'} threshold ±{limit:g} %")
+    return Check("latency", base_us / 1000, new_us / 1000, shift, limit, verdict, p_value, "; ".join(why))
+
+
+def _latency_history(base: Mapping[str, Any], new: Mapping[str, Any], samples: Mapping[int, Sequence[float]],
+                     criteria: Criteria, history: Sequence[float]) -> Check | None:
+    """Two runs of one case: the run-to-run rule of harness/history.py; Mann-Whitney is one input."""
+    repeats = new.get("latency_repeat_p50_us") or (
+        [new["latency_p50_us"]] if new.get("latency_p50_us") is not None else [])
+    history = [h for h in history if h and h > 0]
+    if not repeats or not history:
+        return None
+    a, b = samples.get(base.get("id"), ()), samples.get(new.get("id"), ())
+    tested = len(a) >= criteria.min_samples and len(b) >= criteria.min_samples
+    p_value = _mann_whitney(a, b) if tested else None
+    d = run_history.decide(history, repeats, threshold_pct=criteria.latency_pct, floor_pct=criteria.min_effect_pct,
+                           alpha=criteria.alpha, min_history=criteria.min_history, p_value=p_value)
+    limit = criteria.latency_pct if criteria.latency_pct is not None else criteria.min_effect_pct
+    return Check("latency", d.center / 1000, d.value / 1000, d.shift_pct, limit, d.verdict, p_value, d.reason)
 
 
 def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
@@ -219,10 +266,9 @@ def ab_answers(verdict: CaseVerdict, criteria: Criteria, better_pct: float | Non
     answers = []
     latency = verdict.check("latency")
     if better_pct is not None:
-        shift = None if latency is None else -latency.change
+        shift = None if latency is None else -latency.change  # > 0: B is faster than A
         significant = latency is not None and (latency.p_value is None or latency.p_value < criteria.alpha)
-        value = "not measured" if shift is None else (
-            f"{shift:+.1f} % faster" + ("" if latency.p_value is None else f", p={latency.p_value:.2g}"))
+        value = "not measured" if shift is None else _speed(shift, latency.p_value)
         answers.append(Answer(f"B's latency better than A's by more than {better_pct:g} %", value,
                               shift is not None and significant and shift > better_pct))
     if max_latency_ms is not None:
@@ -231,6 +277,13 @@ def ab_answers(verdict: CaseVerdict, criteria: Criteria, better_pct: float | Non
                               "not measured" if new_ms is None else f"{new_ms:.3f} ms",
                               new_ms is not None and new_ms < max_latency_ms))
     return answers
+
+
+def _speed(faster_pct: float, p_value: float | None) -> str:
+    """`B 10.2 % slower than A, p<0.001`: the word carries the sign."""
+    word = "faster" if faster_pct > 0 else "slower"
+    text = f"B {abs(faster_pct):.1f} % {word} than A" if round(faster_pct, 1) else "B as fast as A"
+    return text + ("" if p_value is None else f", {format_p(p_value)}")
 
 
 TABLE_COLUMNS = ("case", "verdict", "latency ms", "Δ latency", "p", "Δ memory", "Δ energy",
@@ -249,7 +302,7 @@ def table_rows(comparison: Comparison) -> list[dict[str, str]]:
         rows.append({
             "case": v.label, "verdict": v.verdict,
             "latency ms": "" if lat is None else f"{lat.base:.4g} -> {lat.new:.4g}",
-            "Δ latency": _pct(lat), "p": "" if lat is None or lat.p_value is None else f"{lat.p_value:.2g}",
+            "Δ latency": _pct(lat), "p": "" if lat is None else format_p(lat.p_value),
             "Δ memory": _pct(v.check("memory")), "Δ energy": _pct(v.check("energy")),
             "Δ accuracy": "" if v.check("accuracy") is None else f"{v.check('accuracy').change:+.2f} pts",
             "note": "; ".join(n for n in notes if n),

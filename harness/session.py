@@ -6,6 +6,11 @@
                    case; a failed check, or failures that repeat, make it bad, and its remaining
                    cases are recorded as not run while the other boards go on
     run_suite()    the single-board convenience: open, run_device, close
+    remeasure()    `run --rerun-suspects`: measure some stored cases again, pool them into their rows
+
+With `run.repeat` K > 1 (`harness run --repeat K`) run_device measures the board's cases K times
+in turn (case 1..n, then 1..n again), so a slow drift of the machine touches every case alike;
+a case's row is stored after its last repetition, pooling all of them (case.py).
 
 Planning (bad input, fit) is in planning.py; one case's measurement in case.py; several boards
 in parallel in fleet.py.
@@ -18,9 +23,10 @@ import threading
 from typing import Any, Callable, Protocol
 
 from harness import provenance
-from harness.case import record_not_run, run_case
+from harness import case as case_mod
+from harness.case import Repetition, record_not_run, run_case
 from harness.deadline import Deadline
-from harness.errors import InfrastructureError
+from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.health import CHECK_TIMEOUT_S, BoardState, Health, health_check
 from harness.planning import PlannedCase, plan
 from harness.power import recording as power_recording
@@ -30,7 +36,7 @@ from harness.runners.base import Runner
 from harness.store import Store
 from harness.suites import Suite
 
-__all__ = ["PlannedCase", "Progress", "plan", "open_run", "run_device", "run_suite", "finish_run"]
+__all__ = ["PlannedCase", "Progress", "plan", "open_run", "run_device", "run_suite", "finish_run", "remeasure"]
 CONNECT_TIMEOUT_S = 300.0
 log = logging.getLogger(__name__)
 
@@ -76,15 +82,20 @@ def run_device(store: Store, run_id: str, suite: Suite, device: DeviceProfile,
     done = store.completed_cases(run_id)
     todo = [p for p in planned if (device.name, p.case.family, p.case.variant) not in done]
     session = _BoardSession(store, run_id, suite, device, connect, board)
+    earlier: dict[str, list[Repetition]] = {}
     try:
-        for item in todo:
-            if stop is not None and stop.is_set():
-                return
-            if progress:
-                progress.case_started(item)
-            row = session.case(item)
-            if progress:
-                progress.case_done(item, row)
+        for repetition in range(suite.run.repeat, 0, -1):  # counts down to the last repetition, 1
+            for item in todo:
+                if stop is not None and stop.is_set():
+                    return
+                if progress:
+                    progress.case_started(item)
+                if repetition > 1:
+                    earlier.setdefault(item.case.key, []).extend(session.repetition(item))
+                    continue
+                row = session.case(item, earlier.get(item.case.key, []))
+                if progress:
+                    progress.case_done(item, row)
     finally:
         session.close()
         store.set_board_health(device.name, board.health.value, board.reason)
@@ -100,19 +111,33 @@ class _BoardSession:
         self.raw: Runner | None = None  # the board's own runner: health checks, recovery
         self.runner: Runner | None = None  # the same, with the profile's power meter around it
 
-    def case(self, item: PlannedCase) -> dict[str, Any]:
+    def case(self, item: PlannedCase, earlier: list[Repetition] | None = None) -> dict[str, Any]:
         if not item.fit.fits:  # a skip needs no board
             return run_case(item, self.suite, self.device, self.store, _NoBoard(self.device), self.run_id)
         if not self._ready():
             return record_not_run(item, self.device, self.store, self.run_id,
                                   f"board {self.board.health.value}: {self.board.reason}")
-        row = run_case(item, self.suite, self.device, self.store, self.runner, self.run_id, self._recover)
+        row = run_case(item, self.suite, self.device, self.store, self.runner, self.run_id, self._recover,
+                       earlier or ())
         if row.get("error_kind") == "infrastructure":
             self.board.infrastructure_failure(row["reason"])
             log.warning("%s: %s", self.device.name, self.board.reason)
         else:
             self.board.success()
         return row
+
+    def repetition(self, item: PlannedCase) -> list[Repetition]:
+        """An earlier repetition of a case: measured, kept in memory, stored with the last one.
+        A failure here is left to the last repetition to record ([] is returned)."""
+        if not item.fit.fits or not self._ready():
+            return []
+        try:
+            return [case_mod.measure(item, self.suite, self.runner, self._recover)]
+        except InfrastructureError as exc:
+            self.board.infrastructure_failure(str(exc))
+        except (ModelError, DeviceError):
+            pass
+        return []
 
     def _ready(self) -> bool:
         """Usable, connected and, when its health is unknown, checked."""
@@ -162,6 +187,31 @@ class _NoBoard(Runner):
 
     def measure(self, job: Any, deadline: Deadline) -> Any:
         raise AssertionError("a skipped case is never measured")
+
+
+def remeasure(store: Store, run_id: str, suite: Suite, device: DeviceProfile, connect: Callable[[], Runner],
+              planned: list[PlannedCase], times: int) -> list[str]:
+    """Measure these stored cases `times` more times, interleaved, and pool the repetitions into
+    their rows (latency columns, samples, repetition medians). Returns the cases re-measured."""
+    rows = {(r["family"], r["variant"]): r for r in store.results(run_id)
+            if r["device"] == device.name and r["status"] == "ok"}
+    todo = [p for p in planned if (p.case.family, p.case.variant) in rows]
+    session = _BoardSession(store, run_id, suite, device, connect, initial_state(store, device.name))
+    more: dict[str, list[Repetition]] = {}
+    try:
+        for _ in range(times):
+            for item in todo:
+                more.setdefault(item.case.key, []).extend(session.repetition(item))
+    finally:
+        session.close()
+    done = []
+    for item in todo:
+        row = rows[(item.case.family, item.case.variant)]
+        if more.get(item.case.key):
+            values, samples = case_mod.repooled(row, store.samples(row["id"]), more[item.case.key])
+            store.replace_latency(row["id"], values, samples)
+            done.append(item.case.key)
+    return done
 
 
 def run_suite(suite: Suite, device: DeviceProfile, store: Store, runner: Runner,

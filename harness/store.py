@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from harness.errors import StoreError
 
 SCHEMA_VERSION = 1
-DEFAULT_URL = "sqlite:///results/edge-harness.sqlite"
 
 metadata = sa.MetaData()
 
@@ -89,7 +88,8 @@ results = sa.Table(
     sa.Column("model_bytes", sa.BigInteger),
     sa.Column("model_gzip_bytes", sa.BigInteger),
     sa.Column("environment_id", sa.Integer, sa.ForeignKey("environments.id")),
-    sa.Column("conditions", sa.JSON),  # temperature, clock at measurement time
+    sa.Column("conditions", sa.JSON),  # board clock/temperature, controller load etc. (harness/conditions.py)
+    sa.Column("latency_repeat_p50_us", sa.JSON),  # median of each repetition (run --repeat, --rerun-suspects)
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("duration_s", sa.Float),
     *[sa.Column(name, kind) for name, kind in _METRICS],
@@ -136,7 +136,9 @@ def normalize_url(url_or_path: str) -> str:
 
 class Store:
     def __init__(self, url: str | None = None) -> None:
-        self.url = normalize_url(url or os.environ.get("EDGE_HARNESS_STORE") or DEFAULT_URL)
+        from harness.locations import default_store
+
+        self.url = normalize_url(url or default_store())
         self.engine = self._connect()
 
     def _connect(self) -> sa.Engine:
@@ -229,6 +231,18 @@ class Store:
 
         return self._write(write)
 
+    def replace_latency(self, result_id: int, values: dict[str, Any], samples_us: Iterable[float]) -> None:
+        """A re-measured case (`run --rerun-suspects`): its latency columns and samples, atomically."""
+        samples = array("d", samples_us)
+
+        def write(conn: sa.Connection) -> None:
+            conn.execute(results.update().where(results.c.id == result_id).values(**values))
+            conn.execute(latency_samples.delete().where(latency_samples.c.result_id == result_id))
+            conn.execute(latency_samples.insert().values(result_id=result_id, count=len(samples),
+                                                         samples_us=_pack(samples)))
+
+        self._write(write)
+
     def set_board_health(self, device: str, health: str, reason: str | None) -> None:
         values = {"health": health, "reason": reason, "updated_at": now()}
 
@@ -263,6 +277,22 @@ class Store:
 
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
         return self._read(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
+
+    def run_ids_starting(self, prefix: str) -> list[str]:
+        """Ids of the runs whose id starts with `prefix` (a unique prefix names a run)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._read(sa.select(runs.c.run_id).where(runs.c.run_id.like(f"{escaped}%", escape="\\"))
+                          .order_by(runs.c.run_id).limit(10))
+        return [r["run_id"] for r in rows]
+
+    def result_counts(self) -> dict[str, dict[str, int]]:
+        """run id -> {status: number of results}."""
+        query = (sa.select(results.c.run_id, results.c.status, sa.func.count().label("n"))
+                 .group_by(results.c.run_id, results.c.status))
+        counts: dict[str, dict[str, int]] = {}
+        for row in self._read(query):
+            counts.setdefault(row["run_id"], {})[row["status"]] = int(row["n"])
+        return counts
 
     def latest_run_id(self) -> str:
         latest = self.runs(limit=1)

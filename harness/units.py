@@ -56,12 +56,21 @@ def _example(units: dict[str, float]) -> str:
             id(_WATTS): "2.5 W", id(_CHARGE_MAH): "300 mAh", id(_VOLTS): "3.7 V"}[id(units)]
 
 
-Bytes = Annotated[int, pydantic.BeforeValidator(_parser(_BYTES, "size in bytes", integer=True))]
-Tops = Annotated[float, pydantic.BeforeValidator(_parser(_OPS, "compute rate in TOPS"))]
-Seconds = Annotated[float, pydantic.BeforeValidator(_parser(_SECONDS, "duration"))]
-Watts = Annotated[float, pydantic.BeforeValidator(_parser(_WATTS, "power"))]
-MilliampHours = Annotated[float, pydantic.BeforeValidator(_parser(_CHARGE_MAH, "battery capacity"))]
-Volts = Annotated[float, pydantic.BeforeValidator(_parser(_VOLTS, "voltage"))]
+def _accepts(units: dict[str, float], number: str) -> pydantic.WithJsonSchema:
+    """What editors are told (harness schema): a bare number in the base unit, or one with a unit."""
+    return pydantic.WithJsonSchema({"anyOf": [
+        {"type": number}, {"type": "string", "pattern": _QUANTITY.pattern,
+                           "description": f"with a unit, e.g. '{_example(units)}'"}]})
+
+
+Bytes = Annotated[int, pydantic.BeforeValidator(_parser(_BYTES, "size in bytes", integer=True)),
+                  _accepts(_BYTES, "integer")]
+Tops = Annotated[float, pydantic.BeforeValidator(_parser(_OPS, "compute rate in TOPS")), _accepts(_OPS, "number")]
+Seconds = Annotated[float, pydantic.BeforeValidator(_parser(_SECONDS, "duration")), _accepts(_SECONDS, "number")]
+Watts = Annotated[float, pydantic.BeforeValidator(_parser(_WATTS, "power")), _accepts(_WATTS, "number")]
+MilliampHours = Annotated[float, pydantic.BeforeValidator(_parser(_CHARGE_MAH, "battery capacity")),
+                          _accepts(_CHARGE_MAH, "number")]
+Volts = Annotated[float, pydantic.BeforeValidator(_parser(_VOLTS, "voltage")), _accepts(_VOLTS, "number")]
 
 
 def human_bytes(n: int | float | None) -> str:

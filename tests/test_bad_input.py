@@ -79,10 +79,10 @@ def test_dataset_shape_mismatch(tmp_path: Path) -> None:
 def test_broken_manifest(tmp_path: Path) -> None:
     family = copy_family(tmp_path)
     manifest = json.loads((family / "manifest.json").read_text())
-    del manifest["variants"][0]["sha256"]
-    (family / "manifest.json").write_text(json.dumps(manifest))
+    manifest["variants"][0]["bytes"] = "many"  # every field is optional, but a given one is checked
+    (family / "manifest.json").write_text(json.dumps(manifest, indent=2))
     suite = write_suite(tmp_path, families={"digits-cnn": None}, models_root=tmp_path / "models")
-    assert_one_line_error(*run(suite, tmp_path), "manifest.json", "sha256")
+    assert_one_line_error(*run(suite, tmp_path), "manifest.json:", "variants[0].bytes")
 
 
 def test_unknown_device(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ def row(rid: int, variant: str, status: str = "ok", error_kind: str | None = Non
             "accuracy_delta_points": 0.0, "duration_s": 1.5, "runtime": "litert", **extra}
 
 
+# Five earlier runs of fp32: a steady history whose noise band is a few µs wide.
+STEADY = {("board-1", "digits-cnn", "fp32"): [1000.0, 1002.0, 998.0, 1001.0, 999.0]}
 NOT_MEASURED = [{"name": "latency_p50_ms", "limit": 200, "value": None, "passed": None}]
 MIXED = [
     row(1, "fp32"),
@@ -50,14 +52,14 @@ def test_exit_codes_most_important_first() -> None:
     assert ci_outputs.exit_code(MIXED) == 3  # an infrastructure failure outranks a result failure
     assert ci_outputs.exit_code([row(1, "fp32", "not-run", reason="board bad")]) == 3
     samples = {1: [1000.0] * 30, 11: [2000.0 + i for i in range(30)]}
-    regressed = compare_runs([row(1, "fp32")], [row(11, "fp32")], samples)
+    regressed = compare_runs([row(1, "fp32")], [row(11, "fp32", latency_p50_us=2014.5)], samples, histories=STEADY)
     assert ci_outputs.exit_code(MIXED, regressed) == 4  # a regression outranks everything
 
 
 def test_junit_one_case_per_device_model_check() -> None:
-    new = [row(11, "fp32"), *MIXED[1:]]
+    new = [row(11, "fp32", latency_p50_us=1492.9), *MIXED[1:]]
     samples = {1: [1000.0 + i for i in range(30)], 11: [1500.0 + i for i in range(30)]}
-    comparison = compare_runs([row(1, "fp32"), row(6, "gone-variant")], new, samples)
+    comparison = compare_runs([row(1, "fp32"), row(6, "gone-variant")], new, samples, histories=STEADY)
     root = ET.fromstring(ci_outputs.junit_xml(RUN, new, comparison))
     cases = root.findall(".//testcase")
     # 5 results x (status + regression) + their threshold checks (2 + 1 + 1 + 1 + 1) + 1 gone case
@@ -87,12 +89,12 @@ def test_junit_escapes_untrusted_text() -> None:
 
 def test_markdown_summary() -> None:
     samples = {1: [1000.0] * 30, 11: [1000.0] * 30}
-    comparison = compare_runs([row(1, "fp32")], [row(11, "fp32")], samples)
+    comparison = compare_runs([row(1, "fp32")], [row(11, "fp32")], samples, histories=STEADY)
     text = ci_outputs.markdown_summary(RUN, MIXED, comparison, "r1")
     assert text.startswith("## edge-harness: nightly — run `r2`")
     assert "**infrastructure failure** (exit 3)" in text
     assert "| board-1 | digits-cnn/int8 | ok | 1.000 | 1.200 | 0.9700 | 0.00 | FAIL: latency_p50_ms |" in text
-    assert "### Compared with `r1`" in text and "0 regression, 0 improvement, 1 unchanged" in text
+    assert "### Compared with `r1`" in text and "0 regression, 0 suspect, 0 improvement, 1 unchanged" in text
     piped = ci_outputs.markdown_summary(RUN, [row(1, "fp32", "failed", "model", "a | b\nc", NOT_MEASURED)])
     assert "a \\| b c" in piped
 

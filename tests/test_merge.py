@@ -105,7 +105,7 @@ def test_merge_is_complete_and_idempotent(shards: tuple[Path, list[str]], tmp_pa
     code, output = harness("compare", "ci-42", "ci-42", "--store", out_db, "--junit", str(junit), "--markdown", str(md))
     assert code == 0 and "0 missing" in output, output
     assert junit.read_text().count('name="regression"') == len(CASES)
-    assert "0 regression, 0 improvement, 5 unchanged, 0 missing" in md.read_text()
+    assert "0 regression, 0 suspect, 0 improvement, 5 unchanged, 0 missing" in md.read_text()
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from harness import baselines
 from harness.cli import app
-from harness.regression import (IMPROVEMENT, MISSING, REGRESSION, UNCHANGED, Criteria, ab_answers,
+from harness.regression import (IMPROVEMENT, MISSING, REGRESSION, SUSPECT, UNCHANGED, Criteria, ab_answers,
                                 compare_case, compare_runs, table_rows)
 from harness.store import Store
 from tests.conftest import REPO
@@ -63,10 +63,13 @@ def test_clear_speedup_is_an_improvement() -> None:
 
 
 def test_significant_but_tiny_shift_is_under_the_effect_floor() -> None:
-    v = verdict_of(lognormal(1000, n=2000, sigma=0.01), lognormal(1020, n=2000, sigma=0.01))
+    base, new = lognormal(1000, n=2000, sigma=0.01), lognormal(1020, n=2000, sigma=0.01)
+    no_threshold = Criteria(latency_pct=None)  # the floor alone stands between the test and a verdict
+    v = verdict_of(base, new, no_threshold)
     lat = v.check("latency")
     assert lat.p_value < 1e-10 and lat.change == pytest.approx(2, abs=0.5)
-    assert v.verdict == UNCHANGED
+    assert v.verdict == UNCHANGED and "under the effect floor 5 %" in lat.note
+    assert verdict_of(base, new, Criteria(latency_pct=None, min_effect_pct=0)).verdict == REGRESSION
 
 
 def test_real_shift_under_the_threshold_is_unchanged_unless_threshold_is_off() -> None:
@@ -139,10 +142,13 @@ def test_status_changes() -> None:
 
 def test_runs_match_by_case_and_report_missing() -> None:
     same = lognormal(1000)
-    base = [row(1, "fp32"), row(2, "int8"), row(3, "fp16")]
-    new = [row(11, "fp32"), row(12, "int8"), row(13, "tiny-int8")]
+    base = [row(i, v, latency_p50_us=1000.0) for i, v in ((1, "fp32"), (2, "int8"), (3, "fp16"))]
+    new = [row(11, "fp32", latency_p50_us=1005.0), row(12, "int8", latency_p50_us=2000.0),
+           row(13, "tiny-int8", latency_p50_us=1000.0)]
     samples = {1: same, 2: same, 3: same, 11: same, 12: lognormal(2000), 13: same}
-    comparison = compare_runs(base, new, samples)
+    nights = [990.0, 1010.0, 1000.0, 995.0, 1005.0]
+    history = {("host", "digits-cnn", v): nights for v in ("fp32", "int8", "fp16")}
+    comparison = compare_runs(base, new, samples, histories=history)
     by_label = {v.label: v for v in comparison.verdicts}
     assert len(comparison.verdicts) == 4
     assert by_label["host digits-cnn/int8"].verdict == REGRESSION
@@ -152,8 +158,25 @@ def test_runs_match_by_case_and_report_missing() -> None:
     assert [comparison.count(k) for k in (REGRESSION, IMPROVEMENT, UNCHANGED, MISSING)] == [1, 0, 1, 2]
     assert comparison.regressed
     table = {r["case"]: r for r in table_rows(comparison)}
-    assert table["host digits-cnn/int8"]["Δ latency"].startswith("+") and table["host digits-cnn/int8"]["p"]
+    assert table["host digits-cnn/int8"]["Δ latency"].startswith("+") and table["host digits-cnn/int8"]["p"] == "p<0.001"
+    assert "band" in table["host digits-cnn/int8"]["note"] and "n=5" in table["host digits-cnn/int8"]["note"]
 
+
+def test_runs_are_judged_against_their_history() -> None:
+    """The same +12 % run: inside a noisy history's band, outside a steady one's; alone, suspect."""
+    base, new = row(1, latency_p50_us=1000.0), row(2, latency_p50_us=1120.0)
+    samples = {1: lognormal(1000), 2: lognormal(1120)}
+    key = ("host", "digits-cnn", "int8")
+    noisy = [1000.0, 1150.0, 880.0, 1100.0, 920.0, 1080.0, 950.0]
+    steady = [1000.0, 1010.0, 990.0, 1005.0, 995.0, 1002.0, 998.0]
+    lat = compare_runs([base], [new], samples, histories={key: noisy}).verdicts[0].check("latency")
+    assert lat.verdict == UNCHANGED and "inside the run-to-run noise band" in lat.note
+    assert compare_runs([base], [new], samples, histories={key: steady}).verdicts[0].verdict == REGRESSION
+    alone = compare_runs([base], [new], samples).verdicts[0]  # history: the base run only
+    assert alone.verdict == SUSPECT and "--rerun-suspects" in alone.check("latency").note
+    repeated = compare_runs([base], [row(2, latency_p50_us=1120.0, latency_repeat_p50_us=[1118.0, 1120.0, 1125.0])],
+                            samples).verdicts[0]
+    assert repeated.verdict == REGRESSION and "3 repetitions" in repeated.check("latency").note
 
 def test_ab_answers() -> None:
     a, b = lognormal(1000), lognormal(700)
@@ -163,6 +186,16 @@ def test_ab_answers() -> None:
     assert [x.passed for x in yes] == [True, True]
     no = ab_answers(v, Criteria(), better_pct=40, max_latency_ms=0.5)
     assert [x.passed for x in no] == [False, False] and "ms" in no[1].value
+    assert yes[0].value.startswith("B 30") and "% faster than A, p<0.001" in yes[0].value
+
+
+def test_ab_answer_of_a_slower_variant_says_slower() -> None:
+    """int8 10 % slower than fp32: 'B 10.x % slower than A', never '-10 % faster'."""
+    v = compare_case(row(1, "fp32"), row(2, "int8"), {1: lognormal(1000, sigma=0.01), 2: lognormal(1102, sigma=0.01)})
+    answer = ab_answers(v, Criteria(), better_pct=5, max_latency_ms=None)[0]
+    assert not answer.passed and v.verdict == REGRESSION
+    assert answer.value.startswith("B 10.") and "% slower than A, p<0.001" in answer.value
+    assert "-" not in answer.value and "faster" not in answer.value
 
 
 # ------------------------------------------------------------------ end to end on the host
@@ -203,8 +236,9 @@ def test_baseline_last_good_fails_a_regressed_run(tmp_path: Path) -> None:
     slow_int8(tmp_path / "models")
     junit, md = tmp_path / "junit.xml", tmp_path / "summary.md"
     code, out = harness("run", str(suite), "--device", "host", "--store", db, "--baseline", "last-good",
-                        "--junit", str(junit), "--markdown", str(md))
-    assert code == 4, out
+                        "--junit", str(junit), "--markdown", str(md), "--rerun-suspects")
+    # One run of history has no noise band: the slower case is re-measured before it is a regression.
+    assert code == 4 and "re-measuring 1 suspect case(s) on host 3 more times: digits-cnn/int8" in out, out
     second = store.latest_run_id()
     assert store.run(second)["status"] == "regressed"
     assert 'name="regression"' in junit.read_text() and 'type="regression"' in junit.read_text()
@@ -221,8 +255,9 @@ def test_baseline_last_good_fails_a_regressed_run(tmp_path: Path) -> None:
 
     # `harness compare last-good RUN` (the CI flow after a merge) marks a regressed RUN too.
     slow_int8(tmp_path / "models")
-    assert harness("run", str(suite), "--device", "host", "--store", db)[0] == 0
+    assert harness("run", str(suite), "--device", "host", "--store", db, "--repeat", "3")[0] == 0
     fourth = store.latest_run_id()
+    assert len(store.results(fourth)[1]["latency_repeat_p50_us"]) == 3
     code, out = harness("compare", "last-good", fourth, "--store", db)
     assert code == 4 and store.run(fourth)["status"] == "regressed", out
     assert baselines.resolve(store, "last-good", relative_to=fourth) == third
@@ -258,3 +293,8 @@ def test_compare_bad_input(tmp_path: Path) -> None:
     assert code == 2 and "RUN:family/variant" in out
     code, out = harness("compare", "r1", "r2", "--better", "20", "--store", db)
     assert code == 2 and "two variants" in out
+    code, out = harness("run", str(REPO / "suites" / "quickstart.yaml"), "--device", "host", "--store", db,
+                        "--rerun-suspects")
+    assert code == 2 and "--rerun-suspects needs --baseline" in out
+    code, out = harness("run", str(REPO / "suites" / "quickstart.yaml"), "--device", "host", "--repeat", "0")
+    assert code == 2 and "--repeat" in out

@@ -6,6 +6,7 @@ never imports TF. Writes, per family, the variants plus a manifest.json:
 
   models/digits-cnn/           CNN trained on sklearn's digits + eval.npz
   models/mobilenetv2-035-96/   random-weight MobileNetV2 latency workload
+  models/mobilenetv2-035-96-head/  the same with 15 % more MACs (a slowdown to detect)
 
 If `tflite_micro` is importable, every variant is also tried under real
 TFLite-Micro (in a subprocess: TFLM aborts the process on models it rejects).
@@ -42,6 +43,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from tensorflow.lite.python import schema_py_generated as schema  # noqa: E402
 
 SEED = 0
+HEAD_CHANNELS = 139  # mobilenetv2-035-96-head: +15 % MACs over mobilenetv2-035-96/fp32
 REPO = Path(__file__).resolve().parent.parent
 # The project's own microcontroller engine implements exactly these builtins.
 ENGINE_OPS = frozenset({
@@ -331,37 +333,63 @@ def recalibrate_bn(model: keras.Model, x: np.ndarray) -> None:
         bn.moving_variance.assign(h.var(axis=(0, 1, 2)))
 
 
-def make_mobilenet(out_dir: Path) -> None:
+def mobilenet(head_channels: int = 0) -> tuple[keras.Model, np.ndarray]:
+    """MobileNetV2 alpha 0.35 at 96x96, BN recalibrated; with head_channels, a 1x1 conv head
+    of that many channels on the 3x3x1280 features (more MACs, same input and output)."""
     shape = (96, 96, 3)
     keras.utils.set_random_seed(SEED)
     rep = np.random.default_rng(SEED).uniform(-1, 1, (32, *shape)).astype(np.float32)
     base = keras.applications.MobileNetV2(input_shape=shape, alpha=0.35, include_top=False, weights=None)
     recalibrate_bn(base, rep)  # on a batched copy; the exported model below is batch 1
     inp = keras.Input(shape=shape, batch_size=1)
-    x = layers.GlobalAveragePooling2D()(base(inp))
-    model = keras.Model(inp, layers.Softmax()(layers.Dense(10)(x)))
+    x = base(inp)
+    if head_channels:
+        x = layers.Conv2D(head_channels, 1, activation="relu6")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, layers.Softmax()(layers.Dense(10)(x))), rep
+
+
+def make_mobilenet(out_dir: Path) -> None:
+    model, rep = mobilenet()
     variants = []
     note = "random weights, BN stats recalibrated on seeded uniform[-1,1] inputs"
     for name, mode, desc in [("fp32", "fp32", f"float32 latency workload; {note}"),
                              ("int8", "int8", f"full-integer int8 (int8 I/O) latency workload; {note}")]:
         data = convert(model, mode, rep)
-        check_static(data, (1, *shape))
+        check_static(data, (1, 96, 96, 3))
         variants.append(variant(out_dir, name, mode, data, model, None, desc, None))
     write_manifest(out_dir, {
         "family": "mobilenetv2-035-96", "task": "latency", "num_classes": 10,
-        "input_shape": [1, *shape], "dataset": None, "reference_variant": "fp32",
+        "input_shape": [1, 96, 96, 3], "dataset": None, "reference_variant": "fp32",
         "generator": generator_info(), "variants": variants})
+
+
+def make_mobilenet_head(out_dir: Path) -> None:
+    """A heavier release of the MobileNetV2 workload: +15 % MACs (10.67 M -> 12.26 M) from a
+    139-channel 1x1 conv head. benchmarks/regression_power.py swaps it in for
+    mobilenetv2-035-96/fp32 to check that a real slowdown is detected."""
+    model, rep = mobilenet(head_channels=HEAD_CHANNELS)
+    data = convert(model, "fp32", rep)
+    check_static(data, (1, 96, 96, 3))
+    desc = (f"mobilenetv2-035-96 fp32 plus a {HEAD_CHANNELS}-channel 1x1 conv head: 15 % more MACs; "
+            "random weights, BN stats recalibrated on seeded uniform[-1,1] inputs")
+    write_manifest(out_dir, {
+        "family": "mobilenetv2-035-96-head", "task": "latency", "num_classes": 10,
+        "input_shape": [1, 96, 96, 3], "dataset": None, "reference_variant": "fp32",
+        "generator": generator_info(),
+        "variants": [variant(out_dir, "fp32", "fp32", data, model, None, desc, None)]})
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "models")
-    ap.add_argument("--only", choices=["digits", "mobilenet"])
+    ap.add_argument("--only", choices=["digits", "mobilenet", "mobilenet-head"])
     args = ap.parse_args()
     tf.config.experimental.enable_op_determinism()
     keras.config.disable_interactive_logging()  # silences the converter's per-export chatter
     families = {"digits": ("digits-cnn", make_digits),
-                "mobilenet": ("mobilenetv2-035-96", make_mobilenet)}
+                "mobilenet": ("mobilenetv2-035-96", make_mobilenet),
+                "mobilenet-head": ("mobilenetv2-035-96-head", make_mobilenet_head)}
     for key, (family, make) in families.items():
         if args.only in (None, key):
             out_dir = args.out / family

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+import os
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -86,12 +88,50 @@ def read_model(path: Path) -> TfliteModel:
         raise ModelError(f"{path}: cannot read model: {exc.strerror}") from None
     if len(data) < 8 or data[4:8] != _TFLITE_IDENTIFIER:
         raise ModelError(f"{path}: not a TFLite model (no 'TFL3' flatbuffer identifier)")
+    cached = _cached(path, data)
+    if cached is not None:
+        return cached
     try:
-        return _parse(path, data)
+        model = _parse(path, data)
     except ModelError:
         raise
     except Exception as exc:  # a truncated flatbuffer raises anything from struct to IndexError
         raise ModelError(f"{path}: corrupt TFLite model: {type(exc).__name__}: {exc}") from None
+    _store(model)
+    return model
+
+
+# Derived facts are cached by the file's sha256: a large model is parsed once, whatever its path.
+FACTS_VERSION = "v1"  # bump when what _parse derives changes
+
+
+def _facts_file(sha256: str) -> Path:
+    from harness.locations import cache_dir
+
+    return cache_dir() / "facts" / f"{sha256}-{FACTS_VERSION}.json"
+
+
+def _cached(path: Path, data: bytes) -> TfliteModel | None:
+    try:
+        facts = json.loads(_facts_file(hashlib.sha256(data).hexdigest()).read_text())
+        if set(facts) != {f.name for f in fields(TfliteModel)}:
+            return None  # written by a version that derived other facts: parse again
+        tensors = {k: tuple(TensorInfo(**{**t, "shape": tuple(t["shape"])}) for t in facts[k])
+                   for k in ("inputs", "outputs")}
+        return TfliteModel(**{**facts, **tensors, "path": str(path)})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # not cached yet, or from another version: parse
+
+
+def _store(model: TfliteModel) -> None:
+    file = _facts_file(model.sha256)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(model.to_dict()))
+        tmp.replace(file)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
 
 
 def _parse(path: Path, data: bytes) -> TfliteModel:

@@ -1,0 +1,160 @@
+"""The latency regression rule, decided from the run-to-run history of a case. Pure functions.
+
+One rule for `harness compare`, `harness run --baseline` and the nightly dashboard, so they
+never disagree. Numbers in, a `Decision` out; no store, no I/O, no printing.
+
+Why history: a run's samples only show the noise *within* that run. Load, clock frequency and
+cache state change from run to run, so with 100+ samples per run a within-run test calls almost
+any two runs "significantly different" (issue 10: 5 of 8 cases "regressed" between two runs of
+the same code). The noise that matters is the spread of the *run median* from run to run, and
+only the history of the case shows it (asv and Bencher decide the same way).
+
+Inputs
+    history   run values (µs) of the same case in the last N good runs up to the baseline, same
+              environment where possible; order does not matter. A run value is the median of
+              the run's repetition medians (`harness run --repeat K`), else its p50:
+              `run_value(p50_us, repeat_medians_us)`.
+    new       the new run's repetition medians (µs); one value for a run without --repeat.
+
+The rule (`decide`)
+    center    median of the history
+    shift     (median(new) - center) / center, in %
+    band      with at least `min_history` runs: center ± t(1 - alpha/2, n - 1) · s · sqrt(1 + 1/n),
+              s = 1.4826 · MAD(history) — a prediction interval for one more run, robust to one
+              odd night (MAD, not the standard deviation) and wide when the history is short (t)
+    verdict   regression (improvement) when ALL hold:
+                - median(new) is above (below) the band,
+                - |shift| > threshold_pct (None: no threshold, the floor alone),
+                - |shift| >= floor_pct (the effect floor: smaller shifts are never real),
+                - the within-run Mann-Whitney p, when given, is < alpha (one input, never the only one).
+    short     with fewer than `min_history` runs there is no band. With K >= 2 repetitions the
+    history   run re-measured itself: a change counts only when EVERY repetition median is beyond
+              the threshold and floor in the same direction. With one measurement a change that
+              passes threshold, floor and test is `suspect`: not a regression, re-measure it
+              (`harness run --repeat K` or `--rerun-suspects`).
+
+Every Decision carries `reason`, one line a reader can check: band, shift, p and history size.
+p-values are printed by `format_p` (`p<0.001` when small).
+
+API
+    run_value(p50_us, repeat_medians_us=None) -> float | None
+    noise_band(history, alpha=0.01, min_history=3) -> Band | None
+    decide(history, new, *, threshold_pct, floor_pct, alpha=0.01, min_history=3, p_value=None) -> Decision
+    format_p(p) -> str
+    HISTORY_RUNS   default N of history runs (10)
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Sequence
+
+REGRESSION, IMPROVEMENT, UNCHANGED, SUSPECT = "regression", "improvement", "unchanged", "suspect"
+HISTORY_RUNS = 10  # the last N good runs whose medians make the band
+MIN_HISTORY = 3  # fewer runs than this: no band, see "short history"
+_MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
+
+
+@dataclass(frozen=True)
+class Band:
+    """Where the next run's value falls when nothing changed (a prediction interval)."""
+
+    center: float  # median of the history, µs
+    low: float
+    high: float
+    n: int  # history size, runs
+    spread: float  # robust standard deviation of the run value, µs
+
+    @property
+    def half_pct(self) -> float:
+        return (self.high - self.center) / self.center * 100 if self.center else math.inf
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: str  # regression | improvement | unchanged | suspect
+    center: float  # baseline value the shift is measured from (median of the history), µs
+    value: float  # the new run's value (median of its repetitions), µs
+    shift_pct: float
+    band: Band | None  # None: history too short
+    history_n: int
+    repeats: int  # repetition medians of the new run
+    p_value: float | None
+    reason: str
+
+
+def run_value(p50_us: float | None, repeat_medians_us: Sequence[float] | None = None) -> float | None:
+    """A run's value for a case: the median of its repetition medians, else its p50."""
+    if repeat_medians_us:
+        return float(statistics.median(repeat_medians_us))
+    return p50_us
+
+
+def noise_band(history: Sequence[float], alpha: float = 0.01, min_history: int = MIN_HISTORY) -> Band | None:
+    """The prediction interval of one more run's value, or None with fewer than min_history runs."""
+    n = len(history)
+    if n < max(min_history, 2):
+        return None
+    center = float(statistics.median(history))
+    spread = _MAD_TO_SD * float(statistics.median(abs(h - center) for h in history))
+    half = _t_quantile(1 - alpha / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
+    return Band(center, center - half, center + half, n, spread)
+
+
+def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: float | None, floor_pct: float,
+           alpha: float = 0.01, min_history: int = MIN_HISTORY, p_value: float | None = None) -> Decision:
+    """The verdict on the new run's value against the history (see the module docstring)."""
+    if not history or not new:
+        raise ValueError("decide needs at least one history value and one new value")
+    center = float(statistics.median(history))
+    value = float(statistics.median(new))
+    shift = (value - center) / center * 100
+    limit = max(floor_pct, threshold_pct if threshold_pct is not None else floor_pct)
+    band = noise_band(history, alpha, min_history)
+    sign = 1 if shift > 0 else -1
+    direction = REGRESSION if sign > 0 else IMPROVEMENT
+    facts = [f"shift {shift:+.1f} % vs history median {center:.4g} µs (n={len(history)})"]
+    if len(new) > 1:
+        facts.append(f"{len(new)} repetitions")
+    if p_value is not None:
+        facts.append(format_p(p_value))
+    failed = []  # the first condition that keeps this from being a change
+    if threshold_pct is not None and not abs(shift) > threshold_pct:
+        failed.append(f"within threshold ±{threshold_pct:g} %")
+    if not abs(shift) >= floor_pct:
+        failed.append(f"under the effect floor {floor_pct:g} %")
+    if p_value is not None and not p_value < alpha:
+        failed.append(f"within-run test not significant ({format_p(p_value)} >= {alpha:g})")
+    if band is not None:
+        facts.insert(1, f"band {band.low:.4g}–{band.high:.4g} µs (±{band.half_pct:.1f} %)")
+        if band.low <= value <= band.high:
+            failed.insert(0, "inside the run-to-run noise band")
+        verdict = UNCHANGED if failed else direction
+    elif len(new) > 1:
+        facts.insert(1, f"history too short for a band (<{min_history} runs)")
+        lagging = [r for r in new if not sign * (r - center) / center * 100 > limit]
+        if lagging and not failed:
+            failed.append(f"{len(lagging)} of {len(new)} repetitions within ±{limit:g} %")
+        verdict = UNCHANGED if failed else direction
+    else:
+        facts.insert(1, f"history too short for a band (<{min_history} runs)")
+        verdict = UNCHANGED if failed else SUSPECT
+        if verdict == SUSPECT:
+            failed.append("re-measure (--repeat K or --rerun-suspects) before a verdict")
+    reason = "; ".join(facts + failed)
+    return Decision(verdict, center, value, shift, band, len(history), len(new), p_value, reason)
+
+
+def format_p(p: float | None) -> str:
+    """`p<0.001` when small (never `p=0`), else two significant digits."""
+    if p is None:
+        return ""
+    return "p<0.001" if p < 0.001 else f"p={p:.2g}"
+
+
+def _t_quantile(q: float, df: int) -> float:
+    from scipy.stats import t  # scipy is a core dependency; imported when a band is drawn
+
+    return float(t.ppf(q, df))

@@ -1,0 +1,128 @@
+"""The run-to-run regression rule (harness/history.py) on synthetic histories."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.history import (IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, decide, format_p, noise_band,
+                             run_value)
+
+def nights(median_us: float, n: int, noise_pct: float, rng: np.random.Generator | None = None) -> list[float]:
+    """Run medians of n runs whose run-to-run noise is noise_pct (one standard deviation)."""
+    rng = rng or np.random.default_rng(10)
+    return (median_us * (1 + rng.normal(0, noise_pct / 100, n))).tolist()
+
+
+def test_band_is_a_robust_prediction_interval() -> None:
+    band = noise_band([100.0, 102.0, 98.0, 101.0, 99.0, 100.0, 103.0, 97.0, 100.0, 101.0])
+    assert band is not None and band.center == 100.0 and band.n == 10
+    assert band.spread == pytest.approx(1.4826 * 1.0)
+    assert 4 < band.half_pct < 6  # t(0.995, 9) = 3.25 times 1.48 times sqrt(1.1)
+    odd_night = noise_band([100.0, 102.0, 98.0, 101.0, 99.0, 100.0, 103.0, 97.0, 100.0, 180.0])
+    assert odd_night is not None and odd_night.half_pct < 8  # one busy night barely widens it
+    assert noise_band([100.0, 101.0]) is None  # too short for a band
+
+
+def test_same_code_on_noisy_nights_never_regresses() -> None:
+    rng = np.random.default_rng(11)
+    verdicts = [decide(nights(1000, 10, 3, rng), nights(1000, 1, 3, rng), threshold_pct=10, floor_pct=5).verdict
+                for _ in range(500)]
+    assert verdicts.count(REGRESSION) == 0  # 3 % run-to-run noise (1 sd), threshold 10 %
+
+
+def test_slowdown_beyond_band_threshold_and_floor_is_a_regression() -> None:
+    history = nights(1000, 10, noise_pct=2)
+    d = decide(history, [1150.0], threshold_pct=10, floor_pct=5, p_value=1e-9)
+    assert d.verdict == REGRESSION and d.shift_pct == pytest.approx(15, abs=2.5)
+    assert d.band is not None and d.value > d.band.high
+    assert "band" in d.reason and "n=10" in d.reason and "p<0.001" in d.reason
+    faster = decide(history, [850.0], threshold_pct=10, floor_pct=5)
+    assert faster.verdict == IMPROVEMENT and faster.shift_pct < -10
+
+
+def test_noisy_history_widens_the_band() -> None:
+    history = [1000.0, 1200.0, 850.0, 1100.0, 900.0, 1150.0, 950.0, 1050.0]
+    d = decide(history, [1150.0], threshold_pct=10, floor_pct=5)
+    assert d.verdict == UNCHANGED and "inside the run-to-run noise band" in d.reason
+
+
+def test_threshold_decides_inside_a_tight_band() -> None:
+    history = [1000.0, 1001.0, 999.0, 1000.5, 999.5]
+    d = decide(history, [1080.0], threshold_pct=10, floor_pct=5)  # far outside the band, but 8 % < 10 %
+    assert d.verdict == UNCHANGED and "within threshold ±10 %" in d.reason
+    assert decide(history, [1080.0], threshold_pct=None, floor_pct=5).verdict == REGRESSION
+
+
+def test_effect_floor_changes_the_verdict() -> None:
+    history = [1000.0, 1001.0, 999.0, 1000.5, 999.5, 1000.2]
+    with_floor = decide(history, [1030.0], threshold_pct=None, floor_pct=5)
+    without = decide(history, [1030.0], threshold_pct=None, floor_pct=0)
+    assert with_floor.verdict == UNCHANGED and "under the effect floor 5 %" in with_floor.reason
+    assert without.verdict == REGRESSION
+
+
+def test_within_run_test_is_one_input() -> None:
+    history = nights(1000, 10, noise_pct=1)
+    assert decide(history, [1200.0], threshold_pct=10, floor_pct=5, p_value=0.2).verdict == UNCHANGED
+    assert decide(history, [1200.0], threshold_pct=10, floor_pct=5, p_value=0.001).verdict == REGRESSION
+    # A tiny p alone never makes a regression: the band decides first.
+    assert decide(history, [1005.0], threshold_pct=None, floor_pct=0, p_value=1e-30).verdict == UNCHANGED
+
+
+def test_short_history_one_measurement_is_only_suspect() -> None:
+    d = decide([1000.0], [1300.0], threshold_pct=10, floor_pct=5, p_value=1e-12)
+    assert d.verdict == SUSPECT and d.band is None and "--rerun-suspects" in d.reason
+    assert decide([1000.0], [1040.0], threshold_pct=10, floor_pct=5).verdict == UNCHANGED
+
+
+def test_short_history_repetitions_must_all_agree() -> None:
+    assert decide([1000.0, 1010.0], [1300.0, 1280.0, 1320.0], threshold_pct=10, floor_pct=5).verdict == REGRESSION
+    blip = decide([1000.0, 1010.0], [1300.0, 1010.0, 1320.0], threshold_pct=10, floor_pct=5)
+    assert blip.verdict == UNCHANGED and "1 of 3 repetitions within ±10 %" in blip.reason
+    assert decide([1000.0], [700.0, 720.0], threshold_pct=10, floor_pct=5).verdict == IMPROVEMENT
+
+
+def test_run_value_and_p_format() -> None:
+    assert run_value(500.0) == 500.0 and run_value(500.0, [1.0, 3.0, 2.0]) == 2.0
+    assert run_value(None) is None
+    assert format_p(0.0) == "p<0.001" and format_p(1e-7) == "p<0.001" and format_p(0.0123) == "p=0.012"
+    assert format_p(None) == ""
+
+
+# ------------------------------------------------------------------ which runs make the history (store)
+
+
+def test_history_is_the_last_good_runs_of_the_suite_same_environment_first(tmp_path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from harness.baselines import latency_history
+    from harness.store import Store
+
+    store = Store(str(tmp_path / "h.sqlite"))
+    t0 = datetime(2026, 12, 1, 2, tzinfo=timezone.utc)
+    key = ("host", "f", "v")
+
+    def night(i: int, p50: float, env: str, status: str = "complete", suite: str = "nightly",
+              repeats: list[float] | None = None) -> dict:
+        run_id = f"r{i}"
+        store.start_run({"run_id": run_id, "suite": suite, "devices": ["host"], "started_at": t0 + timedelta(days=i)})
+        env_id = store.record_environment(run_id, "host", {"numpy": env})
+        row = {"run_id": run_id, "device": "host", "family": "f", "variant": "v", "status": "ok",
+               "environment_id": env_id, "latency_p50_us": p50, "latency_repeat_p50_us": repeats}
+        row["id"] = store.record_result(row)
+        store.finish_run(run_id, status)
+        return row
+
+    night(1, 100.0, "A")
+    night(2, 101.0, "A")
+    night(3, 99.5, "A", repeats=[99.0, 98.0, 99.5])  # its value is the median of its repetitions
+    night(4, 102.0, "A")
+    night(5, 200.0, "A", status="regressed")  # never anyone's history
+    night(6, 150.0, "B")  # the base run, measured after a numpy upgrade
+    night(7, 300.0, "A", suite="other")
+    new = night(8, 100.0, "A")
+    assert latency_history(store, "r6", [new])[key] == [102.0, 99.0, 101.0, 100.0]
+    assert latency_history(store, "r6", [new], limit=2)[key] == [102.0]
+    other_env = night(9, 100.0, "C")  # no run shares its environment: every good run counts
+    assert latency_history(store, "r6", [other_env])[key] == [150.0, 102.0, 99.0, 101.0, 100.0]
