@@ -273,9 +273,12 @@ def dashboard(out: Path = typer.Option(Path("out/dashboard"), "--out", help="Out
 def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to rank."),
                 definition: Optional[Path] = typer.Option(
                     None, "--definition", help="Reference, weights, suites [default: reports/annual-YEAR.yaml]."),
+                reference: Optional[str] = typer.Option(
+                    None, "--reference", help="Score against this device [default: the definition's]."),
                 out: Optional[Path] = typer.Option(None, "--out", help="Output directory [default: out/leaderboard-YEAR]."),
                 store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt) -> None:
     """The annual leaderboard: a year of nightly runs ranked, with movement against the year before."""
+    from harness.cli_views import leaderboard_table
     from harness.report.definition import load_definition
     from harness.report.leaderboard import render_leaderboard
     from harness.store import Store
@@ -285,8 +288,12 @@ def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to r
     if out is not None and out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; give a directory for the leaderboard")
     spec = load_definition(definition or Path(f"reports/annual-{year}.yaml"))
-    paths, method = render_leaderboard(Store(store), spec, year, out or Path(f"out/leaderboard-{year}"), profiles)
-    typer.echo(method)
+    paths, board = render_leaderboard(Store(store), spec, year, out or Path(f"out/leaderboard-{year}"), profiles,
+                                      reference)
+    typer.echo(board.method)
+    if board.note:
+        typer.echo(f"note: {board.note}")
+    leaderboard_table(board.table(), f"Leaderboard {year}, reference {board.board.reference} = 1000")
     typer.echo("\n".join(str(p) for p in paths))
 
 

@@ -213,6 +213,21 @@ class DeviceProfile(StrictModel):
             check_template(str(info.data.get("transport")))
         return section
 
+    @pydantic.field_validator("power")
+    @classmethod
+    def _meter_reaches_its_counters(cls, power: PowerSection, info: pydantic.ValidationInfo) -> PowerSection:
+        # hwmon and RAPL counters live on the measured machine: read there or not at all, never
+        # from the controller's own /sys under the board's name.
+        from harness.power import ON_THE_BOARD
+        from harness.transports import runs_commands
+
+        transport = info.data.get("transport")
+        if power.meter and urlsplit(power.meter).scheme in ON_THE_BOARD and transport and not runs_commands(transport):
+            raise ValueError(f"meter {power.meter!r} reads counters on the board through its commands, but "
+                             f"transport {transport!r} runs no commands; use an external meter "
+                             "(joulescope, ppk2, lpm01a, ina)")
+        return power
+
     @pydantic.model_validator(mode="after")
     def _reference_has_no_transport(self) -> "DeviceProfile":
         if self.transport is None and not self.reference:

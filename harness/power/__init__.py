@@ -5,7 +5,7 @@
     lpm01a:///dev/ttyACM0?voltage=3300&trigger=d7  STM32 LPM01A (PowerShield), ASCII protocol
     ina:///dev/ttyACM0?trigger=1                an INA219/INA226 bridge (firmware/ina-bridge)
     hwmon://CHIP[/CHANNEL]                      Linux hwmon sensors on the board (INA3221, PMIC)
-    rapl://[ZONE]                               Intel RAPL energy counters on this host
+    rapl://[ZONE]                               Intel RAPL energy counters of the measured machine
     sim://?current_ma=10&voltage=3.3            a simulated meter (harness.power.fakes)
 
 Implementations register with `@register(scheme)`; a module (and the vendor package it needs)
@@ -22,7 +22,8 @@ from harness.errors import ConfigError
 from harness.power.base import MeterError, MeterUnavailable, PowerMeter, Samples
 from harness.registry import Registry
 
-__all__ = ["MeterError", "MeterUnavailable", "PowerMeter", "Samples", "open_meter", "register", "SCHEMES"]
+__all__ = ["MeterError", "MeterUnavailable", "PowerMeter", "Samples", "open_meter", "register", "SCHEMES",
+           "ON_THE_BOARD"]
 
 _REGISTRY: Registry[PowerMeter] = Registry("power meter", {
     "joulescope": "harness.power.joulescope_meter",
@@ -34,6 +35,9 @@ _REGISTRY: Registry[PowerMeter] = Registry("power meter", {
     "sim": "harness.power.fakes",
 })
 SCHEMES = _REGISTRY.schemes
+# Meters that read counters in the measured machine's own /sys: on a board, through its command
+# transport (the orchestration passes `run`), so the board must be one that runs commands.
+ON_THE_BOARD = ("hwmon", "rapl")
 register = _REGISTRY.register
 
 
