@@ -99,6 +99,7 @@ class HwmonMeter(PowerMeter):
 
     def stop(self, deadline: Deadline) -> Samples:
         self.recorder.stop(deadline)
+        self._sample()  # a reading after stop() began: the recording covers up to it, however late the poller ran
         if len(self._rows) < 2:
             raise MeterError(f"meter failed: {self.url}: fewer than two readings")
         data = np.asarray(self._rows)
