@@ -45,6 +45,15 @@ def _copy(tmp: Path, pair: list[str]) -> None:
 
 def _json_del(tmp: Path, spec: dict[str, Any]) -> None:
     """{file, path: [key or index, ...]}: delete one entry of a JSON file."""
+    _json_edit(tmp, spec, lambda node, key: node.pop(key))
+
+
+def _json_set(tmp: Path, spec: dict[str, Any]) -> None:
+    """{file, path: [key or index, ...], value}: set one entry of a JSON file."""
+    _json_edit(tmp, spec, lambda node, key: node.__setitem__(key, spec["value"]))
+
+
+def _json_edit(tmp: Path, spec: dict[str, Any], edit: Callable[[Any, Any], Any]) -> None:
     import json
 
     file = tmp / spec["file"]
@@ -52,7 +61,7 @@ def _json_del(tmp: Path, spec: dict[str, Any]) -> None:
     node = data
     for part in spec["path"][:-1]:
         node = node[part]
-    del node[spec["path"][-1]]
+    edit(node, spec["path"][-1])
     file.write_text(json.dumps(data))
 
 
@@ -118,7 +127,7 @@ def _store_with_run(tmp: Path, name: str = "results.sqlite") -> None:
 
 PREPARE: dict[str, Callable[..., None]] = {
     "copy-family": _copy_family, "truncate": _truncate, "fifo": _fifo, "big-file": _big_file,
-    "npz": _npz, "remove": _remove, "copy": _copy, "json-del": _json_del,
+    "npz": _npz, "remove": _remove, "copy": _copy, "json-del": _json_del, "json-set": _json_set,
     "mkdir": _mkdir, "latin1": _latin1, "custom-op": _custom_op, "store-with-run": _store_with_run,
 }
 
