@@ -118,11 +118,21 @@ def _metrics(m: Measurement) -> dict[str, Any]:
         "accuracy_top5": m.accuracy_top5, "accuracy_samples": m.accuracy_samples,
         "emulated": m.emulated,
         "conditions": {k: m.environment.get(k) for k in _VOLATILE},
-        "extra": {"predictions": m.predictions} if m.predictions else None,
+        **cycle_columns(m.cycles),
+        "extra": ({"predictions": m.predictions} if m.predictions else {}) | (
+            {"cycles": m.cycles} if m.cycles else {}) or None,
     }
 
 
 _VOLATILE = ("temperature_c", "cpu_freq_khz")
+
+
+def cycle_columns(cycles: dict[str, Any] | None) -> dict[str, Any]:
+    """The estimate's own columns (never the latency ones); the breakdown goes to extra."""
+    if not cycles:
+        return {}
+    return {"estimated_cycles": cycles["cycles"], "estimated_latency_us": cycles["latency_us"],
+            "cycle_model": cycles["model"]}
 
 
 def _stable_env(m: Measurement) -> dict[str, Any]:

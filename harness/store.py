@@ -97,6 +97,11 @@ results = sa.Table(
     sa.Column("power_detail", sa.JSON),
     sa.Column("thresholds", sa.JSON),  # [{name, limit, value, passed}]
     sa.Column("thresholds_passed", sa.Boolean),  # NULL: no threshold applied
+    # issue 18: an emulated Cortex-M's cycle estimate, its own figure named by its method
+    # (cycle_model, e.g. cortex-m3-trm/v1); per-operator breakdown in extra["cycles"]
+    sa.Column("estimated_cycles", sa.BigInteger),
+    sa.Column("estimated_latency_us", sa.Float),
+    sa.Column("cycle_model", sa.String(40)),
     sa.Column("extra", sa.JSON),
     sa.UniqueConstraint("run_id", "device", "family", "variant", name="one_result_per_case"),
 )

@@ -6,6 +6,8 @@
                                       (qemu.pace: align=on,sleep=on, paced at real time like a board)
         -qmp unix:DIR/qmp.sock        stop, cont, system_reset, quit
         [-device loader ...]          a model placed in PSRAM (0x21000000) before boot
+        [-plugin libcycles.so,out=DIR/cycles.log]   with a `cycles` option: per-class instruction
+                                      counts per operator for the cycle estimate (harness/cycles)
 
 The firmware is built on first use (`make -C firmware/ports/qemu-mps2`) when the ELF is missing.
 """
@@ -66,7 +68,7 @@ class QemuMcuTransport(StreamTransport):
 
     def __init__(self, url: str, qemu: dict[str, Any] | None = None,
                  serial: dict[str, Any] | None = None, preload: str | Path | None = None,
-                 **_other: Any) -> None:
+                 cycles: dict[str, Any] | None = None, **_other: Any) -> None:
         self.url = url
         self.machine = urlsplit(url).netloc
         options = qemu or {}
@@ -77,6 +79,8 @@ class QemuMcuTransport(StreamTransport):
         self.boot_timeout = float(options.get("boot_timeout") or 60.0)
         self.serial_options = serial or {}
         self.preload = Path(preload) if preload else None
+        self.cycles = cycles  # the profile's cycles section: load the counting plugin
+        self.cycle_log: Path | None = None  # the plugin's log while QEMU runs
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._uart: SerialTransport | None = None
@@ -91,6 +95,13 @@ class QemuMcuTransport(StreamTransport):
             assert self._dir is not None
             image = write_partition_image(self.preload, Path(self._dir.name) / "model-partition.bin")
             argv += ["-device", f"loader,file={image},addr={PSRAM:#x},force-raw=on"]
+        if self.cycles is not None:
+            from harness.cycles.plugin import plugin_argv
+
+            assert self._dir is not None
+            self.cycle_log = Path(self._dir.name) / "cycles.log"
+            flash = tuple(self.cycles["flash_region"]) if self.cycles.get("flash_wait_states") else None
+            argv += plugin_argv(self.cycle_log, self.cycles.get("branches") == "exact", flash)
         return argv
 
     def open(self, deadline: Deadline) -> None:
@@ -178,3 +189,4 @@ class QemuMcuTransport(StreamTransport):
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
+            self.cycle_log = None

@@ -1,0 +1,154 @@
+"""The cycle estimate of the emulated Cortex-M (harness/cycles, firmware/qemu-plugin), with real
+QEMU: microbenchmarks whose cycles are computed by hand from the Cortex-M3 table (exact where
+the model is exact, within its bound otherwise), per-operator counts that add up to the whole,
+and estimates of the quickstart's int8 cases that are identical on two runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cycles.model import cycles_of, estimate, load_table
+from harness.cycles.plugin import PLUGIN, build_plugin, read_log, read_totals
+from harness.deadline import Deadline
+from harness.runners.base import Job
+from harness.runners.firmware import FirmwareRunner
+from harness.transports import open_transport
+from tests.conftest import MODELS, REPO, require_tool
+
+PORT = REPO / "firmware" / "ports" / "qemu-mps2"
+BENCH = REPO / "firmware" / "build" / "qemu-mps2" / "cyclebench.elf"
+M3 = load_table("cortex-m3")
+
+# Hand-computed from cortex-m3.yaml (ARM DDI 0337I 3.3.1 Table 3.1), P = 2 assumed, P in 1..3.
+# Every region starts with its marker, MOV r10,r10: 1 ALU cycle. (name, estimate, true low, true high)
+EXPECTED = [
+    ("LDR x50 back to back", 1 + 2 + 49 * 1, 52, 52),            # first 2, the rest pipelined: 1
+    ("ADDS x100", 1 + 100, 101, 101),
+    ("MULS x50", 1 + 50, 51, 51),
+    ("MLA x50", 1 + 50 * 2, 101, 101),
+    ("(LDR; ADDS) x50", 1 + 50 * (2 + 1), 151, 151),              # an ALU between: no pipelining
+    ("(STR; ADDS) x50", 1 + 50 * (2 + 1), 151, 151),
+    ("LDM {4 regs} x20", 1 + 20 * (1 + 4), 101, 101),             # 1 + N
+    ("UMULL x20", 1 + 20 * 4, 1 + 20 * 3, 1 + 20 * 5),            # 3 to 5
+    ("UDIV x10", 1 + 10 * 7, 1 + 10 * 2, 1 + 10 * 12),            # 2 to 12
+    # MOVS, then 100 x (ADDS; SUBS; BNE back): 99 taken (1 + P), the last not taken (1); the
+    # model assumes a backward branch taken, so it counts 100 x (1 + P)
+    ("loop x100", 1 + 1 + 200 + 100 * 3, 1 + 1 + 200 + 99 * 2 + 1, 1 + 1 + 200 + 99 * 4 + 1),
+    ("(CMP; BNE fwd, not taken) x20", 1 + 20 + 20 * 1, 41, 41),  # forward: assumed not taken
+    ("(BL; BX LR) x10", 1 + 20 * 3, 1 + 20 * 2, 1 + 20 * 4),     # 1 + P each
+]
+
+
+def run_bench(tmp_path: Path, branches: str) -> Path:
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    require_tool("gcc")
+    subprocess.run(["make", "-s", "-C", str(PORT), "cyclebench"], check=True, capture_output=True)
+    build_plugin()
+    log = tmp_path / f"bench-{branches}.log"
+    subprocess.run(["qemu-system-arm", "-M", "mps2-an385", "-kernel", str(BENCH), "-nographic",
+                    "-monitor", "none", "-semihosting-config", "enable=on,target=native",
+                    "-icount", "shift=3,sleep=off",
+                    "-plugin", f"{PLUGIN},out={log},branches={branches}"], check=True, timeout=60,
+                   capture_output=True)
+    return log
+
+
+def test_microbenchmarks_match_hand_computed_cycles(tmp_path: Path) -> None:
+    log = run_bench(tmp_path, "assumed")
+    _names, records, _end = read_log(log)
+    assert len(records) == 1 and len(records[0]) == len(EXPECTED)
+    for (name, expected, true_low, true_high), counts in zip(EXPECTED, records[0]):
+        got = cycles_of(counts, M3, exact_branches=False)
+        assert got.cycles == expected, (name, counts)
+        assert got.low <= true_low <= true_high <= got.high, (name, got)  # the bound holds the truth
+        if true_low == true_high and "B" not in name:  # no branch, divide, long multiply: exact
+            assert got.low == got.cycles == got.high, name
+
+
+def test_exact_branch_tracking_counts_taken_branches(tmp_path: Path) -> None:
+    _names, records, _end = read_log(run_bench(tmp_path, "exact"))
+    loop, forward = records[0][9], records[0][10]
+    assert loop["BCOND_TAKEN"] == 99 and forward["BCOND_TAKEN"] == 0
+    got = cycles_of(loop, M3, exact_branches=True)
+    assert got.cycles == 1 + 1 + 200 + 99 * 3 + 1  # P = 2 on the 99 taken: the hand value
+    assert (got.low, got.high) == (1 + 1 + 200 + 99 * 2 + 1, 1 + 1 + 200 + 99 * 4 + 1)
+    assert cycles_of(forward, M3, exact_branches=True).high == 41  # known not taken: exact
+
+
+def test_per_operator_counts_add_up_to_the_whole(tmp_path: Path) -> None:
+    log = run_bench(tmp_path, "assumed")
+    _names, records, _end = read_log(log)
+    totals = read_totals(log)
+    for name in totals["T"]:
+        inside = sum(op[name] for run in records for op in run)
+        assert inside == totals["T"][name] - totals["O"][name], name
+
+
+def test_firmware_operators_add_up_and_repeat(tmp_path: Path) -> None:
+    """The engine's markers on a real model: every instruction executed is either in one
+    operator or outside every invocation, and each invocation of one input counts the same."""
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    board = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3}, serial={"read_timeout": 5},
+                           cycles={"core": "cortex-m3", "clock_mhz": 25, "flash_wait_states": 0})
+    board.open(Deadline(300))
+    try:
+        model = MODELS / "digits-cnn" / "tiny-int8.tflite"
+        m = FirmwareRunner(board, read_timeout=5).measure(
+            Job(model_path=model, dataset_path=None, warmup_count=2, warmup_min_seconds=0,
+                measure_count=20, measure_min_seconds=0), Deadline(120))
+        log = board.cycle_log
+        assert m.cycles is not None and m.cycles["model"] == "cortex-m3-trm/v1"
+        ops = m.cycles["operators"]
+        assert [o["op"] for o in ops] == ["CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
+        assert sum(o["cycles"] for o in ops) == m.cycles["cycles"]
+        assert m.cycles["invocations"] >= 23 and m.cycles["invocations_matching"] >= 20
+        assert m.cycles["latency_us"] == m.cycles["cycles"] / 25
+        board.qmp.execute("quit")
+        for _ in range(100):  # the plugin writes its totals when QEMU exits
+            if "\nO " in log.read_text():
+                break
+            time.sleep(0.1)
+        _names, records, _end = read_log(log)
+        totals = read_totals(log)
+        for name in totals["T"]:
+            assert sum(op[name] for run in records for op in run) == totals["T"][name] - totals["O"][name]
+    finally:
+        board.close()
+
+
+def test_estimate_picks_the_invocation_without_the_timer_interrupt() -> None:
+    plain = [{"ALU": 10}, {"ALU": 5, "LD": 2}]
+    ticked = [{"ALU": 10}, {"ALU": 12, "LD": 2}]  # SysTick's handler landed in operator 1
+    est = estimate([plain, ticked, plain, [{"ALU": 1}]], ["CONV_2D", "SOFTMAX"], M3,
+                   clock_mhz=25, exact_branches=False)
+    assert est["cycles"] == 19 and est["invocations"] == 3 and est["invocations_matching"] == 2
+    assert [o["cycles"] for o in est["operators"]] == [10, 9] and est["exact"]
+
+
+@pytest.mark.slow
+def test_quickstart_int8_estimates_identical_on_two_runs(tmp_path: Path) -> None:
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    figures = []
+    for n in range(2):
+        store = tmp_path / f"run{n}.db"
+        done = subprocess.run([sys.executable, "-m", "harness.cli", "run", "suites/quickstart-int8.yaml",
+                               "--device", "qemu-cortex-m", "--store", str(store)],
+                              cwd=REPO, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        with sqlite3.connect(store) as db:
+            rows = db.execute("select variant, estimated_cycles, estimated_latency_us, cycle_model, extra "
+                              "from results order by variant").fetchall()
+        figures.append([(v, c, us, m, json.loads(e)["cycles"]["operators"]) for v, c, us, m, e in rows])
+    assert [f[0] for f in figures[0]] == ["int8", "pruned-int8", "tiny-int8"]
+    assert all(c > 0 and m == "cortex-m3-trm/v1" for _v, c, _us, m, _ops in figures[0])
+    assert figures[0] == figures[1]
