@@ -152,3 +152,37 @@ def test_quickstart_int8_estimates_identical_on_two_runs(tmp_path: Path) -> None
     assert [f[0] for f in figures[0]] == ["int8", "pruned-int8", "tiny-int8"]
     assert all(c > 0 and m == "cortex-m3-trm/v1" for _v, c, _us, m, _ops in figures[0])
     assert figures[0] == figures[1]
+
+
+def _estimate_row(run_id: str, ops: list[tuple[str, int]], model: str = "cortex-m3-trm/v1") -> dict:
+    total = sum(c for _op, c in ops)
+    return {"run_id": run_id, "device": "qemu-cortex-m", "family": "digits-cnn", "variant": "int8",
+            "status": "ok", "emulated": True, "latency_p50_us": 29415.0, "estimated_cycles": total,
+            "estimated_latency_us": total / 25, "cycle_model": model,
+            "extra": {"cycles": {"operators": [{"index": i, "op": op, "cycles": c}
+                                               for i, (op, c) in enumerate(ops)]}}}
+
+
+def test_compare_gates_on_estimated_cycles_with_per_operator_diff(tmp_path: Path) -> None:
+    from harness.store import Store
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(url)
+    runs = {"base": [("CONV_2D", 1000), ("SOFTMAX", 50)], "same": [("CONV_2D", 1000), ("SOFTMAX", 50)],
+            "slower": [("CONV_2D", 1000), ("SOFTMAX", 51)]}
+    for run_id, ops in runs.items():
+        store.start_run({"run_id": run_id, "suite": "quickstart-int8", "devices": ["qemu-cortex-m"]})
+        store.record_result(_estimate_row(run_id, ops), [29415.0] * 20)
+        store.finish_run(run_id, "complete")
+
+    def compare(base: str, new: str, pct: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "harness.cli", "compare", base, new, "--store", url,
+                               "--cycles-pct", pct], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    same = compare("base", "same", "0")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "unchanged" in same.stdout
+    slower = compare("base", "slower", "0")  # one cycle more is real: the estimate is exact
+    assert slower.returncode == 4, slower.stdout + slower.stderr
+    assert "regressed" in slower.stdout and "op 1 SOFTMAX: 50 -> 51 (+1)" in slower.stdout
+    assert compare("base", "slower", "1").returncode == 0  # 0.1 % is within a 1 % limit

@@ -1,0 +1,107 @@
+"""Run-time overhead of the cycle-estimating plugin on the emulated Cortex-M (issue 18).
+
+Three boards side by side, the same firmware and model: QEMU without a plugin, with the plugin
+(inline per-class counters, branches assumed) and with exact branch tracking (a callback per
+conditional branch and per block). After one untimed round (translation), each round times one
+RUN batch of N inferences on each, host wall clock from command to reply, in turn (so host load
+hits all alike). Printed: the minimum over rounds (the least disturbed by other processes on a
+shared host: the plugin's intrinsic cost) and the median. Goal: <= 5 % without exact branch tracking. With --cli it also times what a
+user runs end to end: `harness run suites/quickstart-int8.yaml` on the profile with and without
+its `cycles:` section (subprocess, store, everything).
+
+    python benchmarks/cycle_model.py [--rounds 9] [--count 120] [--cli]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from harness.deadline import Deadline
+from harness.runners.base import Job
+from harness.runners.firmware import FirmwareRunner
+from harness.transports import open_transport
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = REPO / "models" / "digits-cnn" / "int8.tflite"
+CYCLES = {"core": "cortex-m3", "clock_mhz": 25, "flash_wait_states": 0}
+MODES = {"no plugin": None, "plugin (branches assumed)": CYCLES,
+         "plugin (branches exact)": {**CYCLES, "branches": "exact"}}
+
+
+def open_board(cycles: dict | None) -> FirmwareRunner:
+    board = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3}, serial={"read_timeout": 30},
+                           cycles=cycles)
+    board.open(Deadline(300))
+    runner = FirmwareRunner(board, read_timeout=30)
+    runner.measure(Job(model_path=MODEL, dataset_path=None, warmup_count=1, warmup_min_seconds=0,
+                       measure_count=1, measure_min_seconds=0), Deadline(300))  # deploy, set input
+    return runner
+
+
+def emulation(rounds: int, count: int) -> dict[str, float]:
+    runners = {name: open_board(cycles) for name, cycles in MODES.items()}
+    times: dict[str, list[float]] = {name: [] for name in MODES}
+    try:
+        for runner in runners.values():  # translate every block once, untimed
+            runner.client.run(0, count, Deadline(600), timeout=600)
+        for _ in range(rounds):
+            for name, runner in runners.items():
+                t0 = time.perf_counter()
+                runner.client.run(0, count, Deadline(600), timeout=600)
+                times[name].append(time.perf_counter() - t0)
+    finally:
+        for runner in runners.values():
+            runner.close()
+    return times
+
+
+def cli(rounds: int) -> dict[str, float]:
+    profile = yaml.safe_load((REPO / "device_profiles" / "qemu-cortex-m.yaml").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp, "qemu-cortex-m-plain.yaml")
+        plain.write_text(yaml.safe_dump({**{k: v for k, v in profile.items() if k != "cycles"},
+                                         "name": "qemu-cortex-m-plain"}))
+        devices = {"no plugin": str(plain), "plugin (branches assumed)": "qemu-cortex-m"}
+        times: dict[str, list[float]] = {name: [] for name in devices}
+        for r in range(rounds):
+            for name, device in devices.items():
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "harness.cli", "run", "suites/quickstart-int8.yaml",
+                                "--device", device, "--store", str(Path(tmp, f"{r}-{len(name)}.db"))],
+                               cwd=REPO, check=True, capture_output=True, timeout=1800)
+                times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def report(title: str, times: dict[str, list[float]]) -> None:
+    print(title)
+    for stat in (min, statistics.median):
+        base = stat(times["no plugin"])
+        for name, seconds in times.items():
+            print(f"  {stat.__name__:6s} {name:28s} {stat(seconds):8.3f} s   "
+                  f"overhead {100 * (stat(seconds) / base - 1):+6.1f} %")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--count", type=int, default=120, help="inferences per RUN batch (digits int8)")
+    ap.add_argument("--cli", action="store_true", help="also time `harness run` end to end")
+    args = ap.parse_args()
+    report(f"emulation: RUN of {args.count} x digits-cnn/int8 (~3.7 M instructions each), "
+           f"{args.rounds} interleaved rounds, host wall clock", emulation(args.rounds, args.count))
+    if args.cli:
+        report(f"end to end: harness run suites/quickstart-int8.yaml, {max(1, args.rounds // 3)} "
+               "interleaved runs", cli(max(1, args.rounds // 3)))
+
+
+if __name__ == "__main__":
+    main()
