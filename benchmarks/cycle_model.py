@@ -1,6 +1,9 @@
 """Run-time overhead of the cycle-estimating plugin on the emulated Cortex-M (issue 18).
 
-Three boards side by side, the same firmware and model: QEMU without a plugin, with the plugin
+First, pure emulation: firmware/ports/qemu-mps2/spinbench.S (~800 M instructions: loads, stores,
+ALU, MLA, a conditional branch; no UART, no timer) run to its semihosting exit, the QEMU process
+timed, without and with the plugin, rounds interleaved. Then three boards side by side, the
+same firmware and model: QEMU without a plugin, with the plugin
 (inline per-class counters, branches assumed) and with exact branch tracking (a callback per
 conditional branch and per block). After one untimed round (translation), each round times one
 RUN batch of N inferences on each, host wall clock from command to reply, in turn (so host load
@@ -34,6 +37,29 @@ MODEL = REPO / "models" / "digits-cnn" / "int8.tflite"
 CYCLES = {"core": "cortex-m3", "clock_mhz": 25, "flash_wait_states": 0}
 MODES = {"no plugin": None, "plugin (branches assumed)": CYCLES,
          "plugin (branches exact)": {**CYCLES, "branches": "exact"}}
+
+
+SPIN = REPO / "firmware" / "build" / "qemu-mps2" / "spinbench.elf"
+
+
+def spin(rounds: int) -> dict[str, list[float]]:
+    from harness.cycles.plugin import PLUGIN, build_plugin
+
+    subprocess.run(["make", "-s", "-C", str(REPO / "firmware" / "ports" / "qemu-mps2"), "spinbench"],
+                   check=True, capture_output=True)
+    build_plugin()
+    base = ["qemu-system-arm", "-M", "mps2-an385", "-kernel", str(SPIN), "-nographic", "-monitor", "none",
+            "-semihosting-config", "enable=on,target=native", "-icount", "shift=3,sleep=off"]
+    times: dict[str, list[float]] = {name: [] for name in MODES}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(rounds):
+            for name, cycles in MODES.items():
+                plugin = [] if cycles is None else [
+                    "-plugin", f"{PLUGIN},out={tmp}/log,branches={cycles.get('branches', 'assumed')}"]
+                t0 = time.perf_counter()
+                subprocess.run(base + plugin, check=True, capture_output=True, timeout=600)
+                times[name].append(time.perf_counter() - t0)
+    return times
 
 
 def open_board(cycles: dict | None) -> FirmwareRunner:
@@ -96,6 +122,8 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=120, help="inferences per RUN batch (digits int8)")
     ap.add_argument("--cli", action="store_true", help="also time `harness run` end to end")
     args = ap.parse_args()
+    report(f"pure emulation: spinbench.elf (~800 M instructions), QEMU process wall time, {args.rounds} "
+           "interleaved rounds", spin(args.rounds))
     report(f"emulation: RUN of {args.count} x digits-cnn/int8 (~3.7 M instructions each), "
            f"{args.rounds} interleaved rounds, host wall clock", emulation(args.rounds, args.count))
     if args.cli:

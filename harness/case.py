@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable
 
 from harness import thresholds
+from harness.cycles.calibration import with_calibration
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.planning import PlannedCase
@@ -46,6 +47,7 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
             row.update(measured.power or {})  # power columns (harness/power/recording.py)
             row["environment_id"] = store.record_environment(run_id, device.name, _stable_env(measured))
             row["accuracy_delta_points"] = _accuracy_delta(store, run_id, device.name, case, row)
+            row["extra"] = with_calibration(store, device, row)  # a real board's DWT vs the estimate
     row["duration_s"] = time.monotonic() - started
     checks = thresholds.evaluate(row, device.thresholds.merged(suite.thresholds), device.ram)
     row.update(thresholds=checks, thresholds_passed=thresholds.overall(checks))

@@ -281,6 +281,15 @@ class Store:
             query = query.where(results.c.run_id == run_id)
         return self._read(query)
 
+    def latest_estimate(self, model_sha256: str, core: str) -> dict[str, Any] | None:
+        """The newest cycle estimate of a model by a `core` cycle model (calibration, issue 18)."""
+        query = (sa.select(results).where(results.c.model_sha256 == model_sha256,
+                                          results.c.estimated_cycles.is_not(None),
+                                          results.c.cycle_model.like(f"{core}-%"))
+                 .order_by(results.c.recorded_at.desc(), results.c.id.desc()).limit(1))
+        found = self._read(query)
+        return found[0] if found else None
+
     def environments(self, run_id: str) -> list[dict[str, Any]]:
         return self._read(sa.select(environments).where(environments.c.run_id == run_id)
                           .order_by(environments.c.id))

@@ -186,3 +186,37 @@ def test_compare_gates_on_estimated_cycles_with_per_operator_diff(tmp_path: Path
     assert slower.returncode == 4, slower.stdout + slower.stderr
     assert "regressed" in slower.stdout and "op 1 SOFTMAX: 50 -> 51 (+1)" in slower.stdout
     assert compare("base", "slower", "1").returncode == 0  # 0.1 % is within a 1 % limit
+
+
+def test_calibration_stores_measured_over_estimated_and_the_report_shows_it(tmp_path: Path) -> None:
+    """A real Cortex-M3 board timing with its DWT cycle counter (profile cycles.dwt_timer) is
+    calibrated against the newest estimate of the same model; the run report shows both."""
+    from harness.cycles.calibration import with_calibration
+    from harness.profiles import DeviceProfile
+    from harness.report.render import render_run_report
+    from harness.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.start_run({"run_id": "nightly", "suite": "quickstart-int8", "devices": ["qemu-cortex-m", "mps2-board"]})
+    estimate = _estimate_row("nightly", [("CONV_2D", 1_900_000), ("SOFTMAX", 100_000)])
+    store.record_result({**estimate, "model_sha256": "ab" * 32}, [29415.0])
+    board = DeviceProfile(name="mps2-board", description="a real MPS2+ AN385", tier="iot",
+                          transport="serial:///dev/ttyUSB0", runtime="edge-harness-fw", compute_tops=None,
+                          ram="4 MiB", flash="4 MiB", model_volume_cap="1 MB",
+                          cycles={"core": "cortex-m3", "clock_mhz": 25, "dwt_timer": True})
+    row = {"run_id": "nightly", "device": "mps2-board", "family": "digits-cnn", "variant": "int8",
+           "status": "ok", "model_sha256": "ab" * 32, "latency_p50_us": 88_000.0}  # 2.2 M cycles
+    row["extra"] = with_calibration(store, board, row)
+    cal = row["extra"]["cycle_calibration"]
+    assert cal["measured_cycles"] == 2_200_000 and cal["estimated_cycles"] == 2_000_000
+    assert cal["ratio"] == pytest.approx(1.1) and cal["error_pct"] == pytest.approx(-100 / 11)
+    assert cal["cycle_model"] == "cortex-m3-trm/v1" and cal["estimate_device"] == "qemu-cortex-m"
+    store.record_result(row, [88_000.0])
+    store.finish_run("nightly", "complete")
+    unrelated = {**row, "model_sha256": "cd" * 32, "extra": None}  # another model: nothing to calibrate against
+    assert "cycle_calibration" not in (with_calibration(store, board, unrelated) or {})
+
+    html = render_run_report(store, "nightly", tmp_path / "report").read_text()
+    assert "Cycle estimates (emulated Cortex-M)" in html
+    assert "2,000,000" in html and "cortex-m3-trm/v1" in html and "0 CONV_2D 1,900,000" in html
+    assert "measured (DWT)" in html and "2,200,000" in html and "-9.1 %" in html

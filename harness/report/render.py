@@ -9,6 +9,7 @@ import jinja2
 
 from harness import memory
 from harness import profiles as profile_mod
+from harness.cycles.calibration import report_rows
 from harness.errors import ConfigError, HarnessError
 from harness.store import Store
 from harness.units import human_bytes
@@ -72,6 +73,7 @@ def run_context(store: Store, run_id: str, profiles_dir: Path | None) -> dict[st
         "by_device": {d: [r for r in rows if r["device"] == d] for d in devices},
         "compression": compression_table(rows),
         "thresholds": [r for r in rows if r["thresholds"]],
+        "cycles": report_rows(rows),
     }
 
 
