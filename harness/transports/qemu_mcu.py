@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.building import make
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
 from harness.firmware_image import write_partition_image
@@ -43,18 +44,7 @@ def build_firmware(elf: Path = DEFAULT_ELF, timeout: float = 300.0) -> Path:
         if not elf.is_file():
             raise ConfigError(f"firmware image {elf} does not exist")
         return elf
-    if shutil.which("arm-none-eabi-gcc") is None or shutil.which("make") is None:
-        if elf.is_file():
-            return elf
-        raise ConfigError(f"{elf} is missing and cannot be built: no arm-none-eabi-gcc/make; {TOOLCHAIN_HINT}")
-    try:
-        done = subprocess.run(["make", "-C", str(PORT_DIR)], capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise InfrastructureError(f"building {elf} took more than {timeout:g} s") from None
-    if done.returncode != 0 or not elf.is_file():
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        raise ConfigError(f"building the firmware failed ({TOOLCHAIN_HINT}?): {' | '.join(tail)}")
-    return elf
+    return make(PORT_DIR, elf, "the firmware", "arm-none-eabi-gcc", TOOLCHAIN_HINT, timeout)
 
 
 def _free_port() -> int:
