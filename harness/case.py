@@ -107,6 +107,9 @@ def _job(case: ModelCase, suite: Suite) -> Job:
 
 def _metrics(m: Measurement) -> dict[str, Any]:
     lat = m.latency_us
+    extra: dict[str, Any] = {"predictions": m.predictions} if m.predictions else {}
+    if m.cycles:
+        extra["cycles"] = m.cycles  # the estimate's breakdown (harness/cycles)
     return {
         "init_ms": m.init_ms, "first_inference_ms": m.first_inference_ms,
         "warmup_count": m.warmup_count, "latency_n": lat["n"], "latency_p50_us": lat["p50"],
@@ -121,8 +124,7 @@ def _metrics(m: Measurement) -> dict[str, Any]:
         "emulated": m.emulated,
         "conditions": {k: m.environment.get(k) for k in _VOLATILE},
         **cycle_columns(m.cycles),
-        "extra": ({"predictions": m.predictions} if m.predictions else {}) | (
-            {"cycles": m.cycles} if m.cycles else {}) or None,
+        "extra": extra or None,
     }
 
 

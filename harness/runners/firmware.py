@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.deadline import Deadline
 from harness.cycles.runner import estimate_since, log_offset
+from harness.deadline import Deadline
 from harness.errors import InfrastructureError
 from harness.memory import ARENA
 from harness.models.tflite_model import TensorInfo, read_model
