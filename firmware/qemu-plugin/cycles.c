@@ -4,8 +4,11 @@
  *   qemu-system-arm ... -plugin firmware/build/qemu-plugin/libcycles.so,out=FILE[,branches=exact]
  *                       [,flash=0xLO-0xHI]
  *
- * Each instruction is classified once, when its block is translated (thumb.c), and gets an
- * inline counter increment for its class: no call into the plugin per executed instruction.
+ * Each instruction is classified once, when its block is translated (thumb.c); the block gets
+ * one inline increment of its own execution counter, and its class counts (the instructions'
+ * sum) are added at the next marker: no call into the plugin per executed instruction or block.
+ * A block is counted when it starts: one that stops early (a fault, or QEMU's -icount
+ * re-execution at a device access: UART code, outside any invocation) counts in full.
  * The firmware marks operator boundaries with two distinctive self-moves (thumb.h); only those
  * instructions call back, to snapshot the counters. FILE receives lines:
  *
@@ -47,8 +50,11 @@ static void add_since(uint64_t *acc, const uint64_t *then) {
   for (int c = 0; c < C_COUNT; c++) acc[c] += counts[c] - then[c];
 }
 
+static void flush_blocks(void);
+
 static void on_marker(unsigned int vcpu, void *udata) {
   (void)vcpu;
+  flush_blocks();
   if ((uintptr_t)udata == MARK_OP) {
     if (n_ops == 0) add_since(outside, last_end);
     if (n_ops < MAX_OPS) memcpy(snaps[n_ops], counts, sizeof counts);
@@ -78,10 +84,75 @@ static void on_block(unsigned int vcpu, void *udata) {
   pending_fallthrough = 0;
 }
 
+/* A translated block's class counts, added to the counters at the next marker or exit
+ * (flush): one inline increment per block execution instead of one per instruction. */
+typedef struct {
+  uint64_t exec, seen;
+  int n;
+  uint8_t cls[C_COUNT];
+  uint32_t amount[C_COUNT];
+} block_stat;
+
+static block_stat **blocks;
+static size_t n_blocks, cap_blocks;
+
+static void flush_blocks(void) {
+  for (size_t b = 0; b < n_blocks; b++) {
+    block_stat *s = blocks[b];
+    const uint64_t d = s->exec - s->seen;
+    if (!d) continue;
+    s->seen = s->exec;
+    for (int k = 0; k < s->n; k++) counts[s->cls[k]] += d * s->amount[k];
+  }
+}
+
+static void add_amount(uint32_t *hist, int cls, uint32_t amount) { hist[cls] += amount; }
+
+/* What the instruction adds to each counter, per execution. */
+static void amounts(const thumb_insn *c, uint64_t vaddr, int size, uint32_t *hist) {
+  add_amount(hist, c->cls, 1);
+  if (c->cls == C_LDSTM) add_amount(hist, C_LDSTM_REGS, (uint32_t)c->regs);
+  if (c->pc_load) add_amount(hist, C_PC_LOAD, 1);
+  if (c->literal) add_amount(hist, C_LIT_LOAD, 1);
+  if (vaddr >= flash_lo && vaddr < flash_hi) add_amount(hist, C_FLASH_FETCH, (uint32_t)size);
+}
+
+static void count_per_block(struct qemu_plugin_tb *tb, const uint32_t *hist) {
+  block_stat *s = calloc(1, sizeof *s);
+  if (!s) abort();
+  for (int c = 0; c < C_COUNT; c++)
+    if (hist[c]) {
+      s->cls[s->n] = (uint8_t)c;
+      s->amount[s->n++] = hist[c];
+    }
+  if (n_blocks == cap_blocks) {
+    cap_blocks = cap_blocks ? 2 * cap_blocks : 4096;
+    blocks = realloc(blocks, cap_blocks * sizeof *blocks);
+    if (!blocks) abort();
+  }
+  blocks[n_blocks++] = s;
+  qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &s->exec, 1);
+}
+
+/* A block holding a marker counts per instruction, so the instructions after the marker go to
+ * the operator it starts; every other block counts once per execution (count_per_block). */
+static void count_per_insn(struct qemu_plugin_insn *insn, const uint32_t *hist) {
+  for (int c = 0; c < C_COUNT; c++)
+    if (hist[c]) qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[c], hist[c]);
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
   (void)id;
   const size_t n = qemu_plugin_tb_n_insns(tb);
   thumb_insn prev, cur;
+  uint32_t block_hist[C_COUNT] = {0};
+  int has_marker = 0;
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t *bytes = qemu_plugin_insn_data(qemu_plugin_tb_get_insn(tb, i));
+    has_marker |= !thumb_is_32bit(bytes) &&
+                  (((uint32_t)bytes[0] | ((uint32_t)bytes[1] << 8)) == MARK_OP ||
+                   ((uint32_t)bytes[0] | ((uint32_t)bytes[1] << 8)) == MARK_END);
+  }
   if (exact_branches)
     qemu_plugin_register_vcpu_tb_exec_cb(tb, on_block, QEMU_PLUGIN_CB_NO_REGS,
                                          (void *)(uintptr_t)qemu_plugin_tb_vaddr(tb));
@@ -92,17 +163,13 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
     /* the size from the encoding: QEMU 7.2 reports 4 for a 16-bit instruction that ends a page */
     const int size = qemu_plugin_insn_size(insn) >= 4 && thumb_is_32bit(bytes) ? 4 : 2;
     thumb_classify(bytes, size, i ? &prev : 0, &cur);
-    qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[cur.cls], 1);
-    if (cur.cls == C_LDSTM)
-      qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[C_LDSTM_REGS],
-                                                 (uint64_t)cur.regs);
-    if (cur.pc_load)
-      qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[C_PC_LOAD], 1);
-    if (cur.literal)
-      qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[C_LIT_LOAD], 1);
-    if (vaddr >= flash_lo && vaddr < flash_hi)
-      qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[C_FLASH_FETCH],
-                                                 (uint64_t)size);
+    if (has_marker) {
+      uint32_t hist[C_COUNT] = {0};
+      amounts(&cur, vaddr, size, hist);
+      count_per_insn(insn, hist);
+    } else {
+      amounts(&cur, vaddr, size, block_hist);
+    }
     if (cur.marker)
       qemu_plugin_register_vcpu_insn_exec_cb(insn, on_marker, QEMU_PLUGIN_CB_NO_REGS,
                                              (void *)(uintptr_t)cur.marker);
@@ -111,11 +178,13 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
                                              (void *)(uintptr_t)(vaddr + (uint64_t)size));
     prev = cur;
   }
+  if (!has_marker && n) count_per_block(tb, block_hist);
 }
 
 static void on_exit(qemu_plugin_id_t id, void *udata) {
   (void)id;
   (void)udata;
+  flush_blocks();
   add_since(outside, last_end);
   fputc('T', out);
   put_counts(counts, 0);
