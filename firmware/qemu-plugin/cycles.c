@@ -35,7 +35,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_API_VERSION;
 
 static uint64_t counts[C_COUNT];            /* the inline counters, one vCPU (M-profile) */
 static uint64_t (*snaps)[C_COUNT];          /* counters at each operator's start */
-static uint64_t last_end[C_COUNT], outside[C_COUNT];
+static uint64_t last_end[C_COUNT];          /* counters when "outside" was last brought up to date */
+static uint64_t outside[C_COUNT];
 static unsigned n_ops;
 static FILE *out;
 static int exact_branches;
@@ -56,12 +57,15 @@ static void on_marker(unsigned int vcpu, void *udata) {
   (void)vcpu;
   flush_blocks();
   if ((uintptr_t)udata == MARK_OP) {
-    if (n_ops == 0) add_since(outside, last_end);
+    if (n_ops == 0) {                        /* an invocation starts: what came before is outside */
+      add_since(outside, last_end);
+      memcpy(last_end, counts, sizeof counts);
+    }
     if (n_ops < MAX_OPS) memcpy(snaps[n_ops], counts, sizeof counts);
     n_ops++;
     return;
   }
-  if (n_ops == 0 || n_ops > MAX_OPS) {       /* an end without a start (after a reset) */
+  if (n_ops == 0 || n_ops > MAX_OPS) {       /* an end without a start (a reset), or too many ops */
     add_since(outside, last_end);
   } else {
     fprintf(out, "I %u", n_ops);
