@@ -13,7 +13,7 @@ host: the plugin's intrinsic cost) and the median. On a busy host trust CPU time
 user runs end to end: `harness run suites/quickstart-int8.yaml` on the profile with and without
 its `cycles:` section (subprocess, store, everything).
 
-    python benchmarks/cycle_model.py [--rounds 9] [--count 400] [--cli]
+    python benchmarks/cycle_model.py [--rounds 9] [--count 240] [--cli]
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def report(title: str, figures: tuple[dict[str, list[float]], dict[str, list[flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=9)
-    ap.add_argument("--count", type=int, default=400, help="inferences per RUN batch (digits int8)")
+    ap.add_argument("--count", type=int, default=240, help="inferences per RUN batch (digits int8; the firmware takes <= 240)")
     ap.add_argument("--cli", action="store_true", help="also time `harness run` end to end")
     args = ap.parse_args()
     report(f"pure emulation: spinbench.elf (~800 M instructions), QEMU process wall time, {args.rounds} "
