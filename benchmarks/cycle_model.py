@@ -2,8 +2,9 @@
 
 First, pure emulation: firmware/ports/qemu-mps2/spinbench.S (~800 M instructions: loads, stores,
 ALU, MLA, a conditional branch; no UART, no timer) run to its semihosting exit, the QEMU process
-timed, without and with the plugin, rounds interleaved. Then three boards side by side, the
-same firmware and model: QEMU without a plugin, with the plugin
+timed, without and with the plugin, rounds interleaved. Then one whole digits int8 case as a
+run measures it (boot, upload, timed inferences, eval set), the QEMU process's CPU. Then three
+boards side by side, the same firmware and model: QEMU without a plugin, with the plugin
 (inline per-class counters, branches assumed) and with exact branch tracking (a callback per
 conditional branch and per block). After one untimed round (translation), each round times one
 RUN batch of N inferences on each, host wall clock from command to reply, in turn (so host load
@@ -109,6 +110,25 @@ def emulation(rounds: int, count: int) -> dict[str, float]:
     return times, cpu
 
 
+def case(rounds: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """One whole case as `harness run` measures it (boot, upload, 110 timed inferences, 360 eval
+    samples), on a fresh board per round: wall clock and the QEMU process's CPU time."""
+    job = Job(model_path=MODEL, dataset_path=MODEL.parent / "eval.npz", warmup_count=10, warmup_min_seconds=0,
+              measure_count=100, measure_min_seconds=0)
+    modes = {"no plugin": None, "plugin (branches assumed)": CYCLES}
+    times: dict[str, list[float]] = {name: [] for name in modes}
+    cpu: dict[str, list[float]] = {name: [] for name in modes}
+    for _ in range(rounds):
+        for name, cycles in modes.items():
+            t0 = time.perf_counter()
+            runner, qemu = open_board(cycles)
+            runner.measure(job, Deadline(600))
+            cpu[name].append(qemu_cpu(qemu))
+            runner.close()
+            times[name].append(time.perf_counter() - t0)
+    return times, cpu
+
+
 def cli(rounds: int) -> dict[str, float]:
     profile = yaml.safe_load((REPO / "device_profiles" / "qemu-cortex-m.yaml").read_text())
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,6 +169,8 @@ def main() -> None:
            "interleaved rounds", spin(args.rounds))
     report(f"emulation: RUN of {args.count} x digits-cnn/int8 (~3.7 M instructions each), "
            f"{args.rounds} interleaved rounds, host wall clock", emulation(args.rounds, args.count))
+    report(f"one case: digits-cnn/int8 measured like `harness run` does, {args.rounds} interleaved "
+           "rounds, QEMU process CPU", case(args.rounds))
     if args.cli:
         report(f"end to end: harness run suites/quickstart-int8.yaml, {max(1, args.rounds // 3)} "
                "interleaved runs", cli(max(1, args.rounds // 3)))
