@@ -92,6 +92,7 @@ def test_per_operator_counts_add_up_to_the_whole(tmp_path: Path) -> None:
         assert inside == totals["T"][name] - totals["O"][name], name
 
 
+@pytest.mark.slow
 def test_firmware_operators_add_up_and_repeat(tmp_path: Path) -> None:
     """The engine's markers on a real model: every instruction executed is either in one
     operator or outside every invocation, and each invocation of one input counts the same."""
@@ -163,6 +164,7 @@ def _estimate_row(run_id: str, ops: list[tuple[str, int]], model: str = "cortex-
                                                for i, (op, c) in enumerate(ops)]}}}
 
 
+@pytest.mark.slow
 def test_compare_gates_on_estimated_cycles_with_per_operator_diff(tmp_path: Path) -> None:
     from harness.store import Store
 
