@@ -17,6 +17,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from harness import conditions, thresholds
+from harness.cycles.calibration import with_calibration
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.planning import PlannedCase
@@ -65,6 +66,7 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
             row.update(measured.power or {})  # power columns (harness/power/recording.py)
             row["environment_id"] = store.record_environment(run_id, device.name, _stable_env(measured))
             row["accuracy_delta_points"] = _accuracy_delta(store, run_id, device.name, case, row)
+            row["extra"] = with_calibration(store, device, row)  # a real board's DWT vs the estimate
     row["duration_s"] = time.monotonic() - started
     checks = thresholds.evaluate(row, device.thresholds.merged(suite.thresholds), device.ram)
     row.update(thresholds=checks, thresholds_passed=thresholds.overall(checks))
@@ -158,6 +160,9 @@ def _latency_columns(lat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metrics(m: Measurement) -> dict[str, Any]:
+    extra: dict[str, Any] = {"predictions": m.predictions} if m.predictions else {}
+    if m.cycles:
+        extra["cycles"] = m.cycles  # the estimate's breakdown (harness/cycles)
     return {
         "init_ms": m.init_ms, "first_inference_ms": m.first_inference_ms,
         "warmup_count": m.warmup_count, **_latency_columns(m.latency_us),
@@ -168,11 +173,20 @@ def _metrics(m: Measurement) -> dict[str, Any]:
         "accuracy_top5": m.accuracy_top5, "accuracy_samples": m.accuracy_samples,
         "emulated": m.emulated,
         "conditions": {k: m.environment.get(k) for k in _VOLATILE},
-        "extra": {"predictions": m.predictions} if m.predictions else None,
+        **cycle_columns(m.cycles),
+        "extra": extra or None,
     }
 
 
 _VOLATILE = ("temperature_c", "cpu_freq_khz")
+
+
+def cycle_columns(cycles: dict[str, Any] | None) -> dict[str, Any]:
+    """The estimate's own columns (never the latency ones); the breakdown goes to extra."""
+    if not cycles:
+        return {}
+    return {"estimated_cycles": cycles["cycles"], "estimated_latency_us": cycles["latency_us"],
+            "cycle_model": cycles["model"]}
 
 
 def _stable_env(m: Measurement) -> dict[str, Any]:

@@ -158,6 +158,8 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
                 False, "--allow-no-baseline", help="BASE last-good and none yet (a first run): report NEW alone."),
             junit: Optional[Path] = typer.Option(None, "--junit", help="Write NEW's JUnit XML with the verdicts here."),
             markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary here."),
+            cycles_pct: Optional[float] = typer.Option(
+                None, "--cycles-pct", help="Also gate on estimated cycles (emulated Cortex-M): growth above PCT % (0: any) regresses."),
             as_json: bool = JsonOpt) -> None:
     """Compare two runs (regressions, improvements) or two variants (A/B). Exit 4 on a regression."""
     from harness.cli_compare import compare_command
@@ -166,8 +168,13 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
     criteria = Criteria(alpha=alpha, min_effect_pct=min_effect_pct, latency_pct=latency_pct,
                         memory_pct=memory_pct, energy_pct=energy_pct, accuracy_points=accuracy_points,
                         history_runs=history)
-    raise typer.Exit(compare_command(base, new, store, criteria, better, max_latency_ms, as_json, junit, markdown,
-                                     allow_no_baseline))
+    code = compare_command(base, new, store, criteria, better, max_latency_ms, as_json, junit, markdown,
+                           allow_no_baseline)
+    if cycles_pct is not None:  # issue 18: its own gate, beside the latency verdicts
+        from harness.cycles.compare import cycles_gate
+
+        code = cycles_gate(store, base, new, cycles_pct, as_json, code)
+    raise typer.Exit(code)
 
 
 @app.command()

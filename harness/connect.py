@@ -14,7 +14,7 @@ from harness.transports import CommandTransport, open_transport
 def transport_options(profile: DeviceProfile) -> dict[str, Any]:
     """The plain options a transport takes; transports never see a profile."""
     options: dict[str, Any] = {}
-    for section in ("ssh", "serial", "qemu"):
+    for section in ("ssh", "serial", "qemu", "cycles"):
         value = getattr(profile, section)
         if value is not None:
             options[section] = value.model_dump()

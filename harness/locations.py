@@ -30,6 +30,13 @@ PROJECT_FILE = "edge-harness.toml"
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 
+def firmware_build_dir() -> Path:
+    """Where firmware and the cycle plugin are built: beside the sources in a checkout, in the
+    user's cache for an installed package (whose site-packages may not be writable)."""
+    firmware = shipped("firmware")
+    return firmware / "build" if firmware.parent == SOURCE_ROOT else cache_dir() / "firmware"
+
+
 def shipped(name: str) -> Path:
     """A shipped top-level folder (`device_profiles`, `firmware`, `health-check`, `suites`)."""
     packaged = resources.files("harness") / "_shipped" / name.replace("-", "_")

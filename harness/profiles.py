@@ -12,6 +12,7 @@ import pydantic
 
 from harness import configfile
 from harness.configfile import StrictModel
+from harness.cycles.profile import CycleSection
 from harness.errors import ConfigError
 from harness.locations import profile_dirs
 from harness.units import Bytes, MilliampHours, PositiveSeconds, Seconds, Tops, Volts, Watts
@@ -173,6 +174,7 @@ class DeviceProfile(StrictModel):
     ssh: SshOptions | None = None
     serial: SerialOptions | None = None
     qemu: QemuOptions | None = None
+    cycles: CycleSection | None = None  # core, clock, flash wait states: the cycle model (issue 18)
     power: PowerSection = PowerSection()
     labgrid: LabgridSection | None = None
     recovery: RecoverySection = RecoverySection()

@@ -98,6 +98,11 @@ results = sa.Table(
     sa.Column("power_detail", sa.JSON),
     sa.Column("thresholds", sa.JSON),  # [{name, limit, value, passed}]
     sa.Column("thresholds_passed", sa.Boolean),  # NULL: no threshold applied
+    # issue 18: an emulated Cortex-M's cycle estimate, its own figure named by its method
+    # (cycle_model, e.g. cortex-m3-trm/v1); per-operator breakdown in extra["cycles"]
+    sa.Column("estimated_cycles", sa.BigInteger),
+    sa.Column("estimated_latency_us", sa.Float),
+    sa.Column("cycle_model", sa.String(40)),
     sa.Column("extra", sa.JSON),
     sa.UniqueConstraint("run_id", "device", "family", "variant", name="one_result_per_case"),
 )
@@ -312,6 +317,15 @@ class Store:
         if run_id is not None:
             query = query.where(results.c.run_id == run_id)
         return self._read(query)
+
+    def latest_estimate(self, model_sha256: str, core: str) -> dict[str, Any] | None:
+        """The newest cycle estimate of a model by a `core` cycle model (calibration, issue 18)."""
+        query = (sa.select(results).where(results.c.model_sha256 == model_sha256,
+                                          results.c.estimated_cycles.is_not(None),
+                                          results.c.cycle_model.like(f"{core}-%"))
+                 .order_by(results.c.recorded_at.desc(), results.c.id.desc()).limit(1))
+        found = self._read(query)
+        return found[0] if found else None
 
     def environments(self, run_id: str) -> list[dict[str, Any]]:
         return self._read(sa.select(environments).where(environments.c.run_id == run_id)

@@ -12,6 +12,7 @@ import markupsafe
 
 from harness import memory
 from harness import profiles as profile_mod
+from harness.cycles.calibration import report_rows
 from harness.errors import ConfigError, HarnessError
 from harness.report import dataset, numbers
 from harness.masking import mask
@@ -101,6 +102,7 @@ def run_context(store: Store, run_id: str, profiles_dir: Path | None,
                    for r in rows if r["status"] == "ok" and r["latency_n"]},
         "compression": compression_table(rows),
         "thresholds": [r for r in rows if r["thresholds"]],
+        "cycles": report_rows(rows),
     }
 
 

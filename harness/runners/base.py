@@ -64,6 +64,8 @@ class Measurement:
     energy_windows: list[dict[str, int]] = field(default_factory=list)
     energy_clock_error_ns: int = 0
     power: dict[str, Any] | None = None  # store power columns, filled by harness.power.recording
+    # an emulated Cortex-M's cycle estimate (harness/cycles/model.py estimate()): its own figure
+    cycles: dict[str, Any] | None = None
 
 
 class Runner(abc.ABC):

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.cycles.runner import estimate_since, log_offset
 from harness.deadline import Deadline
 from harness.errors import InfrastructureError
 from harness.memory import ARENA
@@ -108,9 +109,11 @@ class FirmwareRunner(Runner):
         dataset = np.load(job.dataset_path) if job.dataset_path else None
         sample = agent._latency_input(dataset, detail)
         client.set_input(sample.tobytes(), max_data, deadline)
+        cycles_from = log_offset(self.transport)  # an emulated board counting cycles (harness/cycles)
         start = time.monotonic_ns()
         self._latency(job, progress, deadline)
         end = time.monotonic_ns()
+        cycles = estimate_since(self.transport, cycles_from, job.model_path)
         windows, clock_error_ns = self._energy(job, progress, deadline) if job.energy_windows else ([], 0)
         memory = client.memory(deadline)
         result = self._accuracy(job, dataset, detail, out, progress, deadline)
@@ -123,7 +126,8 @@ class FirmwareRunner(Runner):
             arena_bytes=memory["arena_used"] or None, emulated=self.transport.emulated,
             working_memory_bytes=memory["arena_used"] or None,  # activations + persistent (eh_arena_used)
             working_memory_method=ARENA if memory["arena_used"] else None,
-            window_ns=(start, end), energy_windows=windows, energy_clock_error_ns=clock_error_ns, **result)
+            window_ns=(start, end), energy_windows=windows, energy_clock_error_ns=clock_error_ns,
+            cycles=cycles, **result)
 
     def _deploy(self, model: bytes, max_data: int, progress: _Progress, deadline: Deadline) -> None:
         expected = crc32(model)

@@ -2,6 +2,7 @@
 
     qemu://aarch64-virt            Linux under qemu-system-aarch64, reached over SSH  (qemu_linux)
     qemu://mps2-an385, mps3-an547  Cortex-M firmware under qemu-system-arm, UART socket (qemu_mcu)
+    qemu://mps2-an386, mps2-an500  the same MPS2 board with a Cortex-M4 / Cortex-M7 (cycle tables)
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from harness.transports.base import Transport
 MACHINES = {
     "aarch64-virt": ("harness.transports.qemu_linux", "QemuLinuxTransport"),
     "mps2-an385": ("harness.transports.qemu_mcu", "QemuMcuTransport"),
+    "mps2-an386": ("harness.transports.qemu_mcu", "QemuMcuTransport"),
+    "mps2-an500": ("harness.transports.qemu_mcu", "QemuMcuTransport"),
     "mps3-an547": ("harness.transports.qemu_mcu", "QemuMcuTransport"),
 }
 

@@ -6,6 +6,8 @@
                                       (qemu.pace: align=on,sleep=on, paced at real time like a board)
         -qmp unix:DIR/qmp.sock        stop, cont, system_reset, quit
         [-device loader ...]          a model placed in PSRAM (0x21000000) before boot
+        [-plugin libcycles.so,out=DIR/cycles.log]   with a `cycles` option: per-class instruction
+                                      counts per operator for the cycle estimate (harness/cycles)
 
 The firmware is built on first use (`make -C firmware/ports/qemu-mps2`) when the ELF is missing.
 """
@@ -21,10 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.building import make
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
 from harness.firmware_image import write_partition_image
-from harness.locations import SOURCE_ROOT, cache_dir, shipped
+from harness.locations import SOURCE_ROOT, firmware_build_dir, shipped
 from harness.transports.base import StreamTransport
 from harness.transports.qmp import QmpClient
 from harness.transports.serial import SerialTransport
@@ -32,7 +35,7 @@ from harness.transports.serial import SerialTransport
 FIRMWARE = shipped("firmware")  # sources: the checkout's firmware/, or the wheel's package data
 PORT_DIR = FIRMWARE / "ports" / "qemu-mps2"
 # Built beside the sources in a checkout; in the user's cache for an installed package.
-BUILD_DIR = FIRMWARE / "build" if FIRMWARE.parent == SOURCE_ROOT else cache_dir() / "firmware"
+BUILD_DIR = firmware_build_dir()
 DEFAULT_ELF = BUILD_DIR / "qemu-mps2" / "edge-harness-fw.elf"
 PSRAM = 0x21000000
 TOOLCHAIN_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi (tools/system-packages.txt)"
@@ -44,19 +47,8 @@ def build_firmware(elf: Path = DEFAULT_ELF, timeout: float = 300.0) -> Path:
         if not elf.is_file():
             raise ConfigError(f"firmware image {elf} does not exist")
         return elf
-    if shutil.which("arm-none-eabi-gcc") is None or shutil.which("make") is None:
-        if elf.is_file():
-            return elf
-        raise ConfigError(f"{elf} is missing and cannot be built: no arm-none-eabi-gcc/make; {TOOLCHAIN_HINT}")
-    try:
-        done = subprocess.run(["make", "-C", str(PORT_DIR), f"OUT={elf.parent}"], capture_output=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise InfrastructureError(f"building {elf} took more than {timeout:g} s") from None
-    if done.returncode != 0 or not elf.is_file():
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        raise ConfigError(f"building the firmware failed ({TOOLCHAIN_HINT}?): {' | '.join(tail)}")
-    return elf
+    return make(PORT_DIR, elf, "the firmware", "arm-none-eabi-gcc", TOOLCHAIN_HINT, timeout,
+                [f"OUT={elf.parent}"])
 
 
 def firmware_image(image: str | None) -> Path:
@@ -83,7 +75,7 @@ class QemuMcuTransport(StreamTransport):
 
     def __init__(self, url: str, qemu: dict[str, Any] | None = None,
                  serial: dict[str, Any] | None = None, preload: str | Path | None = None,
-                 **_other: Any) -> None:
+                 cycles: dict[str, Any] | None = None, **_other: Any) -> None:
         self.url = url
         self.machine = urlsplit(url).netloc
         options = qemu or {}
@@ -94,6 +86,8 @@ class QemuMcuTransport(StreamTransport):
         self.boot_timeout = float(options.get("boot_timeout") or 60.0)
         self.serial_options = serial or {}
         self.preload = Path(preload) if preload else None
+        self.cycles = cycles  # the profile's cycles section: load the counting plugin
+        self.cycle_log: Path | None = None  # the plugin's log while QEMU runs
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._uart: SerialTransport | None = None
@@ -108,6 +102,13 @@ class QemuMcuTransport(StreamTransport):
             assert self._dir is not None
             image = write_partition_image(self.preload, Path(self._dir.name) / "model-partition.bin")
             argv += ["-device", f"loader,file={image},addr={PSRAM:#x},force-raw=on"]
+        if self.cycles is not None:
+            from harness.cycles.plugin import plugin_argv
+
+            assert self._dir is not None
+            self.cycle_log = Path(self._dir.name) / "cycles.log"
+            flash = tuple(self.cycles["flash_region"]) if self.cycles.get("flash_wait_states") else None
+            argv += plugin_argv(self.cycle_log, self.cycles.get("branches") == "exact", flash)
         return argv
 
     def open(self, deadline: Deadline) -> None:
@@ -195,3 +196,4 @@ class QemuMcuTransport(StreamTransport):
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
+            self.cycle_log = None
