@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from harness import thresholds
+from harness import interrupts, thresholds
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.planning import PlannedCase
@@ -39,8 +39,10 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
         try:
             measured = _measure_with_retries(runner, _job(case, suite), Deadline(suite.run.timeout), recover)
         except (ModelError, DeviceError, InfrastructureError) as exc:
+            interrupts.raise_if_requested()  # ended by our own stop: not a result of the model or lab
             row.update(status="failed", reason=str(exc), error_kind=_kind(exc))
         else:
+            interrupts.raise_if_requested()  # measured while a stop came: dropped, remeasured on resume
             samples = measured.samples_us
             row.update(status="ok", **_metrics(measured))
             row.update(measured.power or {})  # power columns (harness/power/recording.py)
@@ -81,6 +83,7 @@ def _measure_with_retries(runner: Runner, job: Job, deadline: Deadline,
         try:
             return runner.measure(job, deadline)
         except InfrastructureError as exc:
+            interrupts.raise_if_requested()
             if attempt == INFRA_ATTEMPTS - 1 or deadline.expired:
                 raise
             log.warning("%s: attempt %d failed (%s); recovering", runner.runtime, attempt + 1, exc)

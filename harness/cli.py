@@ -84,7 +84,9 @@ def run(suite: Path, device: list[str] = typer.Option(
             ..., "--device", help="Device name or profile path; repeat (or a,b) for boards in parallel."),
         store: Optional[str] = StoreOpt, out: Optional[Path] = typer.Option(
             None, "--out", help="Also render the HTML report into this directory."),
-        resume: Optional[str] = typer.Option(None, "--resume", help="Resume this killed run."),
+        resume: Optional[str] = typer.Option(None, "--resume", help="Resume this killed or interrupted run."),
+        force: bool = typer.Option(False, "--force", help="Resume although the suite file or the devices "
+                                   "differ from the run's, or measure a board another live run holds."),
         profiles: Optional[Path] = ProfilesOpt,
         baseline: Optional[str] = typer.Option(
             None, "--baseline", help="Compare with this run afterwards ('last-good' or a run id); "
@@ -98,7 +100,7 @@ def run(suite: Path, device: list[str] = typer.Option(
     from harness.cli_run import RunOutputs, run_command
 
     raise typer.Exit(run_command(suite, device, store, out, resume, profiles,
-                                 RunOutputs(baseline, junit, markdown, shard, run_id)))
+                                 RunOutputs(baseline, junit, markdown, shard, run_id), force))
 
 
 @app.command()
@@ -152,7 +154,7 @@ def results(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [de
     from harness.cli_views import results_output
     from harness.store import Store
 
-    db = Store(store)
+    db = Store(store, readonly=True)
     results_output(db, run_id or db.latest_run_id(), fmt)
 
 
@@ -167,7 +169,7 @@ def report(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [def
     """Render the HTML report of a run, or with --definition the white paper of a period."""
     from harness.store import Store
 
-    db = Store(store)
+    db = Store(store, readonly=True)
     if definition is not None:
         from harness.report.definition import load_definition
         from harness.report.whitepaper import render_whitepaper
@@ -207,7 +209,8 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
            set_state: Optional[str] = typer.Option(
                None, "--set", help="good, unknown, bad or maintenance (a person's decision, logged)."),
            reason: Optional[str] = typer.Option(None, "--reason", help="Why, for the next engineer."),
-           store: Optional[str] = StoreOpt, as_json: bool = JsonOpt) -> None:
+           store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt,
+           as_json: bool = JsonOpt) -> None:
     """Board health (LAVA's model): show it, or take a board out of service and back."""
     from harness.cli_views import health_table, print_json
     from harness.errors import ConfigError
@@ -222,6 +225,12 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
             state = Health(set_state)
         except ValueError:
             raise ConfigError(f"--set {set_state!r}: use one of {', '.join(h.value for h in Health)}") from None
+        from harness.profiles import load_all
+
+        known = {p.name for p in load_all(profiles)} | {r["device"] for r in db.boards_health()}
+        if device not in known:
+            raise ConfigError(f"health {device!r}: no device profile or stored board of that name; "
+                              f"known: {', '.join(sorted(known)) or 'none'}")
         db.set_board_health(device, state.value, reason or f"set by hand to {state.value}")
     rows = [r for r in db.boards_health() if device is None or r["device"] == device]
     if as_json:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness import baselines, ci_outputs, shard
+from harness import baselines, ci_outputs, interrupts, provenance, shard
 from harness import profiles as profile_mod
 from harness.cli_compare import baseline_comparison, print_comparison, write_text
 from harness.cli_views import console, results_table
@@ -16,11 +17,13 @@ from harness.connect import open_runner, preflight
 from harness.deadline import Deadline
 from harness.errors import ConfigError
 from harness.fleet import Board, run_boards
+from harness.integrity import check_resume, claim
+from harness.leases import Leases
 from harness.profiles import DeviceProfile
 from harness.runners.base import Runner
 from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan
 from harness.store import Store
-from harness.suites import load_suite
+from harness.suites import Suite, load_suite
 
 
 class FamilyBars:
@@ -73,7 +76,8 @@ class BoardBars:
 
 
 def run_command(suite_path: Path, device_names: list[str], store_url: str | None, out: Path | None,
-                resume: str | None, profiles_dir: Path | None, extra: RunOutputs = RunOutputs()) -> int:
+                resume: str | None, profiles_dir: Path | None, extra: RunOutputs = RunOutputs(),
+                force: bool = False) -> int:
     shard_spec = shard.parse(extra.shard) if extra.shard else None
     if resume and extra.run_id:
         raise ConfigError("--resume and --run-id exclude each other: --resume names the run to go on with")
@@ -87,22 +91,25 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
     store = Store(store_url)
     if extra.baseline not in (None, baselines.LAST_GOOD):  # `latest` means latest before this run
         extra = replace(extra, baseline=baselines.resolve(store, extra.baseline))
-    if resume:
-        store.run(resume)  # refuses an unknown run id
+    changed = {}
+    if resume:  # an unknown run id, another suite file or other boards are refused
+        changed = check_resume(store.run(resume), suite, list(plans), force)
     elif extra.run_id and extra.run_id in {r["run_id"] for r in store.runs()}:
         raise ConfigError(f"--run-id {extra.run_id}: that run is already in {store.url}; use --resume")
-    run_id = open_run(store, suite, list(plans), run_id=resume or extra.run_id, resume=bool(resume))
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    completed = False
+    run_id = resume or extra.run_id or provenance.new_run_id()
+    leases = Leases(store, on_lost=lambda why: (console.print(f"[red]{why}; stopping[/red]"),
+                                                interrupts.request_stop()))
+    claim(leases, run_id, devices, force)  # the last check that can refuse: nothing is written before
     try:
-        with Progress(*columns, console=console, transient=False) as progress:
-            boards = [Board(d, plans[d.name], initial_state(store, d.name), _connector(d),
-                            FamilyBars(progress, plans[d.name]) if len(devices) == 1
-                            else BoardBars(progress, d.name, plans[d.name])) for d in devices]
-            run_boards(store, run_id, suite, boards)
-        completed = True
+        open_run(store, suite, list(plans), run_id=run_id, resume=bool(resume))
+        if changed:
+            store.update_run(run_id, **changed)
+        boards = _measure(store, run_id, suite, devices, plans, bool(resume),
+                          _resume_hint(suite_path, device_names, store_url, profiles_dir, run_id))
     finally:
-        finish_run(store, run_id, completed)
+        leases.release()
+    if boards is None:
+        return interrupts.EXIT_CODE
     rows = store.results(run_id)
     results_table(rows, f"{suite.name} on {', '.join(plans)} — run {run_id}")
     console.print(f"run id: {run_id}   store: {store.url}")
@@ -116,9 +123,49 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
     return ci_report(store, run_id, rows, extra)
 
 
+def _measure(store: Store, run_id: str, suite: Suite, devices: list[DeviceProfile],
+             plans: dict[str, list[PlannedCase]], resumed: bool, hint: str) -> list[Board] | None:
+    """Every board's cases; None when a Ctrl-C or SIGTERM stopped the run (marked interrupted)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    completed, ended = False, True
+    try:
+        with interrupts.handling(lambda: hint, lambda text: console.print(f"[yellow]{text}[/yellow]")):
+            with Progress(*columns, console=console, transient=False) as progress:
+                boards = [Board(d, plans[d.name], initial_state(store, d.name), _connector(d),
+                                FamilyBars(progress, plans[d.name]) if len(devices) == 1
+                                else BoardBars(progress, d.name, plans[d.name])) for d in devices]
+                run_boards(store, run_id, suite, boards)
+        completed = not interrupts.requested()
+    except interrupts.Interrupted:
+        pass
+    except ConfigError:  # found only on connecting (a changed host key): leave no empty run behind
+        ended = resumed or not store.discard_run(run_id)
+        raise
+    finally:
+        if ended:
+            finish_run(store, run_id, completed)
+    if not completed:
+        stored = len(store.results(run_id))
+        console.print(f"[yellow]run {run_id} interrupted: {stored} of {sum(map(len, plans.values()))} "
+                      f"case(s) stored, the one in progress dropped.[/yellow] Resume with:\n  {hint}")
+        return None
+    return boards
+
+
+def _resume_hint(suite_path: Path, device_names: list[str], store_url: str | None,
+                 profiles_dir: Path | None, run_id: str) -> str:
+    argv = ["harness", "run", str(suite_path), *(a for d in device_names for a in ("--device", d))]
+    argv += ["--store", store_url] if store_url else []
+    argv += ["--profiles", str(profiles_dir)] if profiles_dir else []
+    return shlex.join([*argv, "--resume", run_id])
+
+
 def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]:
     """--device a --device b, or --device a,b; each board once."""
     wanted = [n.strip() for name in names for n in name.split(",") if n.strip()]
+    if not wanted:
+        raise ConfigError(f"--device {' '.join(map(repr, names))} names no board: give a profile name "
+                          "or path, e.g. --device host (`harness devices` lists them)")
     devices = [profile_mod.resolve(n, profiles_dir) for n in wanted]
     seen = [d.name for d in devices]
     twice = sorted({n for n in seen if seen.count(n) > 1})

@@ -34,7 +34,9 @@ def preflight(profile: DeviceProfile) -> None:
         if find_client(profile.labgrid.client) is None:
             raise ConfigError(f"device {profile.name!r}: {missing_client_message(profile.labgrid.client)}")
         url = preview_url(url)
-    open_transport(url, **transport_options(profile))
+    transport = open_transport(url, **transport_options(profile))
+    if profile.labgrid is None:  # a place's URL is only a preview until the place is acquired
+        transport.preflight()
     from harness.power.recording import build_meter
 
     build_meter(profile)

@@ -56,8 +56,14 @@ def test_failed_write_leaves_nothing(store_url: str) -> None:
 
 
 def test_plain_path_means_sqlite(tmp_path: Path) -> None:
-    store = Store(str(tmp_path / "sub" / "db.sqlite"))
-    assert store.url.startswith("sqlite:///") and (tmp_path / "sub" / "db.sqlite").exists()
+    store = Store(str(tmp_path / "db.sqlite"))
+    assert store.url.startswith("sqlite:///") and (tmp_path / "db.sqlite").exists()
+
+
+def test_missing_directory_is_not_created(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"sub does not exist; create the directory first \(mkdir -p "):
+        Store(str(tmp_path / "sub" / "deeper" / "db.sqlite"))
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
@@ -71,7 +77,7 @@ def test_unwritable_path(tmp_path: Path) -> None:
 def test_uncreatable_directory(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(StoreError, match=r"cannot create"):
+    with pytest.raises(StoreError, match=r"file is not a directory"):
         Store(str(blocker / "db.sqlite"))
 
 

@@ -89,6 +89,22 @@ class SshTransport(CommandTransport):
     def python(self) -> str:
         return self.settings.python
 
+    def preflight(self) -> None:
+        """No key trusted for this host means `open` would refuse it: say so before the run."""
+        s = self.settings
+        client = paramiko.SSHClient()
+        known = ssh_keys.configure(client, self.url, self.host, self.port, known_hosts=s.known_hosts,
+                                   host_key=s.host_key, accept_unknown=s.accept_unknown_host_key)
+        entry = ssh_keys.host_entry(self.host, self.port)
+        if s.accept_unknown_host_key or client.get_host_keys().lookup(entry):
+            return
+        offered = ssh_keys.offered_key(self.host, self.port, timeout=min(s.connect_timeout, 5.0))
+        if offered is not None:  # the refusal open() would give, with the key's fingerprint
+            raise ssh_keys.unknown_key_error(self.url, known, entry, offered)
+        raise ConfigError(f"{self.url}: no trusted host key for {entry} in {known} or ssh.host_key; "
+                          "read it on the board (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), "
+                          f"then add its line to {known} or pin it as ssh.host_key")
+
     def open(self, deadline: Deadline) -> None:
         self._connect(deadline)
         self._prepare(deadline)
