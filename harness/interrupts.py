@@ -136,5 +136,6 @@ def handling(resume_hint: Callable[[], str], say: Callable[[str], None]) -> Iter
     try:
         yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        if not _stop.is_set():  # once stopping, a second Ctrl-C still means "now" until the exit
+            for sig, old in previous.items():
+                signal.signal(sig, old)
