@@ -169,14 +169,16 @@ def configured_url(url: str | None) -> str:
 
 
 class Store:
-    """`readonly`: for commands that only read (results, report): no schema is created or upgraded,
-    and a store the user cannot write is fine. Otherwise the store is created (SQLite: only in an
-    existing directory, except the default location), upgraded to this harness's schema, and a
-    SQLite file is checked for corruption before anything is written into it."""
+    """`readonly`: for commands that only read (results, report, merge's inputs): a store that does
+    not exist is an error (never created), and one the user cannot write is opened read-only (an
+    older schema is upgraded only where it can be written). Otherwise the store is created
+    (SQLite: only in an existing directory, except the default location), upgraded to this
+    harness's schema, and a SQLite file is checked for corruption before anything is written."""
 
     def __init__(self, url: str | None = None, *, readonly: bool = False) -> None:
         self.url = configured_url(url)
         self.readonly = readonly
+        self.writable = not readonly
         self.engine = self._connect()
 
     def _connect(self) -> sa.Engine:
@@ -187,7 +189,7 @@ class Store:
         # already exists", a duplicate pg_type row): the loser tries again and finds it made.
         for attempt in range(3):
             try:
-                migrations.prepare(engine, self.url, metadata, writable=not self.readonly)
+                migrations.prepare(engine, self.url, metadata, writable=self.writable)
                 if engine.dialect.name == "sqlite" and not self.readonly:
                     _quick_check(engine, self.url)
                 return engine
@@ -203,9 +205,10 @@ class Store:
             path = Path(url.removeprefix("sqlite:///"))
             if not path.is_file():
                 raise StoreError(f"store {path}: no such file")
-            # mode=ro: a file we may not write; immutable: nor its directory (no -shm to create).
             writable_dir = os.access(path.resolve().parent, os.W_OK)
-            url = f"sqlite:///file:{path}?mode=ro{'' if writable_dir else '&immutable=1'}&uri=true"
+            self.writable = writable_dir and os.access(path, os.W_OK)
+            if not self.writable:  # mode=ro: a file we may not write; immutable: nor its directory (no -shm)
+                url = f"sqlite:///file:{path}?mode=ro{'' if writable_dir else '&immutable=1'}&uri=true"
         try:
             engine = sa.create_engine(url, future=True)
         except (sa.exc.ArgumentError, ImportError) as exc:
@@ -213,7 +216,7 @@ class Store:
         if engine.dialect.name == "sqlite":
             if not self.readonly:
                 self._prepare_sqlite_dir(engine)
-            sa.event.listen(engine, "connect", _sqlite_pragmas if not self.readonly else _sqlite_read_pragmas)
+            sa.event.listen(engine, "connect", _sqlite_pragmas if self.writable else _sqlite_read_pragmas)
         return engine
 
     def _prepare_sqlite_dir(self, engine: sa.Engine) -> None:
