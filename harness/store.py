@@ -230,9 +230,12 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"store {database}: cannot create {parent}: {exc.strerror}") from None
         if not parent.is_dir():  # a typo must not scatter stores over the disk
-            what = "is not a directory" if parent.exists() or _blocked(parent) else "does not exist"
-            raise StoreError(f"store {database}: {_first_missing(parent)} {what}; "
-                             f"create the directory first (mkdir -p {parent}) or choose another path")
+            blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), None)
+            if blocker is not None:
+                raise StoreError(f"store {database}: cannot create it: {blocker} is a file, not a directory")
+            raise StoreError(f"store {database}: cannot create it: {_first_missing(parent)} does not exist "
+                             f"(only the default location is created for you); mkdir -p {parent} first, "
+                             "or choose another path")
         if not os.access(parent, os.W_OK) or (Path(database).exists() and not os.access(database, os.W_OK)):
             raise StoreError(f"store {database}: not writable (commands that only read, `results` and "
                              "`report`, work on a read-only store)")
@@ -409,10 +412,6 @@ def _quick_check(engine: sa.Engine, url: str) -> None:
 def _corrupt(exc: sa.exc.DatabaseError) -> bool:
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text or "corrupt" in text
-
-
-def _blocked(path: Path) -> bool:
-    return any(p.exists() and not p.is_dir() for p in path.parents)
 
 
 def _first_missing(path: Path) -> Path:

@@ -61,7 +61,7 @@ def test_plain_path_means_sqlite(tmp_path: Path) -> None:
 
 
 def test_missing_directory_is_not_created(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match=r"sub does not exist; create the directory first \(mkdir -p "):
+    with pytest.raises(StoreError, match=r"cannot create it: .*/sub does not exist \(only the default location"):
         Store(str(tmp_path / "sub" / "deeper" / "db.sqlite"))
     assert list(tmp_path.iterdir()) == []
 
@@ -77,7 +77,7 @@ def test_unwritable_path(tmp_path: Path) -> None:
 def test_uncreatable_directory(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(StoreError, match=r"file is not a directory"):
+    with pytest.raises(StoreError, match=r"cannot create it: .*/file is a file, not a directory"):
         Store(str(blocker / "db.sqlite"))
 
 

@@ -169,7 +169,7 @@ def test_missing_directory_is_not_created(tmp_path: Path) -> None:
     target = tmp_path / "nonexistent" / "dir" / "x.sqlite"
     done = cli("run", str(QUICKSTART), "--device", "host", "--store", str(target))
     assert done.returncode == 2, done.stderr
-    assert f"{tmp_path / 'nonexistent'} does not exist; create the directory first" in done.stderr
+    assert f"cannot create it: {tmp_path / 'nonexistent'} does not exist" in done.stderr
     assert not (tmp_path / "nonexistent").exists()
 
 
