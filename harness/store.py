@@ -204,7 +204,7 @@ class Store:
         if self.readonly and url.startswith("sqlite:///"):
             path = Path(url.removeprefix("sqlite:///"))
             if not path.is_file():
-                raise StoreError(f"store {path}: no such file")
+                raise StoreError(f"store {path}: no such file (nothing was stored there yet; a run creates it)")
             writable_dir = os.access(path.resolve().parent, os.W_OK)
             self.writable = writable_dir and os.access(path, os.W_OK)
             if not self.writable:  # mode=ro: a file we may not write; immutable: nor its directory (no -shm)
