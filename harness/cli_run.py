@@ -97,15 +97,14 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
     elif extra.run_id and extra.run_id in {r["run_id"] for r in store.runs()}:
         raise ConfigError(f"--run-id {extra.run_id}: that run is already in {store.url}; use --resume")
     run_id = resume or extra.run_id or provenance.new_run_id()
-    leases = Leases(store, on_lost=lambda why: (console.print(f"[red]{why}; stopping[/red]"),
-                                                interrupts.request_stop()))
+    leases = Leases(store, on_lost=_lease_lost)
     claim(leases, run_id, devices, force)  # the last check that can refuse: nothing is written before
     try:
         open_run(store, suite, list(plans), run_id=run_id, resume=bool(resume))
         if changed:
             store.update_run(run_id, **changed)
         boards = _measure(store, run_id, suite, devices, plans, bool(resume),
-                          _resume_hint(suite_path, device_names, store_url, profiles_dir, run_id))
+                          _resume_hint(suite_path, device_names, store_url, profiles_dir, extra.shard, run_id))
     finally:
         leases.release()
     if boards is None:
@@ -152,11 +151,18 @@ def _measure(store: Store, run_id: str, suite: Suite, devices: list[DeviceProfil
     return boards
 
 
+def _lease_lost(why: str) -> None:
+    """Another controller took this run or board over (it judged us dead): stop between cases."""
+    console.print(f"[red]{why}; stopping[/red]")
+    interrupts.request_stop()
+
+
 def _resume_hint(suite_path: Path, device_names: list[str], store_url: str | None,
-                 profiles_dir: Path | None, run_id: str) -> str:
+                 profiles_dir: Path | None, shard_spec: str | None, run_id: str) -> str:
     argv = ["harness", "run", str(suite_path), *(a for d in device_names for a in ("--device", d))]
     argv += ["--store", store_url] if store_url else []
     argv += ["--profiles", str(profiles_dir)] if profiles_dir else []
+    argv += ["--shard", shard_spec] if shard_spec else []
     return shlex.join([*argv, "--resume", run_id])
 
 
