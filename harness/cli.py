@@ -28,10 +28,24 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except HarnessError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            from harness.masking import mask
+
+            typer.echo(f"error: {mask(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
+
+
+def _probability(value: float) -> float:
+    if not 0 < value < 1:
+        raise typer.BadParameter(f"{value:g} is not a significance level; give a number between 0 and 1, e.g. 0.01")
+    return value
+
+
+def _positive(value: Optional[float]) -> Optional[float]:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"{value:g}: give a number greater than 0")
+    return value
 
 
 @app.command()
@@ -54,9 +68,13 @@ def inspect(model: Path, as_json: bool = JsonOpt,
             no_cache: bool = typer.Option(False, "--no-cache", help="Probe TFLite-Micro again.")) -> None:
     """Inputs, outputs, operators, parameters, MACs, bytes and the TFLite-Micro arena of a model."""
     from harness.cli_views import inspection_view, print_json
+    from harness.errors import ConfigError, ModelError
     from harness.inspection import inspect_model
 
-    found = inspect_model(model, use_cache=not no_cache)
+    try:
+        found = inspect_model(model, use_cache=not no_cache)
+    except ModelError as exc:  # the file given is bad input, as `run` treats it
+        raise ConfigError(str(exc)) from None
     if as_json:
         print_json(found.to_dict())
     else:
@@ -108,14 +126,16 @@ def run(suite: Path, device: list[str] = typer.Option(
 def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-good, or RUN:family/variant."),
             new: str = typer.Argument(..., help="NEW: run id, latest, or RUN:family/variant."),
             store: Optional[str] = StoreOpt,
-            better: Optional[float] = typer.Option(None, "--better", help="A/B: is B's latency better by more than PCT %?"),
-            max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", help="A/B: is B's median latency under MS?"),
-            alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the Mann-Whitney U test."),
-            min_effect_pct: float = typer.Option(5.0, "--min-effect-pct", help="Smallest median shift counted as real."),
-            latency_pct: float = typer.Option(10.0, "--latency-pct", help="Latency change that matters, %."),
-            memory_pct: float = typer.Option(10.0, "--memory-pct", help="Memory change that matters, %."),
-            energy_pct: float = typer.Option(10.0, "--energy-pct", help="Energy change that matters, %."),
-            accuracy_points: float = typer.Option(1.0, "--accuracy-points", help="Top-1 change that matters, points."),
+            better: Optional[float] = typer.Option(None, "--better", min=0, help="A/B: is B's latency better by more than PCT %?"),
+            max_latency_ms: Optional[float] = typer.Option(None, "--max-latency-ms", callback=_positive,
+                                                           help="A/B: is B's median latency under MS?"),
+            alpha: float = typer.Option(0.01, "--alpha", callback=_probability,
+                                        help="Significance level of the Mann-Whitney U test, in (0, 1)."),
+            min_effect_pct: float = typer.Option(5.0, "--min-effect-pct", min=0, help="Smallest median shift counted as real."),
+            latency_pct: float = typer.Option(10.0, "--latency-pct", min=0, help="Latency change that matters, %."),
+            memory_pct: float = typer.Option(10.0, "--memory-pct", min=0, help="Memory change that matters, %."),
+            energy_pct: float = typer.Option(10.0, "--energy-pct", min=0, help="Energy change that matters, %."),
+            accuracy_points: float = typer.Option(1.0, "--accuracy-points", min=0, help="Top-1 change that matters, points."),
             allow_no_baseline: bool = typer.Option(
                 False, "--allow-no-baseline", help="BASE last-good and none yet (a first run): report NEW alone."),
             junit: Optional[Path] = typer.Option(None, "--junit", help="Write NEW's JUnit XML with the verdicts here."),
@@ -155,6 +175,8 @@ def results(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [de
     from harness.store import Store
 
     db = Store(store, readonly=True)
+    if run_id is not None:
+        db.run(run_id)  # an unknown id is an error, not an empty table
     results_output(db, run_id or db.latest_run_id(), fmt)
 
 
@@ -167,8 +189,11 @@ def report(run_id: Optional[str] = typer.Option(None, "--run", help="Run id [def
                None, "--definition", help="A reports/*.yaml: render its white paper instead of one run."),
            pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the white paper as PDF.")) -> None:
     """Render the HTML report of a run, or with --definition the white paper of a period."""
+    from harness.errors import ConfigError
     from harness.store import Store
 
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; give a directory for the report")
     db = Store(store, readonly=True)
     if definition is not None:
         from harness.report.definition import load_definition
@@ -197,6 +222,10 @@ def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to r
     from harness.report.leaderboard import render_leaderboard
     from harness.store import Store
 
+    from harness.errors import ConfigError
+
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; give a directory for the leaderboard")
     spec = load_definition(definition or Path(f"reports/annual-{year}.yaml"))
     paths, method = render_leaderboard(Store(store), spec, year, out or Path(f"out/leaderboard-{year}"), profiles)
     typer.echo(method)
@@ -225,12 +254,7 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
             state = Health(set_state)
         except ValueError:
             raise ConfigError(f"--set {set_state!r}: use one of {', '.join(h.value for h in Health)}") from None
-        from harness.profiles import load_all
-
-        known = {p.name for p in load_all(profiles)} | {r["device"] for r in db.boards_health()}
-        if device not in known:
-            raise ConfigError(f"health {device!r}: no device profile or stored board of that name; "
-                              f"known: {', '.join(sorted(known)) or 'none'}")
+        _known_board(db, device, profiles)
         db.set_board_health(device, state.value, reason or f"set by hand to {state.value}")
     rows = [r for r in db.boards_health() if device is None or r["device"] == device]
     if as_json:
@@ -239,7 +263,22 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
         health_table(rows)
 
 
+def _known_board(db: Any, device: str, profiles: Path | None) -> None:
+    """A health decision for a board nobody has (a typo) would be stored and never read."""
+    from harness.errors import ConfigError
+    from harness.profiles import default_profiles_dir
+
+    directory = profiles or default_profiles_dir()
+    known = {r["device"] for r in db.boards_health()} | {p.stem for p in directory.glob("*.yaml")}
+    if device not in known:
+        raise ConfigError(f"unknown board {device!r}: no profile {directory / (device + '.yaml')} and no "
+                          f"board of that name in the store; known: {', '.join(sorted(known)) or 'none'}")
+
+
 def main() -> None:
+    from harness.masking import mask_logs
+
+    mask_logs()
     app()
 
 

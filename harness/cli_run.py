@@ -20,6 +20,7 @@ from harness.fleet import Board, run_boards
 from harness.integrity import check_resume, claim
 from harness.leases import Leases
 from harness.profiles import DeviceProfile
+from harness.masking import mask, mask_optional
 from harness.runners.base import Runner
 from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan
 from harness.store import Store
@@ -45,7 +46,7 @@ class FamilyBars:
     def case_done(self, item: PlannedCase, row: dict[str, Any]) -> None:
         self.progress.advance(self.tasks[item.case.family])
         if row["status"] != "ok":
-            self.progress.console.print(f"[yellow]{item.case.key}: {row['status']}[/yellow] {row['reason']}")
+            self.progress.console.print(f"[yellow]{item.case.key}: {row['status']}[/yellow] {mask(str(row['reason']))}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class BoardBars:
     def case_done(self, item: PlannedCase, row: dict[str, Any]) -> None:
         self.progress.advance(self.task)
         if row["status"] != "ok":
-            self.progress.console.print(f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {row['reason']}")
+            self.progress.console.print(
+                f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {mask(str(row['reason']))}")
 
 
 def run_command(suite_path: Path, device_names: list[str], store_url: str | None, out: Path | None,
@@ -111,10 +113,11 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
         return interrupts.EXIT_CODE
     rows = store.results(run_id)
     results_table(rows, f"{suite.name} on {', '.join(plans)} — run {run_id}")
-    console.print(f"run id: {run_id}   store: {store.url}")
+    console.print(f"run id: {run_id}   store: {mask(store.url)}")
     for board in boards:
         if board.state.health.value != "good":
-            console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] {board.state.reason}")
+            console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] "
+                          f"{mask_optional(board.state.reason)}")
     if out is not None:
         from harness.report.render import render_run_report
 
@@ -170,14 +173,30 @@ def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]
     """--device a --device b, or --device a,b; each board once."""
     wanted = [n.strip() for name in names for n in name.split(",") if n.strip()]
     if not wanted:
-        raise ConfigError(f"--device {' '.join(map(repr, names))} names no board: give a profile name "
-                          "or path, e.g. --device host (`harness devices` lists them)")
-    devices = [profile_mod.resolve(n, profiles_dir) for n in wanted]
+        raise ConfigError(f"--device {','.join(names)!r} names no board; give a device name or a profile path")
+    devices = [_same_as_shipped(profile_mod.resolve(n, profiles_dir), n, profiles_dir) for n in wanted]
     seen = [d.name for d in devices]
     twice = sorted({n for n in seen if seen.count(n) > 1})
     if twice:
         raise ConfigError(f"--device names {', '.join(twice)} more than once: a board runs one thing at a time")
     return devices
+
+
+def _same_as_shipped(device: DeviceProfile, given: str, profiles_dir: Path | None) -> DeviceProfile:
+    """A profile given by path whose name is a known device's but whose specs differ would store
+    two boards' results under one name: refused, naming the fields that differ."""
+    path = Path(given)
+    shipped = (profiles_dir or profile_mod.default_profiles_dir()) / f"{device.name}.yaml"
+    if path.suffix not in (".yaml", ".yml") or not shipped.is_file() or shipped.resolve() == path.resolve():
+        return device
+    known = profile_mod.load_profile(shipped)
+    ignore = {"description", "specs_source"}
+    mine, theirs = device.model_dump(exclude=ignore), known.model_dump(exclude=ignore)
+    differ = sorted(k for k in mine if mine[k] != theirs[k])
+    if differ:
+        raise ConfigError(f"{path}: name {device.name!r} is the device {shipped}, but {', '.join(differ)} differ; "
+                          "results are stored by device name, so give this board its own name")
+    return device
 
 
 def _shard(plans: dict[str, list[PlannedCase]], spec: tuple[int, int]) -> dict[str, list[PlannedCase]]:

@@ -3,11 +3,17 @@
 PyYAML's `safe_load` forgets where a value came from and silently keeps the last of two
 duplicate keys; we compose the node tree once to remember every key's line and to refuse
 duplicates, then validate the plain data with a pydantic model that forbids unknown keys.
+
+What is read is bounded: a config file is a regular file of at most MAX_CONFIG_BYTES (a FIFO
+or /dev/zero would block or never end), and YAML aliases are refused while composing, so an
+alias bomb ("billion laughs") fails at its first alias instead of expanding in memory.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+import stat
 import types
 import typing
 from pathlib import Path
@@ -20,12 +26,30 @@ from harness.errors import ConfigError
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 Loc = tuple[str | int, ...]
+MAX_CONFIG_BYTES = 1 << 20  # profiles and suites are a few KiB; 1 MiB is generous and reads fast
+_NUMBER_WITH_UNIT = re.compile(r"^\s*[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*(%|[A-Za-z]+)\s*$")
 
 
 class StrictModel(pydantic.BaseModel):
-    """Base for every config schema: unknown keys are errors, values are immutable."""
+    """Base for every config schema: unknown keys are errors, values are immutable, and
+    floats are finite (`.inf` and `.nan` are YAML floats, never a meaningful setting)."""
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class _AliasFound(Exception):
+    def __init__(self, mark: yaml.Mark, anchor: str) -> None:
+        self.mark, self.anchor = mark, anchor
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that stops at the first alias: anchors are harmless, expansion is not."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _AliasFound(event.start_mark, event.anchor)
+        return super().compose_node(parent, index)
 
 
 def load(path: Path, schema: type[M], *, context: dict[str, Any] | None = None) -> M:
@@ -34,16 +58,39 @@ def load(path: Path, schema: type[M], *, context: dict[str, Any] | None = None) 
     return validate(data, schema, path, lines, context=context)
 
 
-def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
+def read_text(path: Path, limit: int = MAX_CONFIG_BYTES) -> str:
+    """A config file's text; a missing, special, huge or undecodable file is a ConfigError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        info = path.stat()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path}: not a regular file (a directory, FIFO or device is never a config file)")
+    if info.st_size > limit:
+        raise ConfigError(f"{path}: {info.st_size / 2**20:.1f} MiB is larger than the {limit >> 20} MiB "
+                          "a config file may be")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)  # the file may have grown since stat
+        if len(data) > limit:
+            raise ConfigError(f"{path}: larger than the {limit >> 20} MiB a config file may be")
+        return data.decode("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
+    text = read_text(path)
+    try:
+        node = yaml.compose(text, Loader=_NoAliasLoader)
         data = yaml.safe_load(text)
+    except _AliasFound as exc:
+        raise ConfigError(f"{path}:{exc.mark.line + 1}: YAML alias *{exc.anchor} is not accepted in a config "
+                          "file; write the value out") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -105,7 +152,24 @@ def format_error(error: dict[str, Any], schema: type, path: Path, lines: dict[Lo
     if kind == "missing":
         return f"{path}:{line}: missing required field {field!r}"
     msg = error["msg"].removeprefix("Value error, ")
+    if kind in ("float_parsing", "int_parsing") and isinstance(error.get("input"), str):
+        msg = _unit_where_number(loc, error["input"]) or msg
     return f"{path}:{line}: field {field!r}: {msg}" if loc else f"{path}:{line}: {msg}"
+
+
+def _unit_where_number(loc: Loc, value: str) -> str | None:
+    """'200 ms' where a plain number is expected: say so, with the unit the field is in."""
+    match = _NUMBER_WITH_UNIT.match(value)
+    if not match or not loc:
+        return None
+    name = str(loc[-1])
+    unit = next((u for suffix, u in _FIELD_UNITS.items() if name.endswith(suffix)), "")
+    plain = value[: match.start(1)].strip()
+    return f"expected a number{unit}, without unit: {plain!r}, not {value!r}"
+
+
+_FIELD_UNITS = {"_ms": " in ms", "_pct": " in percent", "_per_hour": " in percent per hour",
+                "_points": " in percentage points", "fraction": " (a fraction: 0.6 for 60 %)"}
 
 
 def _is_union_tag(part: str | int) -> bool:

@@ -36,7 +36,7 @@ def preflight(profile: DeviceProfile) -> None:
         url = preview_url(url)
     transport = open_transport(url, **transport_options(profile))
     if profile.labgrid is None:  # a place's URL is only a preview until the place is acquired
-        transport.preflight()
+        transport.preflight()  # e.g. a serial port that does not exist, an emulator not installed
     from harness.power.recording import build_meter
 
     build_meter(profile)

@@ -75,14 +75,16 @@ def health_check(runner: Runner, deadline: Deadline | None = None,
     """None when the board answered correctly; otherwise why it failed.
 
     A board whose runtime cannot run the check model (an Edge TPU needs *_edgetpu.tflite) has
-    still answered: that is a result for its cases to report, not a sick board."""
+    still answered: that is a result for its cases to report, not a sick board. A DeviceError
+    ("no Edge TPU found", a runtime that is not installed) means the board cannot run anything:
+    it is not healthy."""
     job, expected = check_job(check_file)
     try:
         measured = runner.measure(job, deadline or Deadline(CHECK_TIMEOUT_S))
-    except (ModelError, DeviceError) as exc:
+    except ModelError as exc:
         log.info("health check model not runnable here (%s); the board answered", exc)
         return None
-    except InfrastructureError as exc:
+    except (DeviceError, InfrastructureError) as exc:
         return f"health check failed: {exc}"
     if measured.predictions != expected:
         wrong = sum(a != b for a, b in zip(measured.predictions, expected))

@@ -1,11 +1,14 @@
 """Pre-flight of a suite on a device, before anything is written.
 
 Every model parses and matches its manifest's sha256, every dataset matches its model's input
-shape (bad input is a ConfigError, exit 2), and the fit check decides which cases are skipped.
+shape and holds labels and inputs an accuracy can be computed from (harness/datasets.py), the
+threads fit the board's cores (bad input is a ConfigError, exit 2), and the fit check decides
+which cases are skipped.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from harness.errors import ConfigError, ModelError
@@ -26,6 +29,7 @@ class PlannedCase:
 
 def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
     """Check every input before the run starts; bad input is a ConfigError (exit 2)."""
+    _check_threads(suite, device)
     planned = []
     for case in _reference_first(suite.cases):
         try:
@@ -37,7 +41,8 @@ def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
             raise ConfigError(f"{case.model_path}: sha256 differs from its manifest; "
                               "the file changed since tools/make_models.py wrote it")
         if case.dataset_path is not None:
-            _check_dataset(case, model.inputs[0].shape)
+            family = suite.families[case.family]
+            _check_dataset(case, model.inputs[0].shape, family.num_classes if case.task != "latency" else None)
         planned.append(PlannedCase(case, fitting.check(_facts(case, device), device),
                                    model.sha256, model.bytes, model.gzip_bytes))
     return planned
@@ -58,17 +63,20 @@ def _facts(case: ModelCase, device: DeviceProfile) -> fitting.VariantFacts:
     )
 
 
-def _check_dataset(case: ModelCase, input_shape: tuple[int, ...]) -> None:
-    import numpy as np
+def _check_dataset(case: ModelCase, input_shape: tuple[int, ...], num_classes: int | None) -> None:
+    from harness.datasets import check_npz
 
-    try:
-        with np.load(case.dataset_path) as data:
-            x_shape, y_len = data["x"].shape, len(data["y"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(f"{case.dataset_path}: not a dataset with arrays 'x' and 'y': {exc}") from None
-    if tuple(x_shape[1:]) != tuple(input_shape[1:]) or x_shape[0] != y_len:
-        raise ConfigError(f"{case.dataset_path}: samples of shape {list(x_shape[1:])} do not match "
-                          f"{case.model_path.name} input {list(input_shape)}")
+    assert case.dataset_path is not None
+    check_npz(case.dataset_path, input_shape, num_classes, case.model_path.name)
+
+
+def _check_threads(suite: Suite, device: DeviceProfile) -> None:
+    # More threads than cores makes LiteRT crash (SIGSEGV at 100000) or time-slice: a bad input.
+    local = str(device.transport).startswith("local:")
+    cores = device.cores or (os.cpu_count() if local else None)
+    if cores is not None and suite.run.threads > cores:
+        raise ConfigError(f"{suite.path}: field 'run.threads': {suite.run.threads} threads, but {device.name} "
+                          f"has {cores} cores; use at most {cores}")
 
 
 def _reference_first(cases: tuple[ModelCase, ...]) -> list[ModelCase]:

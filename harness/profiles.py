@@ -13,7 +13,7 @@ import pydantic
 from harness import configfile
 from harness.configfile import StrictModel
 from harness.errors import ConfigError
-from harness.units import Bytes, MilliampHours, Seconds, Tops, Volts, Watts
+from harness.units import Bytes, MilliampHours, PositiveSeconds, Seconds, Tops, Volts, Watts
 
 
 
@@ -40,6 +40,15 @@ class Runtime(str, enum.Enum):
         return self in (Runtime.TFLM, Runtime.HARNESS_FW)
 
 
+def _no_password(url: str | None) -> str | None:
+    from harness.masking import password_in_url
+
+    refusal = password_in_url(url) if url else None
+    if refusal:
+        raise ValueError(refusal)
+    return url
+
+
 class SshOptions(StrictModel):
     key_file: str | None = None  # None: the SSH agent, then ~/.ssh default keys
     known_hosts: str | None = None  # None: the harness's own known_hosts
@@ -48,8 +57,8 @@ class SshOptions(StrictModel):
     password_env: str | None = None  # name of an environment variable, never a password
     python: str = "python3"
     workdir: str = "/tmp/edge-harness"
-    connect_timeout: Seconds = 10.0
-    command_timeout: Seconds = 600.0
+    connect_timeout: PositiveSeconds = 10.0
+    command_timeout: PositiveSeconds = 600.0
     boot_wait: Seconds = 60.0  # how long connecting is retried while the board boots
 
 
@@ -57,7 +66,7 @@ class SerialOptions(StrictModel):
     protocol: Literal["binary", "mlperf-tiny"] = "binary"
     reset: Literal["none", "dtr-rts", "command"] = "none"
     reset_command: list[str] | None = None
-    read_timeout: Seconds = 5.0
+    read_timeout: PositiveSeconds = 5.0
     deploy: Literal["upload", "esptool"] = "upload"  # esptool: flash the model partition (ESP32)
     esptool_chip: str = "auto"
     model_partition: int = 0x200000  # offset of the `model` partition (firmware/ports/esp32/partitions.csv)
@@ -70,7 +79,7 @@ class QemuOptions(StrictModel):
     # 1e9/2**icount_shift instructions per second like a real one, using a fraction of a host core
     pace: bool = False
     memory: Bytes | None = None
-    boot_timeout: Seconds = 120.0
+    boot_timeout: PositiveSeconds = 120.0
 
 
 class LabgridSection(StrictModel):
@@ -91,6 +100,11 @@ class RecoverySection(StrictModel):
     pdu_url: str | None = None  # an HTTP endpoint that power-cycles the outlet (POSTed to)
     settle: Seconds = 5.0  # wait after a power cycle before reconnecting
 
+    @pydantic.field_validator("pdu_url")
+    @classmethod
+    def _pdu_without_password(cls, url: str | None) -> str | None:
+        return _no_password(url)
+
 
 class PowerEstimate(StrictModel):
     """An explicit, opt-in estimate: stored and shown as `estimated`, never ranked as measured."""
@@ -106,16 +120,22 @@ class PowerSection(StrictModel):
     battery_voltage: Volts | None = None
     duty_cycle: float | None = pydantic.Field(default=None, ge=0, le=1)
     windows: int = pydantic.Field(default=5, ge=1)
-    window_seconds: Seconds = 10.0
+    window_seconds: PositiveSeconds = 10.0
     estimate: PowerEstimate | None = None
 
     @pydantic.field_validator("meter")
     @classmethod
     def _known_meter(cls, url: str | None) -> str | None:
-        from harness.power import SCHEMES  # the meter registry is the one list of schemes
+        from harness.power import SCHEMES, check_url  # the meter registry is the one list of schemes
 
         if url is not None and urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"unknown power meter {url!r}; the URL scheme must be one of {', '.join(SCHEMES)}")
+        if url is not None:
+            _no_password(url)
+            try:
+                check_url(url)  # settings the meter itself would refuse, before any run
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return url
 
 
@@ -142,9 +162,11 @@ class DeviceProfile(StrictModel):
     ram: Bytes
     flash: Bytes
     model_volume_cap: Bytes
+    arena: Bytes | None = None  # a firmware's static tensor arena (< RAM); the fit check uses it when given
     emulated: bool = False
     reference: bool = False  # a device class from the seed's table, not a board: checked, never run
     cpu: str | None = None
+    cores: int | None = pydantic.Field(default=None, ge=1)  # caps a suite's run.threads; local: os.cpu_count()
     accelerator: str | None = None
     specs_source: str | None = None
     ssh: SshOptions | None = None
@@ -162,6 +184,7 @@ class DeviceProfile(StrictModel):
 
         if url is None:
             return None  # only a reference class may lack one (checked below)
+        _no_password(url)
         if urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"unknown transport {url!r}; the URL scheme must be one of {', '.join(SCHEMES)}")
         return url

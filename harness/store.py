@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from harness.errors import StoreError
+from harness.masking import mask, mask_optional
 
 DEFAULT_URL = "sqlite:///results/edge-harness.sqlite"
 SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")  # what `--store` takes (a plain path is SQLite)
@@ -253,6 +254,8 @@ class Store:
 
     def start_run(self, row: dict[str, Any]) -> str:
         values = {"status": "running", "started_at": now(), **row}
+        if isinstance(values.get("command"), str):  # argv may hold a store URL with a password
+            values["command"] = mask(values["command"])
         self._write(lambda conn: conn.execute(runs.insert().values(**values)))
         return values["run_id"]
 
@@ -311,7 +314,8 @@ class Store:
         samples = array("d", samples_us)
 
         def write(conn: sa.Connection) -> int:
-            result_id = conn.execute(results.insert().values(recorded_at=now(), **row)).inserted_primary_key[0]
+            values = {**row, "reason": mask_optional(row.get("reason"))}  # a library's message may quote a URL
+            result_id = conn.execute(results.insert().values(recorded_at=now(), **values)).inserted_primary_key[0]
             if samples:
                 conn.execute(latency_samples.insert().values(
                     result_id=result_id, count=len(samples), samples_us=_pack(samples)))
@@ -320,7 +324,7 @@ class Store:
         return self._write(write)
 
     def set_board_health(self, device: str, health: str, reason: str | None) -> None:
-        values = {"health": health, "reason": reason, "updated_at": now()}
+        values = {"health": health, "reason": mask_optional(reason), "updated_at": now()}
 
         def write(conn: sa.Connection) -> None:
             updated = conn.execute(boards.update().where(boards.c.device == device).values(**values))

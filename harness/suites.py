@@ -13,7 +13,7 @@ from harness.configfile import StrictModel
 from harness.errors import ConfigError
 from harness.models.manifest import FamilyManifest, load_manifest
 from harness.profiles import Thresholds
-from harness.units import Seconds
+from harness.units import PositiveSeconds, Seconds
 
 
 class Phase(StrictModel):
@@ -25,14 +25,14 @@ class Phase(StrictModel):
 
 class MeasurePhase(Phase):
     count: int = pydantic.Field(ge=1)
-    max_seconds: Seconds | None = None  # a cap for very slow boards; None: no cap
+    max_seconds: PositiveSeconds | None = None  # a cap for very slow boards; None: no cap
 
 
 class RunSettings(StrictModel):
     warmup: Phase = Phase(count=5, min_seconds=0.2)
     measure: MeasurePhase = MeasurePhase(count=50, min_seconds=1.0)
-    threads: int = pydantic.Field(default=1, ge=1)
-    timeout: Seconds = 300.0  # per case, including deploy and accuracy
+    threads: int = pydantic.Field(default=1, ge=1, le=256)  # and at most the board's cores (planning.py)
+    timeout: PositiveSeconds = 300.0  # per case, including deploy and accuracy
     accuracy_samples: int | None = pydantic.Field(default=None, ge=1)  # None: the whole eval set
 
 
@@ -91,7 +91,7 @@ def load_suite(path: Path) -> Suite:
         manifest = load_manifest(family_dir)
         families[manifest.family] = manifest
         cases.extend(_cases(manifest, family_dir, entry, path, lines, i))
-    text = path.read_text(encoding="utf-8")
+    text = configfile.read_text(path)
     return Suite(
         name=spec.name, path=path, sha256=hashlib.sha256(text.encode()).hexdigest(), text=text,
         run=spec.run, thresholds=spec.thresholds, cases=tuple(cases), families=families,

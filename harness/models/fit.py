@@ -71,7 +71,10 @@ def _tflm_reasons(facts: VariantFacts, device: DeviceProfile) -> list[str]:
     reasons = []
     if facts.model_bytes > device.flash:
         reasons.append(f"model {human_bytes(facts.model_bytes)} exceeds flash {human_bytes(device.flash)}")
-    if facts.activation_bytes > device.ram:
+    if device.arena is not None and facts.activation_bytes > device.arena:
+        reasons.append(f"arena {human_bytes(facts.activation_bytes)} exceeds the firmware's arena "
+                       f"{human_bytes(device.arena)}")
+    elif facts.activation_bytes > device.ram:
         reasons.append(f"arena {human_bytes(facts.activation_bytes)} exceeds RAM {human_bytes(device.ram)}")
     return reasons
 

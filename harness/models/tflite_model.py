@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import stat
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -23,6 +24,10 @@ _DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "b
            7: "int16", 9: "int8", 10: "float64"}
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "bool": 1,
                 "int16": 2, "int8": 1, "float64": 8}
+
+# A flatbuffer cannot exceed 2 GiB; the largest edge models are a few hundred MB. Reading stops
+# at 1 GiB so a wrong path (a disk image, a core dump) fails at once instead of filling memory.
+MAX_MODEL_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,12 @@ def _schema():
 
 def read_model(path: Path) -> TfliteModel:
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block, /dev/zero never end
+            raise ModelError(f"{path}: not a regular file (a directory, FIFO or device is never a model)")
+        if info.st_size > MAX_MODEL_BYTES:
+            raise ModelError(f"{path}: {info.st_size / 2**30:.1f} GiB is larger than the "
+                             f"{MAX_MODEL_BYTES >> 30} GiB a model may be (docs/operations.md)")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found") from None
@@ -106,7 +117,7 @@ def _parse(path: Path, data: bytes) -> TfliteModel:
     macs = 0
     for op in graph.operators or []:
         code = model.operatorCodes[op.opcodeIndex]
-        name = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+        name = _op_name(code, op_names)
         operators[name] += 1
         macs += _op_macs(name, op, tensors)
     weight_dtypes: Counter[str] = Counter()
@@ -132,6 +143,18 @@ def _parse(path: Path, data: bytes) -> TfliteModel:
         activation_bytes_upper_bound=activations,
         sparsity=round(zeros / kernel_count, 4) if kernel_count else 0.0,
     )
+
+
+def _op_name(code: Any, op_names: dict[int, str]) -> str:
+    """BUILTIN name; a custom op by its own name ('CUSTOM:TFLite_Detection_PostProcess'); a
+    builtin code newer than this schema by its number, so no operator is ever anonymous."""
+    number = max(code.builtinCode, code.deprecatedBuiltinCode)
+    name = op_names.get(number)
+    if name == "CUSTOM" or (name is None and code.customCode):
+        custom = code.customCode
+        custom = bytes(custom).decode("utf-8", "replace") if isinstance(custom, (bytes, bytearray, list)) else custom
+        return f"CUSTOM:{custom or '?'}"
+    return name or f"BUILTIN_{number}"
 
 
 def _buffer_size(model: Any, tensor: Any) -> int:

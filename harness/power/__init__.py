@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.errors import ConfigError
 from harness.power.base import MeterError, MeterUnavailable, PowerMeter, Samples
@@ -34,6 +35,19 @@ _REGISTRY: Registry[PowerMeter] = Registry("power meter", {
 })
 SCHEMES = _REGISTRY.schemes
 register = _REGISTRY.register
+
+
+def check_url(url: str) -> None:
+    """The settings a meter URL asks for, checked without touching the meter (at profile load):
+    a meter module may define `check_url(url)`, raising ConfigError for what its device refuses."""
+    import importlib
+
+    module = _REGISTRY.modules.get(urlsplit(url).scheme)
+    if module is None:
+        return
+    check = getattr(importlib.import_module(module), "check_url", None)
+    if check is not None:
+        check(url)
 
 
 def open_meter(url: str, **options: Any) -> PowerMeter:

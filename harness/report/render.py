@@ -9,6 +9,7 @@ import jinja2
 
 from harness import profiles as profile_mod
 from harness.errors import ConfigError, HarnessError
+from harness.masking import mask
 from harness.store import Store
 from harness.units import human_bytes
 
@@ -21,9 +22,14 @@ def environment() -> jinja2.Environment:
         autoescape=True,  # device and model names come from files anyone may edit
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
+        finalize=_masked,  # every value a page shows passes through the one masking function
     )
     env.filters.update(bytes=human_bytes, ms=_ms, num=_num, pct=_pct, ratio=_ratio)
     return env
+
+
+def _masked(value: Any) -> Any:
+    return mask(value) if isinstance(value, str) else value
 
 
 def _ms(us: float | None) -> str:
