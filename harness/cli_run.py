@@ -166,7 +166,7 @@ def _resume_hint(suite_path: Path, device_names: list[str], store_url: str | Non
     argv += ["--store", store_url] if store_url else []
     argv += ["--profiles", str(profiles_dir)] if profiles_dir else []
     argv += ["--shard", shard_spec] if shard_spec else []
-    return shlex.join([*argv, "--resume", run_id])
+    return mask(shlex.join([*argv, "--resume", run_id]))  # a store URL may hold a password
 
 
 def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]:
