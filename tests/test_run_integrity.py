@@ -6,6 +6,7 @@ same board is refused; a regressed run keeps its mark; a configuration error wri
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,9 +21,10 @@ from harness.leases import STALE_S, Leases
 from harness.store import Store, leases, now
 from harness.suites import load_suite
 from tests.conftest import REPO
-from tests.pg_server import PostgresServer
+from tests.pg_server import PostgresServer, postgres  # noqa: F401 (a fixture)
 from tests.sshd_server import Sshd, start_sshd
 from tests.suite_files import write_suite
+from tests.test_ssh_run import board_profile
 from tests.test_resume import QUICKSTART, kill_session, start, stored
 
 pytestmark = pytest.mark.slow
@@ -121,15 +123,6 @@ def test_second_resume_and_second_controller_refused_while_the_run_lives(tmp_pat
     assert store._read(sa.select(leases)) == []  # released at the end
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_lease_of_another_controller(backend: str, tmp_path: Path, postgres: PostgresServer) -> None:
     """Another host's lease lives while its heartbeat does; a lease taken over is reported lost."""
@@ -163,25 +156,9 @@ def sshd() -> Iterator[Sshd]:
 
 
 def ssh_profile(directory: Path, sshd: Sshd, known_hosts: Path) -> Path:
-    o = sshd.options()
-    path = directory / "ssh-board.yaml"
-    path.write_text(f"""\
-name: ssh-board
-description: the test sshd on 127.0.0.1
-tier: iot
-transport: ssh://{sshd.user}@127.0.0.1:{sshd.port}
-runtime: litert
-compute_tops: null
-ram: 4 GiB
-flash: 32 GB
-model_volume_cap: 20 MB
-ssh:
-  key_file: {o['key_file']}
-  known_hosts: {known_hosts}
-  python: {o['python']}
-  workdir: {o['workdir']}
-  boot_wait: 2 s
-""")
+    """test_ssh_run's board, trusting its host through `known_hosts` instead of a pinned key."""
+    path = board_profile(directory, sshd)
+    path.write_text(re.sub(r"  host_key: .*\n", f"  known_hosts: {known_hosts}\n", path.read_text()))
     return path
 
 

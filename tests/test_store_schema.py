@@ -15,7 +15,6 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -26,7 +25,7 @@ from harness import migrations
 from harness.errors import StoreError
 from harness.store import Store, metadata
 from tests.conftest import REPO, require
-from tests.pg_server import PostgresServer
+from tests.pg_server import PostgresServer, postgres  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -40,15 +39,6 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO,
     return subprocess.run([*(user or []), sys.executable, "-m", "harness.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def schema_1_sqlite(path: Path) -> Path:
