@@ -145,6 +145,26 @@ def test_lease_of_another_controller(backend: str, tmp_path: Path, postgres: Pos
     mine.release()
 
 
+def test_board_held_elsewhere_refused_unless_forced(tmp_path: Path) -> None:
+    from harness import profiles
+    from harness.errors import ConfigError
+    from harness.integrity import claim
+
+    store = Store(str(tmp_path / "l.sqlite"))
+    stamp = now()
+    store._write(lambda c: c.execute(leases.insert().values(
+        kind="board", name="rpi4", run_id="r-b", holder="b" * 32, pid=4242, host="controller-b",
+        acquired_at=stamp, heartbeat_at=stamp)))
+    rpi4 = profiles.resolve("rpi4", PROFILES)  # ssh://: one board, whichever controller drives it
+    with pytest.raises(ConfigError, match="board rpi4 is being measured by pid 4242 on controller-b"):
+        claim(Leases(store), "r-a", [rpi4], force=False)
+    assert {r["name"] for r in store._read(sa.select(leases))} == {"rpi4"}  # the refused run holds nothing
+    forced = Leases(store)
+    claim(forced, "r-a", [rpi4], force=True)
+    assert ("run", "r-a") in forced.held and ("board", "rpi4") not in forced.held
+    forced.release()
+
+
 # ------------------------------------------------------------------ configuration errors write nothing
 
 
