@@ -227,7 +227,7 @@ def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to r
     if out is not None and out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; give a directory for the leaderboard")
     spec = load_definition(definition or Path(f"reports/annual-{year}.yaml"))
-    paths, method = render_leaderboard(Store(store), spec, year, out or Path(f"out/leaderboard-{year}"), profiles)
+    paths, method = render_leaderboard(Store(store, readonly=True), spec, year, out or Path(f"out/leaderboard-{year}"), profiles)
     typer.echo(method)
     typer.echo("\n".join(str(p) for p in paths))
 
@@ -246,7 +246,7 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
     from harness.health import Health
     from harness.store import Store
 
-    db = Store(store)
+    db = Store(store, readonly=set_state is None)  # showing health only reads
     if set_state is not None:
         if device is None:
             raise ConfigError("--set needs a board name")
