@@ -19,8 +19,8 @@ from harness.errors import ConfigError
 from harness.fleet import Board, run_boards
 from harness.integrity import check_resume, claim
 from harness.leases import Leases
-from harness.profiles import DeviceProfile
 from harness.masking import mask, mask_optional
+from harness.profiles import DeviceProfile
 from harness.runners.base import Runner
 from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan
 from harness.store import Store

@@ -212,6 +212,9 @@ class Store:
                 url = f"sqlite:///file:{path}?mode=ro{'' if writable_dir else '&immutable=1'}&uri=true"
         try:
             engine = sa.create_engine(url, future=True)
+        except sa.exc.NoSuchModuleError:  # 'Can't load plugin: sqlalchemy.dialects:sqlite.foo'
+            raise StoreError(f"store {self.url}: unknown driver {self.url.split('://')[0]!r}; use a path, "
+                             "sqlite:///PATH or postgresql+psycopg://HOST/DB") from None
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreError(f"store {self.url}: {_short(exc)}") from None
         if engine.dialect.name == "sqlite":

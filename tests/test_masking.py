@@ -45,5 +45,6 @@ def test_stored_reasons_are_masked(tmp_path: Path) -> None:
 def test_report_pages_pass_values_through_the_mask() -> None:
     from harness.report.render import environment
 
-    page = environment().from_string("{{ reason }}").render(reason="ssh://root:hunter2@b down")
-    assert page == "ssh://root:****@b down"
+    page = environment().from_string("{{ reason }} {{ svg|safe }}").render(
+        reason="ssh://root:hunter2@b <down>", svg="<svg><title>ssh://u:hunter2@h</title></svg>")
+    assert page == "ssh://root:****@b &lt;down&gt; <svg><title>ssh://u:****@h</title></svg>"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from harness import profiles as profile_mod
 from harness.errors import ConfigError, HarnessError
@@ -29,6 +30,8 @@ def environment() -> jinja2.Environment:
 
 
 def _masked(value: Any) -> Any:
+    if isinstance(value, markupsafe.Markup):  # already-safe HTML (a chart's SVG) stays safe
+        return markupsafe.Markup(mask(str(value)))
     return mask(value) if isinstance(value, str) else value
 
 
