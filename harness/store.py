@@ -151,8 +151,8 @@ def normalize_url(url_or_path: str) -> str:
         return f"sqlite:///{url_or_path}"
     scheme = url_or_path.split("://", 1)[0]
     if scheme.split("+")[0] not in ("sqlite", "postgresql"):
-        raise StoreError(f"store {url_or_path}: unsupported scheme {scheme!r}; supported: {', '.join(SCHEMES)} "
-                         "(postgresql needs the `postgres` extra), or a plain SQLite file path")
+        raise StoreError(f"store {url_or_path}: unknown scheme {scheme!r}; supported: a path or sqlite:///PATH, "
+                         "postgresql+psycopg://USER@HOST/DB (the `postgres` extra)")
     return url_or_path
 
 

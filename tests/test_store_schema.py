@@ -172,7 +172,7 @@ def test_garbage_store_from_the_environment(tmp_path: Path) -> None:
 def test_unknown_scheme_lists_the_supported_ones(tmp_path: Path) -> None:
     done = cli("results", "--store", "foo://bar", cwd=tmp_path)
     assert done.returncode == 2, done.stderr
-    assert "unsupported scheme 'foo'; supported: sqlite, postgresql, postgresql+psycopg" in done.stderr
+    assert "unknown scheme 'foo'; supported: a path or sqlite:///PATH, postgresql+psycopg://" in done.stderr
     assert "Traceback" not in done.stderr and "plugin" not in done.stderr
 
 
