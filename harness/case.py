@@ -16,7 +16,7 @@ import statistics
 import time
 from typing import Any, Callable, Sequence
 
-from harness import conditions, thresholds
+from harness import conditions, interrupts, thresholds
 from harness.cycles.calibration import with_calibration
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
@@ -55,8 +55,10 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
         try:
             repetitions = [*earlier, measure(item, suite, runner, recover)]
         except (ModelError, DeviceError, InfrastructureError) as exc:
+            interrupts.raise_if_requested()  # ended by our own stop: not a result of the model or lab
             row.update(status="failed", reason=str(exc), error_kind=_kind(exc))
         else:
+            interrupts.raise_if_requested()  # measured while a stop came: dropped, remeasured on resume
             measured = pooled(repetitions)
             samples = measured.samples_us
             row.update(status="ok", **_metrics(measured))
@@ -114,6 +116,7 @@ def _measure_with_retries(runner: Runner, job: Job, deadline: Deadline,
         try:
             return runner.measure(job, deadline)
         except InfrastructureError as exc:
+            interrupts.raise_if_requested()
             if attempt == INFRA_ATTEMPTS - 1 or deadline.expired:
                 raise
             log.warning("%s: attempt %d failed (%s); recovering", runner.runtime, attempt + 1, exc)

@@ -115,7 +115,9 @@ def run(suite: list[Path] = typer.Argument(..., help="A suite (.yaml), or .tflit
         store: Optional[str] = StoreOpt, out: Optional[Path] = typer.Option(
             None, "--out", help="Also render the HTML report into this directory."),
         resume: Optional[str] = typer.Option(
-            None, "--resume", help="Resume this killed run (id, unique prefix or latest)."),
+            None, "--resume", help="Resume this killed or interrupted run (id, unique prefix or latest)."),
+        force: bool = typer.Option(False, "--force", help="Resume although the suite file or the devices "
+                                   "differ from the run's, or measure a board another live run holds."),
         profiles: Optional[Path] = ProfilesOpt,
         baseline: Optional[str] = typer.Option(
             None, "--baseline", help="Compare with this run afterwards ('last-good' or a run id); "
@@ -134,7 +136,7 @@ def run(suite: list[Path] = typer.Argument(..., help="A suite (.yaml), or .tflit
     from harness.cli_run import RunOutputs, run_command
 
     raise typer.Exit(run_command(suite, device, store, out, resume, profiles,
-                                 RunOutputs(baseline, junit, markdown, shard, run_id, repeat, rerun_suspects)))
+                                 RunOutputs(baseline, junit, markdown, shard, run_id, repeat, rerun_suspects), force))
 
 
 @app.command()
@@ -207,7 +209,7 @@ def results(run_id: str = RunRefOpt,
     from harness.cli_runs import results_command
     from harness.store import Store
 
-    results_command(Store(store), run_id, device, family, status, fmt, output)
+    results_command(Store(store, readonly=True), run_id, device, family, status, fmt, output)
 
 
 @app.command()
@@ -221,7 +223,7 @@ def runs(suite: Optional[str] = typer.Option(None, "--suite", help="Only runs of
     from harness.cli_runs import runs_command
     from harness.store import Store
 
-    runs_command(Store(store), suite, device, status, limit or None, as_json)
+    runs_command(Store(store, readonly=True), suite, device, status, limit or None, as_json)
 
 
 @app.command()
@@ -238,7 +240,7 @@ def report(run_id: str = RunRefOpt,
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; give a directory for the report")
-    db = Store(store)
+    db = Store(store, readonly=True)
     if definition is not None:
         from harness.progress import Progress
         from harness.report.definition import load_definition
@@ -295,7 +297,7 @@ def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to r
     if out is not None and out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; give a directory for the leaderboard")
     spec = load_definition(definition or Path(f"reports/annual-{year}.yaml"))
-    paths, board = render_leaderboard(Store(store), spec, year, out or Path(f"out/leaderboard-{year}"), profiles,
+    paths, board = render_leaderboard(Store(store, readonly=True), spec, year, out or Path(f"out/leaderboard-{year}"), profiles,
                                       reference)
     typer.echo(board.method)
     if board.note:
@@ -310,14 +312,15 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
            set_state: Optional[str] = typer.Option(
                None, "--set", help="good, unknown, bad or maintenance (a person's decision, logged)."),
            reason: Optional[str] = typer.Option(None, "--reason", help="Why, for the next engineer."),
-           store: Optional[str] = StoreOpt, as_json: bool = JsonOpt) -> None:
+           store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt,
+           as_json: bool = JsonOpt) -> None:
     """Board health (LAVA's model): show it, or take a board out of service and back."""
     from harness.cli_views import health_table, print_json
     from harness.errors import ConfigError
     from harness.health import Health
     from harness.store import Store
 
-    db = Store(store)
+    db = Store(store, readonly=set_state is None)  # showing health only reads
     if set_state is not None:
         if device is None:
             raise ConfigError("--set needs a board name")
@@ -325,7 +328,7 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
             state = Health(set_state)
         except ValueError:
             raise ConfigError(f"--set {set_state!r}: use one of {', '.join(h.value for h in Health)}") from None
-        _known_board(db, device)
+        _known_board(db, device, profiles)
         db.set_board_health(device, state.value, reason or f"set by hand to {state.value}")
     rows = [r for r in db.boards_health() if device is None or r["device"] == device]
     if as_json:
@@ -334,12 +337,12 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
         health_table(rows)
 
 
-def _known_board(db: Any, device: str) -> None:
+def _known_board(db: Any, device: str, profiles: Path | None) -> None:
     """A health decision for a board nobody has (a typo) would be stored and never read."""
     from harness.errors import ConfigError
     from harness.locations import profile_dirs
 
-    directories = profile_dirs()
+    directories = profile_dirs(profiles)
     known = {r["device"] for r in db.boards_health()} | {p.stem for d in directories for p in d.glob("*.yaml")}
     if device not in known:
         raise ConfigError(f"unknown board {device!r}: no profile {device}.yaml in "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness import baselines, ci_outputs, conditions, configfile, shard
+from harness import baselines, ci_outputs, conditions, configfile, interrupts, provenance, shard
 from harness import profiles as profile_mod
 from harness.cli_compare import baseline_comparison, compare_stored, print_comparison, write_text
 from harness.cli_views import console, results_table
@@ -16,6 +17,8 @@ from harness.connect import open_runner, preflight
 from harness.deadline import Deadline
 from harness.errors import ConfigError, StoreError
 from harness.fleet import Board, run_boards
+from harness.integrity import check_resume, claim
+from harness.leases import Leases
 from harness.masking import mask, mask_optional
 from harness.profiles import DeviceProfile
 from harness.regression import UNCHANGED, Criteria
@@ -82,7 +85,8 @@ class BoardBars:
 
 
 def run_command(targets: list[Path], device_names: list[str], store_url: str | None, out: Path | None,
-                resume: str | None, profiles_dir: Path | None, extra: RunOutputs = RunOutputs()) -> int:
+                resume: str | None, profiles_dir: Path | None, extra: RunOutputs = RunOutputs(),
+                force: bool = False) -> int:
     shard_spec = shard.parse(extra.shard) if extra.shard else None
     if resume and extra.run_id:
         raise ConfigError("--resume and --run-id exclude each other: --resume names the run to go on with")
@@ -100,27 +104,30 @@ def run_command(targets: list[Path], device_names: list[str], store_url: str | N
     store = Store(store_url)
     if extra.baseline not in (None, baselines.LAST_GOOD):  # `latest` means latest before this run
         extra = replace(extra, baseline=baselines.resolve(store, extra.baseline))
-    if resume:
-        resume = baselines.resolve(store, resume)  # an id, a unique prefix or latest; unknown: exit 2
+    changed = {}
+    if resume:  # an unknown run id, another suite file or other boards are refused
+        resume = baselines.resolve(store, resume)  # an id, a unique prefix or latest
+        changed = check_resume(store.run(resume), suite, list(plans), force)
     elif extra.run_id and extra.run_id in {r["run_id"] for r in store.runs()}:
         raise ConfigError(f"--run-id {extra.run_id}: that run is already in {store.url}; use --resume")
-    run_id = open_run(store, suite, list(plans), run_id=resume or extra.run_id, resume=bool(resume))
-    console.print(f"run {run_id} {'resumed' if resume else 'started'}: {suite.name} on {', '.join(plans)}"
-                  f"   store: {mask(store.url)}")
-    _warn_if_busy()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    completed = False
+    run_id = resume or extra.run_id or provenance.new_run_id()
+    leases = Leases(store, on_lost=_lease_lost)
+    claim(leases, run_id, devices, force)  # the last check that can refuse: nothing is written before
     try:
-        with Progress(*columns, console=console, transient=False) as progress:
-            boards = [Board(d, plans[d.name], initial_state(store, d.name), _connector(d),
-                            FamilyBars(progress, plans[d.name]) if len(devices) == 1
-                            else BoardBars(progress, d.name, plans[d.name])) for d in devices]
-            run_boards(store, run_id, suite, boards)
-            if extra.rerun_suspects:
-                _rerun_suspects(store, run_id, suite, devices, plans, extra.baseline)
-        completed = True
+        open_run(store, suite, list(plans), run_id=run_id, resume=bool(resume))
+        if changed:
+            store.update_run(run_id, **changed)
+        console.print(f"run {run_id} {'resumed' if resume else 'started'}: {suite.name} on {', '.join(plans)}"
+                      f"   store: {mask(store.url)}")
+        _warn_if_busy()
+        rerun = (lambda: _rerun_suspects(store, run_id, suite, devices, plans, extra.baseline)) \
+            if extra.rerun_suspects else None
+        boards = _measure(store, run_id, suite, devices, plans, bool(resume),
+                          _resume_hint(targets, device_names, store_url, profiles_dir, extra.shard, run_id), rerun)
     finally:
-        finish_run(store, run_id, completed)
+        leases.release()
+    if boards is None:
+        return interrupts.EXIT_CODE
     rows = store.results(run_id)
     results_table(rows, f"{suite.name} on {', '.join(plans)} — run {run_id}")
     console.print(f"run id: {run_id}   store: {mask(store.url)}")
@@ -136,6 +143,54 @@ def run_command(targets: list[Path], device_names: list[str], store_url: str | N
 
         console.print(f"report: {render_run_report(store, run_id, out, profiles_dir)}")
     return ci_report(store, run_id, rows, extra)
+
+
+def _measure(store: Store, run_id: str, suite: Suite, devices: list[DeviceProfile],
+             plans: dict[str, list[PlannedCase]], resumed: bool, hint: str,
+             then: Callable[[], None] | None = None) -> list[Board] | None:
+    """Every board's cases (and `then`, the suspects' re-measurement); None when a Ctrl-C or
+    SIGTERM stopped the run (marked interrupted)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    completed, ended = False, True
+    try:
+        with interrupts.handling(lambda: hint, lambda text: console.print(f"[yellow]{text}[/yellow]")):
+            with Progress(*columns, console=console, transient=False) as progress:
+                boards = [Board(d, plans[d.name], initial_state(store, d.name), _connector(d),
+                                FamilyBars(progress, plans[d.name]) if len(devices) == 1
+                                else BoardBars(progress, d.name, plans[d.name])) for d in devices]
+                run_boards(store, run_id, suite, boards)
+                if then is not None and not interrupts.requested():
+                    then()
+        completed = not interrupts.requested()
+    except interrupts.Interrupted:
+        pass
+    except ConfigError:  # found only on connecting (a changed host key): leave no empty run behind
+        ended = resumed or not store.discard_run(run_id)
+        raise
+    finally:
+        if ended:
+            finish_run(store, run_id, completed)
+    if not completed:
+        stored = len(store.results(run_id))
+        console.print(f"[yellow]run {run_id} interrupted: {stored} of {sum(map(len, plans.values()))} "
+                      f"case(s) stored, the one in progress dropped.[/yellow] Resume with:\n  {hint}")
+        return None
+    return boards
+
+
+def _lease_lost(why: str) -> None:
+    """Another controller took this run or board over (it judged us dead): stop between cases."""
+    console.print(f"[red]{why}; stopping[/red]")
+    interrupts.request_stop()
+
+
+def _resume_hint(targets: list[Path], device_names: list[str], store_url: str | None,
+                 profiles_dir: Path | None, shard_spec: str | None, run_id: str) -> str:
+    argv = ["harness", "run", *map(str, targets), *(a for d in device_names for a in ("--device", d))]
+    argv += ["--store", store_url] if store_url else []
+    argv += ["--profiles", str(profiles_dir)] if profiles_dir else []
+    argv += ["--shard", shard_spec] if shard_spec else []
+    return mask(shlex.join([*argv, "--resume", run_id]))  # a store URL may hold a password
 
 
 def _warn_if_busy() -> None:

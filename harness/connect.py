@@ -35,9 +35,8 @@ def preflight(profile: DeviceProfile) -> None:
             raise ConfigError(f"device {profile.name!r}: {missing_client_message(profile.labgrid.client)}")
         url = preview_url(url)
     transport = open_transport(url, **transport_options(profile))
-    check_present = getattr(transport, "check_present", None)  # e.g. a serial port that does not exist
-    if check_present is not None:
-        check_present()
+    if profile.labgrid is None:  # a place's URL is only a preview until the place is acquired
+        transport.preflight()  # e.g. a serial port that does not exist, an emulator not installed
     from harness.power.recording import build_meter
 
     build_meter(profile)

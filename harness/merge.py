@@ -1,7 +1,8 @@
 """`harness merge OUT IN...`: fold the stores of CI matrix jobs (or of several labs) into one.
 
 Runs, environments, results and latency samples are copied; environment and result ids are
-renumbered in OUT. Each input store is merged in one transaction: all of it or nothing.
+renumbered in OUT. Every input is read first (an unreadable or corrupt one stops the merge before
+anything is written), then all are merged in one transaction: all of them or nothing.
 
 Idempotent: a row already in OUT with the same content is left alone, so merging twice adds
 nothing. A run present on both sides (the shards of one run share its id) is combined: the
@@ -45,31 +46,32 @@ class MergeCounts:
 
 
 def open_source(url: str) -> Store:
-    """An input store, which must exist (Store() would create an empty SQLite file)."""
+    """An input store, which must exist; opened read-only (merging never changes an input)."""
     url = normalize_url(url)
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if not path.is_file():
             raise StoreError(f"merge: no store at {path}")
-    return Store(url)
+    try:
+        return Store(url, readonly=True)
+    except StoreError as exc:
+        raise StoreError(f"merge: input {exc}; nothing was merged") from None
 
 
 def merge(out: Store, sources: list[Store]) -> MergeCounts:
-    total = MergeCounts()
     for source in sources:
         if source.url == out.url:
             raise StoreError(f"merge: {source.url} is also the output store")
-        total.add(merge_one(out, source))
-    return total
-
-
-def merge_one(out: Store, source: Store) -> MergeCounts:
-    data = _read_all(source)
+    inputs = [(source.url, _read_all(source)) for source in sources]  # all readable, or nothing written
+    total = MergeCounts()
     try:
         with out.engine.begin() as conn:
-            return _merge_into(conn, data, source.url)
+            for url, data in inputs:
+                total.add(_merge_into(conn, data, url))
     except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"merge {source.url} -> {out.url}: {str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+        raise StoreError(f"merge -> {out.url}: {str(getattr(exc, 'orig', exc)).splitlines()[0]}; "
+                         "nothing was merged") from None
+    return total
 
 
 def _read_all(source: Store) -> dict[str, list[dict[str, Any]]]:
@@ -79,7 +81,8 @@ def _read_all(source: Store) -> dict[str, list[dict[str, Any]]]:
                     for name, table in (("runs", runs), ("environments", environments),
                                         ("results", results), ("samples", latency_samples))}
     except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"merge: cannot read {source.url}: {str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+        raise StoreError(f"merge: cannot read {source.url}: {str(getattr(exc, 'orig', exc)).splitlines()[0]}; "
+                         "nothing was merged") from None
 
 
 def _merge_into(conn: sa.Connection, data: dict[str, list[dict[str, Any]]], source: str) -> MergeCounts:
@@ -95,7 +98,7 @@ def _merge_into(conn: sa.Connection, data: dict[str, list[dict[str, Any]]], sour
         if conflict:
             conflicts.append(conflict)
     if conflicts:
-        raise StoreError(f"merge {source}: {len(conflicts)} conflicting result(s), nothing merged from it: "
+        raise StoreError(f"merge {source}: {len(conflicts)} conflicting result(s), nothing merged: "
                          + "; ".join(conflicts))
     return counts
 

@@ -22,7 +22,7 @@ import logging
 import threading
 from typing import Any, Callable, Protocol
 
-from harness import provenance
+from harness import interrupts, provenance
 from harness import case as case_mod
 from harness.case import Repetition, record_not_run, run_case
 from harness.deadline import Deadline
@@ -86,7 +86,7 @@ def run_device(store: Store, run_id: str, suite: Suite, device: DeviceProfile,
     try:
         for repetition in range(suite.run.repeat, 0, -1):  # counts down to the last repetition, 1
             for item in todo:
-                if stop is not None and stop.is_set():
+                if (stop is not None and stop.is_set()) or interrupts.requested():
                     return
                 if progress:
                     progress.case_started(item)
@@ -115,6 +115,7 @@ class _BoardSession:
         if not item.fit.fits:  # a skip needs no board
             return run_case(item, self.suite, self.device, self.store, _NoBoard(self.device), self.run_id)
         if not self._ready():
+            interrupts.raise_if_requested("connecting to the board")
             return record_not_run(item, self.device, self.store, self.run_id,
                                   f"board {self.board.health.value}: {self.board.reason}")
         row = run_case(item, self.suite, self.device, self.store, self.runner, self.run_id, self._recover,
@@ -153,6 +154,7 @@ class _BoardSession:
             return False
         if self.board.health is Health.UNKNOWN:
             failed = (None if fresh else self._reset_before_check()) or health_check(self.raw)
+            interrupts.raise_if_requested("the health check")  # a check we cut short judges nothing
             if failed:
                 self.board.mark(Health.BAD, failed)
                 return False

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from harness.errors import StoreError
 from harness.masking import mask, mask_optional
 
-SCHEMA_VERSION = 1
+SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")  # what `--store` takes (a plain path is SQLite)
+QUICK_CHECK_S = 2.0  # PRAGMA quick_check on open, cut short past this (a huge store is checked in part)
 
 metadata = sa.MetaData()
 
@@ -128,6 +129,18 @@ meta = sa.Table(
     sa.Column("value", sa.String(200)),
 )
 
+leases = sa.Table(
+    "leases", metadata,  # who measures a run, or a board, right now (harness/leases.py)
+    sa.Column("kind", sa.String(10), primary_key=True),  # run | board
+    sa.Column("name", sa.String(200), primary_key=True),  # the run id, or the board's lease name
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("holder", sa.String(32), nullable=False),  # a random token per holding process
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 sa.Index("results_by_device_case", results.c.device, results.c.family, results.c.variant)
 
 
@@ -136,54 +149,116 @@ def now() -> datetime:
 
 
 def normalize_url(url_or_path: str) -> str:
-    """A plain path means SQLite; a URL is passed through."""
-    return url_or_path if "://" in url_or_path else f"sqlite:///{url_or_path}"
+    """A plain path means SQLite; a URL must use one of SCHEMES."""
+    if not url_or_path.strip():
+        raise StoreError("the store is an empty string: give a SQLite path or a URL "
+                         f"({', '.join(f'{s}://' for s in SCHEMES)}), or leave --store out for the default store")
+    if "://" not in url_or_path:
+        if ":" in url_or_path.split("/")[0] and not Path(url_or_path).exists():
+            raise StoreError(f"store {url_or_path!r}: neither a URL (SCHEME://...) nor a sensible path; "
+                             f"supported schemes: {', '.join(SCHEMES)}, or a plain SQLite file path")
+        return f"sqlite:///{url_or_path}"
+    scheme = url_or_path.split("://", 1)[0]
+    if scheme.split("+")[0] not in ("sqlite", "postgresql"):
+        raise StoreError(f"store {url_or_path}: unknown scheme {scheme!r}; supported: a path or sqlite:///PATH, "
+                         "postgresql+psycopg://USER@HOST/DB (the `postgres` extra)")
+    return url_or_path
+
+
+def configured_url(url: str | None) -> str:
+    """--store, else $EDGE_HARNESS_STORE, else the default; an empty value is an error, not the default."""
+    if url is not None:
+        return normalize_url(url)
+    env = os.environ.get("EDGE_HARNESS_STORE")
+    if env is not None:
+        try:
+            return normalize_url(env)
+        except StoreError as exc:
+            raise StoreError(f"$EDGE_HARNESS_STORE: {exc}") from None
+    return default_url()
+
+
+def default_url() -> str:
+    """Where a store goes when none is named (harness/locations.py: the project's, else the user's)."""
+    from harness.locations import default_store
+
+    return normalize_url(default_store())
 
 
 class Store:
-    def __init__(self, url: str | None = None) -> None:
-        from harness.locations import default_store
+    """`readonly`: for commands that only read (results, report, merge's inputs): a store that does
+    not exist is an error (never created), and one the user cannot write is opened read-only (an
+    older schema is upgraded only where it can be written). Otherwise the store is created
+    (SQLite: only in an existing directory, except the default location), upgraded to this
+    harness's schema, and a SQLite file is checked for corruption before anything is written."""
 
-        self.url = normalize_url(url or default_store())
+    def __init__(self, url: str | None = None, *, readonly: bool = False) -> None:
+        self.url = configured_url(url)
+        self.readonly = readonly
+        self.writable = not readonly
         self.engine = self._connect()
 
     def _connect(self) -> sa.Engine:
-        try:
-            engine = sa.create_engine(self.url, future=True)
-        except sa.exc.NoSuchModuleError:  # 'Can't load plugin: sqlalchemy.dialects:foo'
-            raise StoreError(f"store {self.url}: unknown scheme {self.url.split('://')[0]!r}; use a path, "
-                             "sqlite:///PATH or postgresql+psycopg://HOST/DB") from None
-        except (sa.exc.ArgumentError, ImportError) as exc:
-            raise StoreError(f"store {self.url}: {exc}") from None
-        if engine.dialect.name == "sqlite":
-            self._prepare_sqlite_dir(engine)
-            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        from harness import migrations
+
+        engine = self._engine()
         # Two controllers opening a fresh store at once race to create the schema ("table runs
         # already exists", a duplicate pg_type row): the loser tries again and finds it made.
         for attempt in range(3):
             try:
-                metadata.create_all(engine)
-                with engine.begin() as conn:
-                    if conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema")).first() is None:
-                        conn.execute(meta.insert().values(key="schema", value=str(SCHEMA_VERSION)))
+                migrations.prepare(engine, self.url, metadata, writable=self.writable)
+                if engine.dialect.name == "sqlite" and not self.readonly:
+                    _quick_check(engine, self.url)
                 return engine
             except sa.exc.SQLAlchemyError as exc:
-                if attempt == 2:
+                if attempt == 2 or isinstance(exc, sa.exc.DatabaseError) and _corrupt(exc):
                     raise StoreError(f"store {self.url}: cannot open: {_short(exc)}") from None
                 time.sleep(0.1 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _engine(self) -> sa.Engine:
+        url = self.url
+        if self.readonly and url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            if not path.is_file():
+                raise StoreError(f"store {path}: no such file (nothing was stored there yet; a run creates it)")
+            writable_dir = os.access(path.resolve().parent, os.W_OK)
+            self.writable = writable_dir and os.access(path, os.W_OK)
+            if not self.writable:  # mode=ro: a file we may not write; immutable: nor its directory (no -shm)
+                url = f"sqlite:///file:{path}?mode=ro{'' if writable_dir else '&immutable=1'}&uri=true"
+        try:
+            engine = sa.create_engine(url, future=True)
+        except sa.exc.NoSuchModuleError:  # 'Can't load plugin: sqlalchemy.dialects:sqlite.foo'
+            raise StoreError(f"store {self.url}: unknown driver {self.url.split('://')[0]!r}; use a path, "
+                             "sqlite:///PATH or postgresql+psycopg://HOST/DB") from None
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StoreError(f"store {self.url}: {_short(exc)}") from None
+        if engine.dialect.name == "sqlite":
+            if not self.readonly:
+                self._prepare_sqlite_dir(engine)
+            sa.event.listen(engine, "connect", _sqlite_pragmas if self.writable else _sqlite_read_pragmas)
+        return engine
 
     def _prepare_sqlite_dir(self, engine: sa.Engine) -> None:
         database = engine.url.database
         if not database or database == ":memory:":
             return
         parent = Path(database).resolve().parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"store {database}: cannot create {parent}: {exc.strerror}") from None
+        if not parent.is_dir() and self.url == default_url():  # the harness's own location, documented
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"store {database}: cannot create {parent}: {exc.strerror}") from None
+        if not parent.is_dir():  # a typo must not scatter stores over the disk
+            blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), None)
+            if blocker is not None:
+                raise StoreError(f"store {database}: cannot create it: {blocker} is a file, not a directory")
+            raise StoreError(f"store {database}: cannot create it: {_first_missing(parent)} does not exist "
+                             f"(only the default location is created for you); mkdir -p {parent} first, "
+                             "or choose another path")
         if not os.access(parent, os.W_OK) or (Path(database).exists() and not os.access(database, os.W_OK)):
-            raise StoreError(f"store {database}: not writable")
+            raise StoreError(f"store {database}: not writable (commands that only read, `results` and "
+                             "`report`, work on a read-only store)")
 
     def _write(self, fn, *args: Any) -> Any:
         try:
@@ -204,16 +279,40 @@ class Store:
         return values["run_id"]
 
     def finish_run(self, run_id: str, status: str) -> None:
-        self._write(lambda conn: conn.execute(
-            runs.update().where(runs.c.run_id == run_id).values(status=status, ended_at=now())))
+        """End a run; a run marked `regressed` keeps that mark (it is never anyone's last-good)."""
+        def write(conn: sa.Connection) -> None:
+            conn.execute(runs.update().where(runs.c.run_id == run_id).values(ended_at=now()))
+            conn.execute(runs.update().where(runs.c.run_id == run_id, runs.c.status != "regressed")
+                         .values(status=status))
+
+        self._write(write)
+
+    def discard_run(self, run_id: str) -> bool:
+        """Remove a run that stored no result (a configuration error stopped it); False if it has one."""
+        def write(conn: sa.Connection) -> bool:
+            if conn.execute(sa.select(results.c.id).where(results.c.run_id == run_id).limit(1)).first():
+                return False
+            for table in (environments, leases, runs):
+                conn.execute(table.delete().where(table.c.run_id == run_id))
+            return True
+
+        return self._write(write)
+
+    def update_run(self, run_id: str, **values: Any) -> None:
+        self._write(lambda conn: conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values)))
 
     def mark_run(self, run_id: str, status: str) -> None:
         """Change a finished run's status only (e.g. `regressed` after a baseline comparison)."""
         self._write(lambda conn: conn.execute(runs.update().where(runs.c.run_id == run_id).values(status=status)))
 
     def reopen_run(self, run_id: str) -> None:
-        self._write(lambda conn: conn.execute(
-            runs.update().where(runs.c.run_id == run_id).values(status="running", ended_at=None)))
+        """A resumed run is running again; one marked `regressed` keeps its mark."""
+        def write(conn: sa.Connection) -> None:
+            conn.execute(runs.update().where(runs.c.run_id == run_id).values(ended_at=None))
+            conn.execute(runs.update().where(runs.c.run_id == run_id, runs.c.status != "regressed")
+                         .values(status="running"))
+
+        self._write(write)
 
     def record_environment(self, run_id: str, device: str, data: dict[str, Any]) -> int:
         fingerprint = _fingerprint(data)
@@ -341,6 +440,44 @@ class Store:
         rows = self._read(sa.select(results.c.device, results.c.family, results.c.variant)
                           .where(results.c.run_id == run_id))
         return {(r["device"], r["family"], r["variant"]) for r in rows}
+
+
+def _sqlite_read_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _quick_check(engine: sa.Engine, url: str) -> None:
+    """A store damaged inside is refused before a run writes into it. Bounded in time: past
+    QUICK_CHECK_S the check is cut short (SQLite's progress handler) and the store trusted."""
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        deadline = time.monotonic() + QUICK_CHECK_S
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10000)
+        try:
+            found = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
+        except sa.exc.OperationalError as exc:
+            if "interrupt" in str(exc):
+                return
+            raise
+        finally:
+            raw.set_progress_handler(None, 0)
+    if found != ["ok"]:
+        raise StoreError(f"store {url} is corrupt (PRAGMA quick_check: {'; '.join(found)}); nothing was "
+                         "written to it. Keep a copy, then recover what is readable: "
+                         "sqlite3 STORE .recover | sqlite3 NEW.sqlite")
+
+
+def _corrupt(exc: sa.exc.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+def _first_missing(path: Path) -> Path:
+    while not path.parent.exists() and path.parent != path:
+        path = path.parent
+    return path
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

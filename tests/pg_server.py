@@ -12,6 +12,9 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 from tests.conftest import require, require_tool
 
@@ -75,3 +78,13 @@ class PostgresServer:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         engine.dispose()
         return self.url(name)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """One server per test module: `from tests.pg_server import postgres` in the module."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -125,10 +125,19 @@ def _store_with_run(tmp: Path, name: str = "results.sqlite") -> None:
     store.finish_run("run-1", "complete")
 
 
+def _sqlite_exec(tmp: Path, spec: dict[str, str]) -> None:
+    """One SQL statement on a SQLite file (made when missing): a store from another program or version."""
+    import sqlite3
+
+    with sqlite3.connect(tmp / spec["file"]) as conn:
+        conn.execute(spec["sql"])
+
+
 PREPARE: dict[str, Callable[..., None]] = {
     "copy-family": _copy_family, "truncate": _truncate, "fifo": _fifo, "big-file": _big_file,
     "npz": _npz, "remove": _remove, "copy": _copy, "json-del": _json_del, "json-set": _json_set,
     "mkdir": _mkdir, "latin1": _latin1, "custom-op": _custom_op, "store-with-run": _store_with_run,
+    "sqlite-exec": _sqlite_exec,
 }
 
 

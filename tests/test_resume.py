@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.store import Store
@@ -24,7 +25,7 @@ QUICKSTART = REPO / "suites" / "quickstart.yaml"
 
 
 def start(suite: Path, db: Path, *extra: str) -> subprocess.Popen:
-    # Its own session, so kill -9 takes the measurement agent down with it, as a power cut would.
+    # Its own session, so kill -9 can take the measurement agent down with it, as a power cut would.
     with open(db.parent / "harness.log", "ab") as log:  # a file, not a pipe nobody reads while it runs
         return subprocess.Popen([sys.executable, "-m", "harness.cli", "run", str(suite), "--device", "host",
                                  "--store", str(db), "--profiles", str(REPO / "device_profiles"), *extra],
@@ -51,9 +52,26 @@ def kill_after(proc: subprocess.Popen, db: Path, results: int) -> list[tuple]:
         assert proc.poll() is None, f"the run ended before {results} results: {log_of(db)}"
         assert time.monotonic() < deadline, "no progress"
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    kill_session(proc)
     proc.wait(timeout=30)
     return stored(db)
+
+
+def kill_session(proc: subprocess.Popen) -> None:
+    """kill -9 of the harness and everything it started, as a power cut would: the measurement
+    agent is in a process group of its own (harness/interrupts.py), but in the harness's session."""
+    for pid in [p.pid for p in psutil.process_iter() if _session(p.pid) == proc.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
 
 
 def test_kill_9_mid_suite_then_resume(tmp_path: Path) -> None:

@@ -58,8 +58,14 @@ def test_failed_write_leaves_nothing(store_url: str) -> None:
 
 
 def test_plain_path_means_sqlite(tmp_path: Path) -> None:
-    store = Store(str(tmp_path / "sub" / "db.sqlite"))
-    assert store.url.startswith("sqlite:///") and (tmp_path / "sub" / "db.sqlite").exists()
+    store = Store(str(tmp_path / "db.sqlite"))
+    assert store.url.startswith("sqlite:///") and (tmp_path / "db.sqlite").exists()
+
+
+def test_missing_directory_is_not_created(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"cannot create it: .*/sub does not exist \(only the default location"):
+        Store(str(tmp_path / "sub" / "deeper" / "db.sqlite"))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unwritable_path(tmp_path: Path) -> None:
@@ -108,7 +114,7 @@ def open_store_unprivileged(url: str) -> str:
 def test_uncreatable_directory(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(StoreError, match=r"cannot create"):
+    with pytest.raises(StoreError, match=r"cannot create it: .*/file is a file, not a directory"):
         Store(str(blocker / "db.sqlite"))
 
 

@@ -242,6 +242,7 @@ def test_shipped_definitions_load() -> None:
 def test_no_results_is_a_clear_error(tmp_path: Path) -> None:
     definition = tmp_path / "d.yaml"
     definition.write_text("title: Empty\nperiod: {from: 2026-01-01}\nsuites: [nothing]\nreference: rpi5\n")
+    Store(str(tmp_path / "s.sqlite"))  # exists, holds nothing (report never creates a store)
     result = CliRunner().invoke(app, ["report", "--definition", str(definition), "--out", str(tmp_path / "o"),
                                       "--store", str(tmp_path / "s.sqlite")])
     assert result.exit_code == 2

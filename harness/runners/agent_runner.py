@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import interrupts
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.runners import agent
@@ -15,6 +16,10 @@ from harness.runners.base import Job, Measurement, Runner
 from harness.transports.base import CommandTransport
 
 AGENT_FILE = Path(agent.__file__)
+# Signals a runtime never raises on its own: another process (a terminal's Ctrl-C, a service
+# manager, the OOM killer, a timeout) ended the agent, so it says nothing about the model.
+_SENT_FROM_OUTSIDE = {signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGHUP, signal.SIGQUIT,
+                      signal.SIGPIPE}
 
 
 class AgentRunner(Runner):
@@ -28,8 +33,10 @@ class AgentRunner(Runner):
         dataset = self.transport.stage(job.dataset_path, deadline) if job.dataset_path else None
         request = json.dumps(job.agent_job(self.runtime, model, dataset)).encode()
         start = time.monotonic_ns()
-        done = self.transport.run([self.transport.python, agent_path], stdin=request, deadline=deadline)
+        with interrupts.abandonable():  # a Ctrl-C ends this agent; the case is not stored
+            done = self.transport.run([self.transport.python, agent_path], stdin=request, deadline=deadline)
         end = time.monotonic_ns()
+        interrupts.raise_if_requested()
         if done.returncode != 0:
             raise self._crash(job, done.returncode, done.stderr)
         try:
@@ -76,9 +83,13 @@ class AgentRunner(Runner):
     def _crash(self, job: Job, code: int, stderr: bytes) -> Exception:
         tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
         detail = " | ".join(tail) or "no output"
-        if code < 0 or code >= 128:  # killed by a signal: the runtime aborted on this model
+        if code < 0 or code >= 128:  # killed by a signal
             number = -code if code < 0 else code - 128
             name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
+            if number in _SENT_FROM_OUTSIDE:  # someone killed it (a person, the OOM killer): the lab's fault
+                return InfrastructureError(f"{self.transport.url}: the agent was killed by {name} "
+                                           f"while measuring {job.model_path.name}: {detail}")
+            # SIGSEGV, SIGABRT, SIGFPE, SIGBUS, SIGILL...: the runtime aborted on this model
             return ModelError(f"{job.model_path}: {self.runtime} crashed ({name}) on this model: {detail}")
         return InfrastructureError(f"{self.transport.url}: agent exited with {code}: {detail}")
 

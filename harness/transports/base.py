@@ -28,6 +28,11 @@ class Transport(abc.ABC):
     def close(self) -> None:
         """Disconnect and release everything; safe to call twice."""
 
+    def preflight(self) -> None:
+        """Cheap checks of what would make `open` a ConfigError (a missing emulator, an SSH host
+        with no trusted key), run before a run writes anything. Never an infrastructure error:
+        a board that does not answer is the health model's business."""
+
     def __enter__(self) -> "Transport":
         return self
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from harness import interrupts
 from harness.deadline import Deadline
 from harness.errors import DeviceTimeout, InfrastructureError
 from harness.transports import register
@@ -37,10 +38,22 @@ class LocalTransport(CommandTransport):
         return str(local.resolve())
 
     def run(self, argv: list[str], *, stdin: bytes = b"", deadline: Deadline) -> CommandResult:
+        # Its own process group: a terminal's Ctrl-C reaches the harness only, which then ends
+        # this command itself if it is measurement work (harness/interrupts.py).
         try:
-            done = subprocess.run(argv, input=stdin, capture_output=True, timeout=deadline.timeout())
-        except subprocess.TimeoutExpired:
-            raise DeviceTimeout(f"local: {argv[0]} did not finish within {deadline.seconds:g} s") from None
+            proc = interrupts.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
         except OSError as exc:
             raise InfrastructureError(f"local: cannot run {argv[0]}: {exc.strerror}") from None
-        return CommandResult(done.returncode, done.stdout, done.stderr)
+        try:
+            stdout, stderr = proc.communicate(stdin, timeout=deadline.timeout())
+        except subprocess.TimeoutExpired:
+            interrupts.kill_group(proc)
+            proc.communicate()
+            raise DeviceTimeout(f"local: {argv[0]} did not finish within {deadline.seconds:g} s") from None
+        finally:
+            if proc.poll() is None:  # an exception other than the timeout: leave nothing running
+                interrupts.kill_group(proc)
+                proc.wait()
+            interrupts.forget(proc)
+        return CommandResult(proc.returncode, stdout, stderr)

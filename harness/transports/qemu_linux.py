@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness import interrupts
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
 from harness.transports.base import CommandResult, CommandTransport
@@ -75,8 +76,9 @@ class QemuLinuxTransport(CommandTransport):
         port = _free_port()
         started = time.monotonic()
         with open(self._tmp / "qemu.log", "wb") as out:
-            self._process = subprocess.Popen(self._argv(self.qemu, files, port), stdout=out, stderr=out,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
+            # Its own process group: a terminal's Ctrl-C is the harness's to handle.
+            self._process = interrupts.popen(self._argv(self.qemu, files, port), stdout=out, stderr=out,
+                                             stdin=subprocess.DEVNULL)
         boot = deadline.sub(self.boot_timeout)
         try:
             self._wait_for_sshd(port, boot)
@@ -95,6 +97,7 @@ class QemuLinuxTransport(CommandTransport):
             self._ssh = None
         if self._process is not None:
             self._power_off(self._process)
+            interrupts.forget(self._process)
             self._process = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness import interrupts
 from harness.building import make
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
@@ -111,14 +112,22 @@ class QemuMcuTransport(StreamTransport):
             argv += plugin_argv(self.cycle_log, self.cycles.get("branches") == "exact", flash)
         return argv
 
-    def open(self, deadline: Deadline) -> None:
+    def preflight(self) -> None:
         if shutil.which("qemu-system-arm") is None:
             raise ConfigError("qemu-system-arm is not installed (apt-get install qemu-system-arm)")
+        if self.elf != DEFAULT_ELF and not self.elf.is_file():
+            raise ConfigError(f"firmware image {self.elf} does not exist")
+        if self.elf == DEFAULT_ELF and not self.elf.is_file() and shutil.which("arm-none-eabi-gcc") is None:
+            raise ConfigError(f"{self.elf} is missing and cannot be built: no arm-none-eabi-gcc; {TOOLCHAIN_HINT}")
+
+    def open(self, deadline: Deadline) -> None:
+        self.preflight()
         build_firmware(self.elf)
         self._dir = tempfile.TemporaryDirectory(prefix="edge-harness-qemu-")
         port, qmp_path = _free_port(), f"{self._dir.name}/qmp.sock"
         log = open(f"{self._dir.name}/qemu.log", "wb")
-        self._proc = subprocess.Popen(self.argv(port, qmp_path), stdin=subprocess.DEVNULL,
+        # Its own process group: a terminal's Ctrl-C is the harness's to handle.
+        self._proc = interrupts.popen(self.argv(port, qmp_path), stdin=subprocess.DEVNULL,
                                       stdout=log, stderr=subprocess.STDOUT)
         log.close()
         boot = deadline.sub(self.boot_timeout)
@@ -192,6 +201,7 @@ class QemuMcuTransport(StreamTransport):
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+            interrupts.forget(self._proc)
             self._proc = None
         if self._dir is not None:
             self._dir.cleanup()

@@ -73,7 +73,7 @@ class SerialTransport(StreamTransport):
 
     # ------------------------------------------------------------ connection
 
-    def check_present(self) -> None:
+    def preflight(self) -> None:
         """A local port that does not exist is a typo or an unplugged board: say so at once, with
         the ports that do exist (a run checks this before it writes anything)."""
         if urlsplit(self.url).scheme == "serial" and not os.path.exists(self.port):

@@ -90,6 +90,21 @@ class SshTransport(CommandTransport):
     def python(self) -> str:
         return self.settings.python
 
+    def preflight(self) -> None:
+        """A host that answers with a key nobody trusts would be refused by `open`: say so now."""
+        s = self.settings
+        client = paramiko.SSHClient()
+        known = ssh_keys.configure(client, self.url, self.host, self.port, known_hosts=s.known_hosts,
+                                   host_key=s.host_key, accept_unknown=s.accept_unknown_host_key)
+        entry = ssh_keys.host_entry(self.host, self.port)
+        if s.accept_unknown_host_key or client.get_host_keys().lookup(entry):
+            return
+        offered = ssh_keys.offered_key(self.host, self.port, timeout=min(s.connect_timeout, 5.0))
+        if offered is not None:  # the refusal open() would give, with the key's fingerprint
+            raise ssh_keys.unknown_key_error(self.url, known, entry, offered)
+        # Not answering: the run records it as the board's failure (and a connect that reaches it
+        # later still refuses the key).
+
     def open(self, deadline: Deadline) -> None:
         self._connect(deadline)
         self._prepare(deadline)

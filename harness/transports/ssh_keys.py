@@ -47,17 +47,38 @@ def parse_pinned(text: str) -> paramiko.PKey:
         raise ConfigError(f"ssh.host_key {parts[0]} {parts[1][:16]}...: not a public key: {exc}") from None
 
 
+def offered_key(host: str, port: int, timeout: float) -> paramiko.PKey | None:
+    """The key the host offers (a key exchange, no login); None when it does not answer."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            transport = paramiko.Transport(sock)
+            try:
+                transport.banner_timeout = transport.handshake_timeout = timeout
+                transport.start_client(timeout=timeout)
+                return transport.get_remote_server_key()
+            finally:
+                transport.close()
+    except (OSError, EOFError, paramiko.SSHException):
+        return None
+
+
 class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
     def __init__(self, url: str, known_hosts: Path, port: int) -> None:
         self.url, self.known_hosts, self.port = url, known_hosts, port
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        line = f"{hostname} {key.get_name()} {key.get_base64()}"
-        raise ConfigError(
-            f"{self.url}: unknown host key {key.get_name()} {fingerprint(key)}; compare it with "
-            f"`ssh-keygen -lf /etc/ssh/ssh_host_{_short_type(key)}_key.pub` on the board, then trust it: "
-            f"mkdir -p {self.known_hosts.parent} && echo '{line}' >> {self.known_hosts}  "
-            "(or pin it as ssh.host_key in the profile)")
+        raise unknown_key_error(self.url, self.known_hosts, hostname, key)
+
+
+def unknown_key_error(url: str, known_hosts: Path, hostname: str, key: paramiko.PKey) -> ConfigError:
+    line = f"{hostname} {key.get_name()} {key.get_base64()}"
+    return ConfigError(
+        f"{url}: unknown host key {key.get_name()} {fingerprint(key)}; compare it with "
+        f"`ssh-keygen -lf /etc/ssh/ssh_host_{_short_type(key)}_key.pub` on the board, then trust it: "
+        f"mkdir -p {known_hosts.parent} && echo '{line}' >> {known_hosts}  "
+        "(or pin it as ssh.host_key in the profile)")
 
 
 class _AcceptUnknown(paramiko.MissingHostKeyPolicy):
