@@ -7,7 +7,8 @@ While a CPU hog (a Python busy loop, one core) started and stopped here loads th
 A/A   `harness run suites/quickstart.yaml --device host` --runs times, same code and models;
       after every run from the second on, `harness compare last-good RUN --json` judges it
       against the history before it. Every case called a regression is a false regression
-      (goal: 0). Suspects (a change seen once, history too short) are counted separately.
+      (goal: 0), counted for latency (harness/history.py) and for any check (memory, energy,
+      accuracy too). Suspects (a change seen once, history too short) are counted separately.
 A/B   a "new release" whose mobilenetv2-035-96/fp32 is models/mobilenetv2-035-96-head (15 %
       more MACs), run --slow-runs times as the same suite and case (a temporary copy of the
       suite and models), each compared with `harness compare last-good RUN --json` against the
@@ -126,6 +127,7 @@ def main() -> None:
     started = time.monotonic()
     try:
         false_regressions, suspects, cases, runs_flagged = 0, 0, 0, 0
+        by_metric: dict[str, int] = {}
         print(f"\nA/A: {args.runs} runs of suites/quickstart.yaml on host, each compared with last-good "
               "and the history before it")
         for i in range(args.runs):
@@ -136,6 +138,9 @@ def main() -> None:
                 verdicts = [v["verdict"] for v in report["verdicts"] if v["verdict"] != "missing"]
                 regressed = verdicts.count("regression")
                 false_regressions += regressed
+                for metric in (c["metric"] for v in report["verdicts"] for c in v["checks"]
+                               if c["verdict"] == "regression"):
+                    by_metric[metric] = by_metric.get(metric, 0) + 1
                 suspects += verdicts.count("suspect")
                 cases += len(verdicts)
                 runs_flagged += regressed > 0
@@ -159,7 +164,9 @@ def main() -> None:
         hog.kill()
         hog.wait()
     minutes = (time.monotonic() - started) / 60
-    print(f"\nfalse regressions (A/A, hog on): {false_regressions}/{cases} case comparisons, "
+    print(f"\nfalse latency regressions (A/A, hog on): {by_metric.get('latency', 0)}/{cases} case comparisons")
+    print(f"false regressions of any check (A/A, hog on): {false_regressions}/{cases} case comparisons "
+          f"({', '.join(f'{m} {n}' for m, n in sorted(by_metric.items())) or 'none'}), "
           f"{runs_flagged}/{comparisons} run comparisons; suspects {suspects}/{cases}")
     print(f"detected slowdowns (+15 % MACs, hog on): {detected}/{args.slow_runs}")
     print(f"wall time {minutes:.1f} min; store {store}")
