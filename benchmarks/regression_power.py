@@ -1,6 +1,7 @@
 """A/A and A/B power of regression detection on a busy machine, through the real CLI.
 
     nice -n 10 .venv/bin/python benchmarks/regression_power.py [--runs 10] [--slow-runs 10] [--keep DIR]
+        [--compare-arg=--memory-pct=1e9 ...]   (extra `harness compare` options, printed)
 
 While a CPU hog (a Python busy loop, one core) started and stopped here loads the machine:
 
@@ -53,8 +54,8 @@ def run_suite(suite: Path, store: str) -> tuple[str, float]:
     return run_id, time.monotonic() - started
 
 
-def compare(store: str, run_id: str) -> dict[str, Any]:
-    done = harness("compare", "last-good", run_id, "--store", store, "--json")
+def compare(store: str, run_id: str, extra: list[str]) -> dict[str, Any]:
+    done = harness("compare", "last-good", run_id, "--store", store, "--json", *extra)
     if done.returncode not in (0, 4):
         raise SystemExit(f"harness compare failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return json.loads(done.stdout)
@@ -117,11 +118,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="A/A runs of the quickstart")
     parser.add_argument("--slow-runs", type=int, default=10, help="runs of the slower release")
     parser.add_argument("--keep", type=Path, help="keep the store and files here")
+    parser.add_argument("--compare-arg", action="append", default=[], help="extra `harness compare` option")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="regression-power-")) if args.keep is None else args.keep
     tmp.mkdir(parents=True, exist_ok=True)
     store = str(tmp / "power.sqlite")
     print("\n".join(environment()))
+    if args.compare_arg:
+        print(f"harness compare also given: {' '.join(args.compare_arg)}")
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     print(f"cpu hog: pid {hog.pid}, a Python busy loop on one core, for the whole benchmark")
     started = time.monotonic()
@@ -134,7 +138,7 @@ def main() -> None:
             run_id, took = run_suite(REPO / "suites" / "quickstart.yaml", store)
             line = f"  run {i + 1:2d} {run_id} {took:5.0f} s"
             if i:
-                report = compare(store, run_id)
+                report = compare(store, run_id, args.compare_arg)
                 verdicts = [v["verdict"] for v in report["verdicts"] if v["verdict"] != "missing"]
                 regressed = verdicts.count("regression")
                 false_regressions += regressed
@@ -157,7 +161,7 @@ def main() -> None:
         detected = 0
         for i in range(args.slow_runs):
             run_id, took = run_suite(suite, store)
-            lat = latency_of(compare(store, run_id), SLOW_CASE) or {"verdict": "not compared", "note": ""}
+            lat = latency_of(compare(store, run_id, args.compare_arg), SLOW_CASE) or {"verdict": "not compared", "note": ""}
             detected += lat["verdict"] == "regression"
             print(f"  slow {i + 1:2d} {run_id} {took:4.0f} s  {lat['verdict']}: {lat.get('note', '')}", flush=True)
     finally:
