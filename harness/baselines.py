@@ -85,7 +85,8 @@ def latency_history(store: Store, base_id: str, new_rows: list[dict[str, Any]],
 
 
 def resolve(store: Store, ref: str, relative_to: str | None = None) -> str:
-    """A run id from `latest`, `last-good` (of `relative_to`, default the latest run) or an id."""
+    """A run id from `latest`, `last-good` (of `relative_to`, default the latest run), an id or a
+    unique prefix of one. An unknown or ambiguous reference is an error (exit 2)."""
     if ref == LATEST:
         return store.latest_run_id()
     if ref == LAST_GOOD:
@@ -95,7 +96,21 @@ def resolve(store: Store, ref: str, relative_to: str | None = None) -> str:
             raise StoreError(f"store {store.url}: no good run of suite {anchor['suite']!r} on "
                              f"{', '.join(anchor['devices'] or [])} before run {anchor['run_id']}")
         return found
-    return store.run(ref)["run_id"]
+    return by_id(store, ref)
+
+
+def by_id(store: Store, ref: str) -> str:
+    """A full run id, or a unique prefix of one."""
+    matches = store.run_ids_starting(ref) if ref else []
+    if ref in matches:
+        return ref
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError(f"run {ref!r} is ambiguous in {store.url}: {', '.join(matches)}"
+                          f"{', …' if len(matches) == 10 else ''}; give more of the id")
+    raise StoreError(f"store {store.url}: no run {ref!r} (use a run id or a unique prefix, latest or "
+                     "last-good; `harness runs` lists them)")
 
 
 def parse_selector(text: str) -> tuple[str, str | None, str | None]:

@@ -9,7 +9,6 @@ model file, else from the model (labelled: an estimate, an upper bound).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,16 @@ from harness import memory
 from harness import profiles as profile_mod
 from harness.inspection import inspect_model
 from harness.models import fit as fitting
-from harness.store import DEFAULT_URL, Store, normalize_url
-from harness.suites import load_suite
+from harness.locations import default_store
+from harness.store import Store, normalize_url
+from harness.targets import load_targets
 
 Measurements = dict[tuple[str, str, str, str], fitting.Measured]  # (device, family, variant, sha256)
 
 
-def check_suite(suite_path: Path, device: str, profiles_dir: Path | None,
+def check_suite(targets: list[Path], device: str, profiles_dir: Path | None,
                 store_url: str | None = None) -> dict[str, Any]:
-    suite = load_suite(suite_path)
+    suite = load_targets(targets)
     devices = (profile_mod.load_all(profiles_dir) if device == "all"
                else [profile_mod.resolve(device, profiles_dir)])
     inspections = {case.key: inspect_model(case.model_path) for case in suite.cases}
@@ -60,7 +60,7 @@ def check_suite(suite_path: Path, device: str, profiles_dir: Path | None,
 def measurements(store_url: str | None) -> tuple[Measurements, str | None]:
     """The latest successful result of every device × variant × model file in the store; an
     absent SQLite store is not created (nothing measured yet: every latency is estimated)."""
-    url = normalize_url(store_url or os.environ.get("EDGE_HARNESS_STORE") or DEFAULT_URL)
+    url = normalize_url(store_url or default_store())
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         return {}, None
     found: Measurements = {}

@@ -15,10 +15,12 @@ Exit codes, the most important first:
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any, Iterable, Mapping
 
 from harness.history import format_p
+from harness.masking import mask
 from harness.regression import MISSING, REGRESSION, TABLE_COLUMNS, CaseVerdict, Comparison, key_of, table_rows
 
 EXIT_OK, EXIT_RESULT, EXIT_CONFIG, EXIT_INFRASTRUCTURE, EXIT_REGRESSION = 0, 1, 2, 3, 4
@@ -131,13 +133,13 @@ def markdown_summary(run: Mapping[str, Any], rows: list[Mapping[str, Any]],
                      comparison: Comparison | None = None, baseline_id: str | None = None) -> str:
     code = exit_code(rows, comparison)
     mark = "✅" if code == EXIT_OK else "❌"
-    lines = [f"## edge-harness: {run['suite']} — run `{run['run_id']}`", "",
+    lines = [f"## edge-harness: {_md(run['suite'])} — run {_code(run['run_id'])}", "",
              f"{mark} **{_HEADLINE[code]}** (exit {code}); status {run['status']}, {len(rows)} results", ""]
     lines += _table(("device", "model", "status", "p50 ms", "p99 ms", "top-1", "Δ vs ref", "thresholds", "note"),
                     [_result_cells(r) for r in rows])
     if comparison is not None:
         counts = ", ".join(f"{comparison.count(v)} {v}" for v in ("regression", "suspect", "improvement", "unchanged", "missing"))
-        lines += ["", f"### Compared with `{baseline_id}`", "", counts, ""]
+        lines += ["", f"### Compared with {_code(baseline_id)}", "", counts, ""]
         lines += _table(TABLE_COLUMNS, [[r[c] for c in TABLE_COLUMNS] for r in table_rows(comparison)])
     return "\n".join(lines) + "\n"
 
@@ -153,12 +155,22 @@ def _result_cells(r: Mapping[str, Any]) -> list[str]:
 def _table(header: Iterable[str], rows: list[list[str]]) -> list[str]:
     header = list(header)
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
     return out
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|])")
+
+
+def _md(text: Any) -> str:
+    """Names come from files anyone may edit: GitHub renders HTML and Markdown in a summary, so
+    both are escaped (and secrets masked), as the HTML report autoescapes."""
+    plain = mask(str(text)).replace("\n", " ").replace("&", "&amp;").replace("<", "&lt;")
+    return _MD_SPECIAL.sub(r"\\\1", plain)
+
+
+def _code(text: Any) -> str:
+    return f"`{mask(str(text)).replace('`', '')}`"
 
 
 def _ms(us: float | None) -> str:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness import baselines, ci_outputs, conditions, shard
+from harness import baselines, ci_outputs, conditions, configfile, shard
 from harness import profiles as profile_mod
 from harness.cli_compare import baseline_comparison, compare_stored, print_comparison, write_text
 from harness.cli_views import console, results_table
@@ -16,12 +16,14 @@ from harness.connect import open_runner, preflight
 from harness.deadline import Deadline
 from harness.errors import ConfigError, StoreError
 from harness.fleet import Board, run_boards
+from harness.masking import mask, mask_optional
 from harness.profiles import DeviceProfile
 from harness.regression import UNCHANGED, Criteria
 from harness.runners.base import Runner
 from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan, remeasure
 from harness.store import Store
-from harness.suites import Suite, load_suite
+from harness.suites import Suite
+from harness.targets import load_targets
 
 
 class FamilyBars:
@@ -43,7 +45,7 @@ class FamilyBars:
     def case_done(self, item: PlannedCase, row: dict[str, Any]) -> None:
         self.progress.advance(self.tasks[item.case.family])
         if row["status"] != "ok":
-            self.progress.console.print(f"[yellow]{item.case.key}: {row['status']}[/yellow] {row['reason']}")
+            self.progress.console.print(f"[yellow]{item.case.key}: {row['status']}[/yellow] {mask(str(row['reason']))}")
 
 
 @dataclass(frozen=True)
@@ -75,17 +77,18 @@ class BoardBars:
     def case_done(self, item: PlannedCase, row: dict[str, Any]) -> None:
         self.progress.advance(self.task)
         if row["status"] != "ok":
-            self.progress.console.print(f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {row['reason']}")
+            self.progress.console.print(
+                f"[yellow]{self.board} {item.case.key}: {row['status']}[/yellow] {mask(str(row['reason']))}")
 
 
-def run_command(suite_path: Path, device_names: list[str], store_url: str | None, out: Path | None,
+def run_command(targets: list[Path], device_names: list[str], store_url: str | None, out: Path | None,
                 resume: str | None, profiles_dir: Path | None, extra: RunOutputs = RunOutputs()) -> int:
     shard_spec = shard.parse(extra.shard) if extra.shard else None
     if resume and extra.run_id:
         raise ConfigError("--resume and --run-id exclude each other: --resume names the run to go on with")
     if extra.rerun_suspects and not extra.baseline:
         raise ConfigError("--rerun-suspects needs --baseline: suspects are the cases that moved against it")
-    suite = load_suite(suite_path)
+    suite = load_targets(targets)
     if extra.repeat:
         suite = replace(suite, run=suite.run.model_copy(update={"repeat": extra.repeat}))
     devices = _devices(device_names, profiles_dir)
@@ -98,10 +101,12 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
     if extra.baseline not in (None, baselines.LAST_GOOD):  # `latest` means latest before this run
         extra = replace(extra, baseline=baselines.resolve(store, extra.baseline))
     if resume:
-        store.run(resume)  # refuses an unknown run id
+        resume = baselines.resolve(store, resume)  # an id, a unique prefix or latest; unknown: exit 2
     elif extra.run_id and extra.run_id in {r["run_id"] for r in store.runs()}:
         raise ConfigError(f"--run-id {extra.run_id}: that run is already in {store.url}; use --resume")
     run_id = open_run(store, suite, list(plans), run_id=resume or extra.run_id, resume=bool(resume))
+    console.print(f"run {run_id} {'resumed' if resume else 'started'}: {suite.name} on {', '.join(plans)}"
+                  f"   store: {mask(store.url)}")
     _warn_if_busy()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     completed = False
@@ -118,13 +123,14 @@ def run_command(suite_path: Path, device_names: list[str], store_url: str | None
         finish_run(store, run_id, completed)
     rows = store.results(run_id)
     results_table(rows, f"{suite.name} on {', '.join(plans)} — run {run_id}")
-    console.print(f"run id: {run_id}   store: {store.url}")
+    console.print(f"run id: {run_id}   store: {mask(store.url)}")
     busy = conditions.busy_summary(rows)
     if busy:
         console.print(f"[yellow]warning: {busy}[/yellow]")
     for board in boards:
         if board.state.health.value != "good":
-            console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] {board.state.reason}")
+            console.print(f"[red]board {board.profile.name}: {board.state.health.value}[/red] "
+                          f"{mask_optional(board.state.reason)}")
     if out is not None:
         from harness.report.render import render_run_report
 
@@ -162,12 +168,40 @@ def _rerun_suspects(store: Store, run_id: str, suite: Suite, devices: list[Devic
 def _devices(names: list[str], profiles_dir: Path | None) -> list[DeviceProfile]:
     """--device a --device b, or --device a,b; each board once."""
     wanted = [n.strip() for name in names for n in name.split(",") if n.strip()]
-    devices = [profile_mod.resolve(n, profiles_dir) for n in wanted]
+    if not wanted:
+        raise ConfigError(f"--device {','.join(names)!r} names no board; give a device name or a profile path")
+    devices, errors = [], []
+    for name in wanted:  # every bad device reported at once
+        try:
+            devices.append(_same_as_shipped(profile_mod.resolve(name, profiles_dir), name, profiles_dir))
+        except ConfigError as exc:
+            errors.extend(configfile.messages(exc))
+    configfile.raise_all(errors)
     seen = [d.name for d in devices]
     twice = sorted({n for n in seen if seen.count(n) > 1})
     if twice:
         raise ConfigError(f"--device names {', '.join(twice)} more than once: a board runs one thing at a time")
     return devices
+
+
+def _same_as_shipped(device: DeviceProfile, given: str, profiles_dir: Path | None) -> DeviceProfile:
+    """A profile given by path whose name is a known device's but whose specs differ would store
+    two boards' results under one name: refused, naming the fields that differ."""
+    path = Path(given)
+    from harness.locations import profile_dirs
+
+    shipped = next((d / f"{device.name}.yaml" for d in profile_dirs(profiles_dir)
+                    if (d / f"{device.name}.yaml").is_file()), None)
+    if path.suffix not in (".yaml", ".yml") or shipped is None or shipped.resolve() == path.resolve():
+        return device
+    known = profile_mod.load_profile(shipped)
+    ignore = {"description", "specs_source"}
+    mine, theirs = device.model_dump(exclude=ignore), known.model_dump(exclude=ignore)
+    differ = sorted(k for k in mine if mine[k] != theirs[k])
+    if differ:
+        raise ConfigError(f"{path}: name {device.name!r} is the device {shipped}, but {', '.join(differ)} differ; "
+                          "results are stored by device name, so give this board its own name")
+    return device
 
 
 def _shard(plans: dict[str, list[PlannedCase]], spec: tuple[int, int]) -> dict[str, list[PlannedCase]]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from typing import Any, Iterable
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harness import memory
 from harness.units import human_bytes
@@ -100,6 +100,20 @@ RESULT_COLUMNS = ("device", "family", "variant", "status", "latency_p50_us", "la
                   "model_bytes", "model_gzip_bytes", "power_status", "thresholds_passed", "reason")
 
 
+def leaderboard_table(rows: list[dict[str, str]], title: str) -> None:
+    """The ranking, one table per pool (boards, workstation, emulated are never ranked together)."""
+    for pool in dict.fromkeys(r["pool"] for r in rows):
+        table = Table(title=Text(f"{title} — {pool}"))
+        for col in ("rank", "device", "tier", "score", "interval", "movement", "nights"):
+            table.add_column(col, justify="right" if col in ("rank", "score", "nights") else "left")
+        for r in rows:
+            if r["pool"] == pool:
+                # Text, not markup: a device named "[red]x" is printed as named
+                table.add_row(*(Text(r[c]) for c in ("rank", "device", "tier", "score", "interval", "movement",
+                                                     "nights")))
+        console.print(table)
+
+
 def results_table(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
     for col in ("device", "model", "status", "p50 ms", "p99 ms", "working memory", "top-1",
@@ -108,7 +122,8 @@ def results_table(rows: list[dict[str, Any]], title: str) -> None:
     for r in rows:
         passed = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "—"}[r["thresholds_passed"]]
         status = r["status"] if r["status"] == "ok" else f"[yellow]{r['status']}[/yellow]"
-        energy = r["power_status"] if r["energy_uj"] is None else f"{r['energy_uj']:.1f} µJ"
+        energy = r["power_status"] if r["energy_uj"] is None else f"{r['energy_uj']:.1f} µJ" + (
+            " (estimated)" if r["power_status"] == "estimated" else "")
         table.add_row(r["device"], f"{r['family']}/{r['variant']}", status,
                       _ms(r["latency_p50_us"]), _ms(r["latency_p99_us"]),
                       memory.label(r),
@@ -122,21 +137,3 @@ def results_table(rows: list[dict[str, Any]], title: str) -> None:
 
 def _ms(us: float | None) -> str:
     return "—" if us is None else f"{us / 1000:.3f}"
-
-
-def results_output(store: Any, run_id: str, fmt: str) -> None:
-    rows = store.results(run_id)
-    if fmt == "json":
-        print_json({"run": store.run(run_id), "results": rows})
-    elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else list(RESULT_COLUMNS),
-                                extrasaction="ignore")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()})
-    elif fmt == "table":
-        results_table(rows, f"run {run_id}")
-    else:
-        from harness.errors import ConfigError
-
-        raise ConfigError(f"unknown --format {fmt!r}; use table, json or csv")

@@ -34,7 +34,10 @@ def preflight(profile: DeviceProfile) -> None:
         if find_client(profile.labgrid.client) is None:
             raise ConfigError(f"device {profile.name!r}: {missing_client_message(profile.labgrid.client)}")
         url = preview_url(url)
-    open_transport(url, **transport_options(profile))
+    transport = open_transport(url, **transport_options(profile))
+    check_present = getattr(transport, "check_present", None)  # e.g. a serial port that does not exist
+    if check_present is not None:
+        check_present()
     from harness.power.recording import build_meter
 
     build_meter(profile)

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
+from harness.locations import shipped
 from harness.runners.base import Job, Runner
 
-CHECK_FILE = Path(__file__).resolve().parent.parent / "models" / "digits-cnn" / "health-check.json"
+CHECK_FILE = shipped("health-check") / "health-check.json"  # package data of an installed wheel
 CHECK_TIMEOUT_S = 120.0
 MAX_CONSECUTIVE_INFRA_FAILURES = 2  # cases in a row lost to the lab before the board is bad
 log = logging.getLogger(__name__)
@@ -75,14 +76,16 @@ def health_check(runner: Runner, deadline: Deadline | None = None,
     """None when the board answered correctly; otherwise why it failed.
 
     A board whose runtime cannot run the check model (an Edge TPU needs *_edgetpu.tflite) has
-    still answered: that is a result for its cases to report, not a sick board."""
+    still answered: that is a result for its cases to report, not a sick board. A DeviceError
+    ("no Edge TPU found", a runtime that is not installed) means the board cannot run anything:
+    it is not healthy."""
     job, expected = check_job(check_file)
     try:
         measured = runner.measure(job, deadline or Deadline(CHECK_TIMEOUT_S))
-    except (ModelError, DeviceError) as exc:
+    except ModelError as exc:
         log.info("health check model not runnable here (%s); the board answered", exc)
         return None
-    except InfrastructureError as exc:
+    except (DeviceError, InfrastructureError) as exc:
         return f"health check failed: {exc}"
     if measured.predictions != expected:
         wrong = sum(a != b for a, b in zip(measured.predictions, expected))

@@ -8,13 +8,13 @@ by the model's sha256, so `harness check` over many devices probes each file onc
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.deadline import Deadline
-from harness.errors import DeviceError, ModelError
+from harness.errors import ConfigError, DeviceError, ModelError
+from harness.locations import cache_dir
 from harness.models.fit import VariantFacts
 from harness.models.tflite_model import TfliteModel, read_model
 from harness.runners.agent_runner import AgentRunner
@@ -48,20 +48,26 @@ class Inspection:
         )
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "edge-harness" / "inspect"
-
-
 def inspect_model(path: Path, *, use_cache: bool = True) -> Inspection:
     model = read_model(path)  # ModelError naming the file when it is missing or corrupt
-    cached = cache_dir() / f"{model.sha256}-{CACHE_VERSION}.json"
+    cached = cache_dir() / "inspect" / f"{model.sha256}-{CACHE_VERSION}.json"
     if use_cache and cached.is_file():
         tflm = json.loads(cached.read_text())
     else:
         tflm = _probe_tflm(path)
         _write_cache(cached, tflm)
     return Inspection(model, tflm["runnable"], tflm["arena_bytes"], tflm["error"])
+
+
+def model_files(paths: list[Path]) -> list[Path]:
+    """.tflite files as given, and those in the folders given (sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        found = sorted(path.glob("*.tflite")) if path.is_dir() else [path]
+        if not found:
+            raise ConfigError(f"{path}: no .tflite file in this folder")
+        files.extend(found)
+    return files
 
 
 def _probe_tflm(path: Path) -> dict[str, Any]:

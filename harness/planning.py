@@ -1,16 +1,23 @@
 """Pre-flight of a suite on a device, before anything is written.
 
 Every model parses and matches its manifest's sha256, every dataset matches its model's input
-shape (bad input is a ConfigError, exit 2), and the fit check decides which cases are skipped.
+shape and holds labels and inputs an accuracy can be computed from (harness/datasets.py), the
+threads fit the board's cores (bad input is a ConfigError, exit 2), and the fit check decides
+which cases are skipped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
 
+import numpy as np
+
+from harness import datasets
 from harness.errors import ConfigError, ModelError
 from harness.models import fit as fitting
-from harness.models.tflite_model import read_model
+from harness.models.tflite_model import TfliteModel, read_model
 from harness.profiles import DeviceProfile
 from harness.suites import ModelCase, Suite
 
@@ -27,6 +34,7 @@ class PlannedCase:
 
 def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
     """Check every input before the run starts; bad input is a ConfigError (exit 2)."""
+    _check_threads(suite, device)
     planned = []
     for case in _reference_first(suite.cases):
         try:
@@ -34,11 +42,11 @@ def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
         except ModelError as exc:
             raise ConfigError(str(exc)) from None
         expected = suite.families[case.family].variant(case.variant)
-        if expected is not None and expected.sha256 != model.sha256:
+        if expected is not None and expected.sha256 is not None and expected.sha256 != model.sha256:
             raise ConfigError(f"{case.model_path}: sha256 differs from its manifest; "
-                              "the file changed since tools/make_models.py wrote it")
+                              "the file changed since its manifest was written")
         if case.dataset_path is not None:
-            _check_dataset(case, model.inputs[0].shape)
+            case = replace(case, dataset_path=_dataset(case, suite, model))
         planned.append(PlannedCase(case, fitting.check(_facts(case, device), device),
                                    model.sha256, model.bytes, model.gzip_bytes,
                                    model.planned_activation_bytes))
@@ -60,17 +68,25 @@ def _facts(case: ModelCase, device: DeviceProfile) -> fitting.VariantFacts:
     )
 
 
-def _check_dataset(case: ModelCase, input_shape: tuple[int, ...]) -> None:
-    import numpy as np
+def _dataset(case: ModelCase, suite: Suite, model: TfliteModel) -> Path:
+    """The dataset checked against this model (harness/datasets.py); the .npz runners read."""
+    assert case.dataset_path is not None
+    family = suite.families[case.family]
+    info = family.dataset
+    io = datasets.ModelIO(model.inputs[0].shape, model.inputs[0].dtype,
+                          int(np.prod(model.outputs[0].shape[1:])) if model.outputs else 0)
+    return datasets.prepare(case.dataset_path, io, case.model_path.name,
+                            sha256=info.sha256 if info else None, samples=info.samples if info else None,
+                            classes=family.num_classes)
 
-    try:
-        with np.load(case.dataset_path) as data:
-            x_shape, y_len = data["x"].shape, len(data["y"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(f"{case.dataset_path}: not a dataset with arrays 'x' and 'y': {exc}") from None
-    if tuple(x_shape[1:]) != tuple(input_shape[1:]) or x_shape[0] != y_len:
-        raise ConfigError(f"{case.dataset_path}: samples of shape {list(x_shape[1:])} do not match "
-                          f"{case.model_path.name} input {list(input_shape)}")
+
+def _check_threads(suite: Suite, device: DeviceProfile) -> None:
+    # More threads than cores makes LiteRT crash (SIGSEGV at 100000) or time-slice: a bad input.
+    local = str(device.transport).startswith("local:")
+    cores = device.cores or (os.cpu_count() if local else None)
+    if cores is not None and suite.run.threads > cores:
+        raise ConfigError(f"{suite.path}: field 'run.threads': {suite.run.threads} threads, but {device.name} "
+                          f"has {cores} cores; use at most {cores}")
 
 
 def _reference_first(cases: tuple[ModelCase, ...]) -> list[ModelCase]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
-import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -13,7 +13,8 @@ import pydantic
 from harness import configfile
 from harness.configfile import StrictModel
 from harness.errors import ConfigError
-from harness.units import Bytes, MilliampHours, Seconds, Tops, Volts, Watts
+from harness.locations import profile_dirs
+from harness.units import Bytes, MilliampHours, PositiveSeconds, Seconds, Tops, Volts, Watts
 
 
 
@@ -40,6 +41,15 @@ class Runtime(str, enum.Enum):
         return self in (Runtime.TFLM, Runtime.HARNESS_FW)
 
 
+def _no_password(url: str | None) -> str | None:
+    from harness.masking import password_in_url
+
+    refusal = password_in_url(url) if url else None
+    if refusal:
+        raise ValueError(refusal)
+    return url
+
+
 class SshOptions(StrictModel):
     key_file: str | None = None  # None: the SSH agent, then ~/.ssh default keys
     known_hosts: str | None = None  # None: the harness's own known_hosts
@@ -48,8 +58,8 @@ class SshOptions(StrictModel):
     password_env: str | None = None  # name of an environment variable, never a password
     python: str = "python3"
     workdir: str = "/tmp/edge-harness"
-    connect_timeout: Seconds = 10.0
-    command_timeout: Seconds = 600.0
+    connect_timeout: PositiveSeconds = 10.0
+    command_timeout: PositiveSeconds = 600.0
     boot_wait: Seconds = 60.0  # how long connecting is retried while the board boots
 
 
@@ -57,7 +67,7 @@ class SerialOptions(StrictModel):
     protocol: Literal["binary", "mlperf-tiny"] = "binary"
     reset: Literal["none", "dtr-rts", "command"] = "none"
     reset_command: list[str] | None = None
-    read_timeout: Seconds = 5.0
+    read_timeout: PositiveSeconds = 5.0
     deploy: Literal["upload", "esptool"] = "upload"  # esptool: flash the model partition (ESP32)
     esptool_chip: str = "auto"
     model_partition: int = 0x200000  # offset of the `model` partition (firmware/ports/esp32/partitions.csv)
@@ -70,7 +80,7 @@ class QemuOptions(StrictModel):
     # 1e9/2**icount_shift instructions per second like a real one, using a fraction of a host core
     pace: bool = False
     memory: Bytes | None = None
-    boot_timeout: Seconds = 120.0
+    boot_timeout: PositiveSeconds = 120.0
 
 
 class LabgridSection(StrictModel):
@@ -91,6 +101,11 @@ class RecoverySection(StrictModel):
     pdu_url: str | None = None  # an HTTP endpoint that power-cycles the outlet (POSTed to)
     settle: Seconds = 5.0  # wait after a power cycle before reconnecting
 
+    @pydantic.field_validator("pdu_url")
+    @classmethod
+    def _pdu_without_password(cls, url: str | None) -> str | None:
+        return _no_password(url)
+
 
 class PowerEstimate(StrictModel):
     """An explicit, opt-in estimate: stored and shown as `estimated`, never ranked as measured."""
@@ -106,16 +121,22 @@ class PowerSection(StrictModel):
     battery_voltage: Volts | None = None
     duty_cycle: float | None = pydantic.Field(default=None, ge=0, le=1)
     windows: int = pydantic.Field(default=5, ge=1)
-    window_seconds: Seconds = 10.0
+    window_seconds: PositiveSeconds = 10.0
     estimate: PowerEstimate | None = None
 
     @pydantic.field_validator("meter")
     @classmethod
     def _known_meter(cls, url: str | None) -> str | None:
-        from harness.power import SCHEMES  # the meter registry is the one list of schemes
+        from harness.power import SCHEMES, check_url  # the meter registry is the one list of schemes
 
         if url is not None and urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"unknown power meter {url!r}; the URL scheme must be one of {', '.join(SCHEMES)}")
+        if url is not None:
+            _no_password(url)
+            try:
+                check_url(url)  # settings the meter itself would refuse, before any run
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return url
 
 
@@ -142,9 +163,11 @@ class DeviceProfile(StrictModel):
     ram: Bytes
     flash: Bytes
     model_volume_cap: Bytes
+    arena: Bytes | None = None  # a firmware's static tensor arena (< RAM); the fit check uses it when given
     emulated: bool = False
     reference: bool = False  # a device class from the seed's table, not a board: checked, never run
     cpu: str | None = None
+    cores: int | None = pydantic.Field(default=None, ge=1)  # caps a suite's run.threads; local: os.cpu_count()
     accelerator: str | None = None
     specs_source: str | None = None
     ssh: SshOptions | None = None
@@ -162,6 +185,7 @@ class DeviceProfile(StrictModel):
 
         if url is None:
             return None  # only a reference class may lack one (checked below)
+        _no_password(url)
         if urlsplit(url).scheme not in SCHEMES:
             raise ValueError(f"unknown transport {url!r}; the URL scheme must be one of {', '.join(SCHEMES)}")
         return url
@@ -189,22 +213,26 @@ class DeviceProfile(StrictModel):
             check_template(str(info.data.get("transport")))
         return section
 
+    @pydantic.field_validator("power")
+    @classmethod
+    def _meter_reaches_its_counters(cls, power: PowerSection, info: pydantic.ValidationInfo) -> PowerSection:
+        # hwmon and RAPL counters live on the measured machine: read there or not at all, never
+        # from the controller's own /sys under the board's name.
+        from harness.power import ON_THE_BOARD
+        from harness.transports import runs_commands
+
+        transport = info.data.get("transport")
+        if power.meter and urlsplit(power.meter).scheme in ON_THE_BOARD and transport and not runs_commands(transport):
+            raise ValueError(f"meter {power.meter!r} reads counters on the board through its commands, but "
+                             f"transport {transport!r} runs no commands; use an external meter "
+                             "(joulescope, ppk2, lpm01a, ina)")
+        return power
+
     @pydantic.model_validator(mode="after")
     def _reference_has_no_transport(self) -> "DeviceProfile":
         if self.transport is None and not self.reference:
             raise ValueError("'transport' is null but the device is not a 'reference: true' class")
         return self
-
-
-def default_profiles_dir() -> Path:
-    """--profiles, else $EDGE_HARNESS_PROFILES, else ./device_profiles, else the repo's."""
-    env = os.environ.get("EDGE_HARNESS_PROFILES")
-    if env:
-        return Path(env)
-    local = Path("device_profiles")
-    if local.is_dir():
-        return local
-    return Path(__file__).resolve().parent.parent / "device_profiles"
 
 
 def load_profile(path: Path) -> DeviceProfile:
@@ -215,20 +243,41 @@ def load_profile(path: Path) -> DeviceProfile:
 
 
 def resolve(name_or_path: str, profiles_dir: Path | None = None) -> DeviceProfile:
-    """A device by name (device_profiles/NAME.yaml) or by the path of its profile."""
+    """A device by name (NAME.yaml in the profile search path) or by the path of its profile."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml"):
         return load_profile(candidate)
-    directory = profiles_dir or default_profiles_dir()
-    path = directory / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = ", ".join(p.stem for p in sorted(directory.glob("*.yaml"))) or "none"
-        raise ConfigError(f"unknown device {name_or_path!r}: no {path}; known devices: {known}")
-    return load_profile(path)
+    dirs = profile_dirs(profiles_dir)
+    for directory in dirs:
+        path = directory / f"{name_or_path}.yaml"
+        if path.is_file():
+            return load_profile(path)
+    known = sorted(profile_files(dirs))
+    close = difflib.get_close_matches(name_or_path, known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    searched = ", ".join(str(d) for d in dirs)
+    raise ConfigError(f"unknown device {name_or_path!r}: {hint}known devices: {', '.join(known) or 'none'} "
+                      f"(searched {searched})")
+
+
+def profile_files(dirs: list[Path]) -> dict[str, Path]:
+    """name -> profile file; a name in an earlier folder hides the same name in a later one."""
+    found: dict[str, Path] = {}
+    for directory in dirs:
+        for path in sorted(directory.glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
 
 
 def load_all(profiles_dir: Path | None = None) -> list[DeviceProfile]:
-    directory = profiles_dir or default_profiles_dir()
-    if not directory.is_dir():
-        raise ConfigError(f"{directory}: no such profiles directory")
-    return [load_profile(path) for path in sorted(directory.glob("*.yaml"))]
+    """Every profile of the search path, all errors reported at once."""
+    if profiles_dir is not None and not profiles_dir.is_dir():
+        raise ConfigError(f"{profiles_dir}: no such profiles directory")
+    loaded, errors = [], []
+    for _name, path in sorted(profile_files(profile_dirs(profiles_dir)).items()):
+        try:
+            loaded.append(load_profile(path))
+        except ConfigError as exc:
+            errors.extend(configfile.messages(exc))
+    configfile.raise_all(errors)
+    return loaded

@@ -11,7 +11,8 @@ Cases are matched by (device, family, variant). Per matched case:
               on a side there is no test and the p50 alone decides.
     memory    relative change of the working memory vs memory_pct, only between two figures of
               one method (harness/memory.py)
-    energy    relative change of energy per inference vs energy_pct
+    energy    relative change of energy per inference vs energy_pct, when a meter measured both
+              sides; estimated energy is shown with a note and never decides a verdict
     accuracy  top-1 change in percentage points vs accuracy_points
     status    ok -> failed/skipped is a regression; failed -> ok an improvement; a case that
               was not measured for an infrastructure reason is `missing`, not a regression.
@@ -153,7 +154,7 @@ def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
         _latency(base, new, samples, criteria) if history is None
         else _latency_history(base, new, samples, criteria, history),
         _memory(base, new, criteria.memory_pct),
-        _relative("energy", base.get("energy_uj"), new.get("energy_uj"), criteria.energy_pct),
+        _energy(base, new, criteria.energy_pct),
         _accuracy(base.get("accuracy_top1"), new.get("accuracy_top1"), criteria.accuracy_points),
     ) if c is not None]
     worst = max((c.verdict for c in checks), key=_RANK.__getitem__, default=UNCHANGED)
@@ -238,6 +239,17 @@ def _relative(metric: str, base: float | None, new: float | None, limit: float |
     change = (new - base) / base * 100
     verdict = REGRESSION if change > limit else IMPROVEMENT if change < -limit else UNCHANGED
     return Check(metric, base, new, change, limit, verdict)
+
+
+def _energy(base: Mapping[str, Any], new: Mapping[str, Any], limit: float | None) -> Check | None:
+    """Only energy a meter measured on both sides is judged; an estimate (rated power x latency)
+    would turn latency noise into an energy verdict, so it is shown, labelled, and left out."""
+    check = _relative("energy", base.get("energy_uj"), new.get("energy_uj"), limit)
+    statuses = (base.get("power_status"), new.get("power_status"))
+    if check is None or statuses == ("measured", "measured"):
+        return check
+    return Check("energy", check.base, check.new, check.change, limit, UNCHANGED,
+                 note=f"energy {statuses[0] or 'unknown'} -> {statuses[1] or 'unknown'}: not judged")
 
 
 def _accuracy(base: float | None, new: float | None, limit: float | None) -> Check | None:

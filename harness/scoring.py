@@ -16,7 +16,6 @@ dimensions, so the reference device scores 1000. A value not measured stays None
 
 from __future__ import annotations
 
-import functools
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -168,33 +167,30 @@ def bootstrap_delay(ratios_ref: Mapping[Model, float], latency_sets: Mapping[Mod
 
 
 def median_draws(sample: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """Medians of `resamples` bootstrap resamples of `sample`.
+    """Medians of `resamples` bootstrap resamples of `sample`, drawn exactly from the bootstrap
+    law of the median instead of resampling n values each time (O(n log n) once, then O(1) a
+    draw; plain resampling of 100 000 samples 1000 times took ~15 s).
 
-    Up to 4000 values the draws come straight from the bootstrap law of the median: the median
-    of a resample is the order statistic x_(j) with P(median <= x_(j)) = P(Binomial(n, j/n) >= m),
-    m = (n+1)//2. Same distribution as resampling n values and sorting them, at the cost of one
-    uniform draw each (for even n the two middle ranks share the draw); beyond, plain resampling."""
+    A resample draws n indices uniformly from the sorted sample x_(1) <= ... <= x_(n); index i
+    is ceil(n U) for a uniform U, and ceil is monotone, so the k-th smallest index of a resample
+    is ceil(n U_(k)), U_(k) the k-th order statistic of n uniforms: U_(k) ~ Beta(k, n-k+1). The
+    median of odd n is x at rank ceil(n U_(m)), m = (n+1)/2. For even n it is the mean of ranks
+    m = n/2 and m+1, and given U_(m) the next order statistic is the smallest of n-m uniforms
+    above it: U_(m+1) = U_(m) + (1 - U_(m)) Beta(1, n-m)."""
     n = sample.size
-    if n > 4000:
-        return np.median(sample[rng.integers(0, n, (resamples, n))], axis=1)
-    ordered, u = np.sort(sample), rng.random(resamples)
-    lower = ordered[np.minimum(np.searchsorted(_median_rank_cdf(n, (n + 1) // 2), u), n - 1)]
+    ordered = np.sort(sample)
+    m = (n + 1) // 2
+    u = rng.beta(m, n - m + 1, resamples)
+    lower = ordered[_rank(u, n)]
     if n % 2:
         return lower
-    upper = ordered[np.minimum(np.searchsorted(_median_rank_cdf(n, n // 2 + 1), u), n - 1)]
-    return (lower + upper) / 2  # even n: both middle ranks from one uniform (a close approximation)
+    u_next = u + (1 - u) * rng.beta(1, n - m, resamples)
+    return (lower + ordered[_rank(u_next, n)]) / 2
 
 
-@functools.lru_cache(maxsize=32)
-def _median_rank_cdf(n: int, m: int) -> np.ndarray:
-    """cdf[j-1] = P(Binomial(n, j/n) >= m) = P(m-th smallest of a resample <= x_(j)), j = 1..n."""
-    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1)))])
-    k = np.arange(m, n + 1)
-    log_comb = log_fact[n] - log_fact[k] - log_fact[n - k]
-    p = np.arange(1, n)[:, None] / n
-    log_pmf = log_comb + k * np.log(p) + (n - k) * np.log1p(-p)
-    cdf = np.exp(log_pmf).sum(axis=1)
-    return np.minimum(np.concatenate([cdf, [1.0]]), 1.0)
+def _rank(u: np.ndarray, n: int) -> np.ndarray:
+    """0-based index of ceil(n u) (u in (0, 1); the clip guards float edges)."""
+    return np.clip(np.ceil(n * u).astype(np.int64), 1, n) - 1
 
 
 def _delay_inputs(score: DeviceScore, ref_rows: Mapping[Model, Mapping[str, Any]]

@@ -19,9 +19,9 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from harness.errors import StoreError
+from harness.masking import mask, mask_optional
 
 SCHEMA_VERSION = 1
-DEFAULT_URL = "sqlite:///results/edge-harness.sqlite"
 
 metadata = sa.MetaData()
 
@@ -137,12 +137,17 @@ def normalize_url(url_or_path: str) -> str:
 
 class Store:
     def __init__(self, url: str | None = None) -> None:
-        self.url = normalize_url(url or os.environ.get("EDGE_HARNESS_STORE") or DEFAULT_URL)
+        from harness.locations import default_store
+
+        self.url = normalize_url(url or default_store())
         self.engine = self._connect()
 
     def _connect(self) -> sa.Engine:
         try:
             engine = sa.create_engine(self.url, future=True)
+        except sa.exc.NoSuchModuleError:  # 'Can't load plugin: sqlalchemy.dialects:foo'
+            raise StoreError(f"store {self.url}: unknown scheme {self.url.split('://')[0]!r}; use a path, "
+                             "sqlite:///PATH or postgresql+psycopg://HOST/DB") from None
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreError(f"store {self.url}: {exc}") from None
         if engine.dialect.name == "sqlite":
@@ -188,6 +193,8 @@ class Store:
 
     def start_run(self, row: dict[str, Any]) -> str:
         values = {"status": "running", "started_at": now(), **row}
+        if isinstance(values.get("command"), str):  # argv may hold a store URL with a password
+            values["command"] = mask(values["command"])
         self._write(lambda conn: conn.execute(runs.insert().values(**values)))
         return values["run_id"]
 
@@ -222,7 +229,8 @@ class Store:
         samples = array("d", samples_us)
 
         def write(conn: sa.Connection) -> int:
-            result_id = conn.execute(results.insert().values(recorded_at=now(), **row)).inserted_primary_key[0]
+            values = {**row, "reason": mask_optional(row.get("reason"))}  # a library's message may quote a URL
+            result_id = conn.execute(results.insert().values(recorded_at=now(), **values)).inserted_primary_key[0]
             if samples:
                 conn.execute(latency_samples.insert().values(
                     result_id=result_id, count=len(samples), samples_us=_pack(samples)))
@@ -243,7 +251,7 @@ class Store:
         self._write(write)
 
     def set_board_health(self, device: str, health: str, reason: str | None) -> None:
-        values = {"health": health, "reason": reason, "updated_at": now()}
+        values = {"health": health, "reason": mask_optional(reason), "updated_at": now()}
 
         def write(conn: sa.Connection) -> None:
             updated = conn.execute(boards.update().where(boards.c.device == device).values(**values))
@@ -276,6 +284,22 @@ class Store:
 
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
         return self._read(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
+
+    def run_ids_starting(self, prefix: str) -> list[str]:
+        """Ids of the runs whose id starts with `prefix` (a unique prefix names a run)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._read(sa.select(runs.c.run_id).where(runs.c.run_id.like(f"{escaped}%", escape="\\"))
+                          .order_by(runs.c.run_id).limit(10))
+        return [r["run_id"] for r in rows]
+
+    def result_counts(self) -> dict[str, dict[str, int]]:
+        """run id -> {status: number of results}."""
+        query = (sa.select(results.c.run_id, results.c.status, sa.func.count().label("n"))
+                 .group_by(results.c.run_id, results.c.status))
+        counts: dict[str, dict[str, int]] = {}
+        for row in self._read(query):
+            counts.setdefault(row["run_id"], {})[row["status"]] = int(row["n"])
+        return counts
 
     def latest_run_id(self) -> str:
         latest = self.runs(limit=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +12,9 @@ import pydantic
 from harness import configfile
 from harness.configfile import StrictModel
 from harness.errors import ConfigError
-from harness.models.manifest import FamilyManifest, load_manifest
+from harness.models.manifest import MANIFEST, FamilyManifest, load_manifest, single_model
 from harness.profiles import Thresholds
-from harness.units import Seconds
+from harness.units import PositiveSeconds, Seconds
 
 
 class Phase(StrictModel):
@@ -25,21 +26,22 @@ class Phase(StrictModel):
 
 class MeasurePhase(Phase):
     count: int = pydantic.Field(ge=1)
-    max_seconds: Seconds | None = None  # a cap for very slow boards; None: no cap
+    max_seconds: PositiveSeconds | None = None  # a cap for very slow boards; None: no cap
 
 
 class RunSettings(StrictModel):
     warmup: Phase = Phase(count=5, min_seconds=0.2)
     measure: MeasurePhase = MeasurePhase(count=50, min_seconds=1.0)
-    threads: int = pydantic.Field(default=1, ge=1)
-    timeout: Seconds = 300.0  # per case, including deploy and accuracy
+    threads: int = pydantic.Field(default=1, ge=1, le=256)  # and at most the board's cores (planning.py)
+    timeout: PositiveSeconds = 300.0  # per case, including deploy and accuracy
     accuracy_samples: int | None = pydantic.Field(default=None, ge=1)  # None: the whole eval set
     repeat: int = pydantic.Field(default=1, ge=1)  # interleaved repetitions of every case (run --repeat)
 
 
 class SuiteModel(StrictModel):
-    path: str  # a model family directory (with manifest.json), relative to the suite file
-    variants: list[str] | None = None  # None: every variant of the manifest
+    path: str = pydantic.Field(description="A model family folder (manifest.json optional) or a .tflite "
+                               "file, relative to the suite file.")
+    variants: list[str] | None = pydantic.Field(None, description="Default: every variant of the family.")
 
 
 class SuiteFile(StrictModel):
@@ -82,42 +84,67 @@ class Suite:
 def load_suite(path: Path) -> Suite:
     data, lines = configfile.read_yaml(path)
     spec = configfile.validate(data, SuiteFile, path, lines)
+    return build_suite(spec, path, configfile.read_text(path), lines)
+
+
+def build_suite(spec: SuiteFile, path: Path, text: str, lines: dict[configfile.Loc, int]) -> Suite:
+    """A suite from its validated spec; `text` is what the run stores (a file's, or an in-memory
+    suite's YAML). Every error of every model entry is reported at once."""
     cases: list[ModelCase] = []
     families: dict[str, FamilyManifest] = {}
+    errors: list[str] = []
     for i, entry in enumerate(spec.models):
-        line = lines.get(("models", i, "path"), 1)
-        family_dir = (path.parent / entry.path).resolve()
-        if not family_dir.is_dir():
-            raise ConfigError(f"{path}:{line}: field 'models[{i}].path': no model directory {family_dir}")
-        manifest = load_manifest(family_dir)
-        families[manifest.family] = manifest
-        cases.extend(_cases(manifest, family_dir, entry, path, lines, i))
-    text = path.read_text(encoding="utf-8")
+        try:
+            manifest, base = _family(path, entry, lines, i)
+            found, missing = _cases(manifest, base, entry, path, lines, i)
+        except ConfigError as exc:
+            errors.extend(configfile.messages(exc))
+            continue
+        errors.extend(missing)
+        families[str(manifest.family)] = manifest
+        cases.extend(found)
+    configfile.raise_all(errors)
     return Suite(
         name=spec.name, path=path, sha256=hashlib.sha256(text.encode()).hexdigest(), text=text,
         run=spec.run, thresholds=spec.thresholds, cases=tuple(cases), families=families,
     )
 
 
+def _family(path: Path, entry: SuiteModel, lines: dict, i: int) -> tuple[FamilyManifest, Path]:
+    target = (path.parent / entry.path).resolve()
+    line = lines.get(("models", i, "path"), 1)
+    if target.is_dir():
+        return load_manifest(target), target
+    if target.is_file() and target.suffix == ".tflite":
+        return single_model(target), target.parent
+    raise ConfigError(f"{path}:{line}: field 'models[{i}].path': no model folder or .tflite file {target}")
+
+
 def _cases(manifest: FamilyManifest, family_dir: Path, entry: SuiteModel, path: Path,
-           lines: dict, index: int) -> list[ModelCase]:
-    names = entry.variants or [v.name for v in manifest.variants]
+           lines: dict, index: int) -> tuple[list[ModelCase], list[str]]:
+    variants = manifest.variants or []
+    names = entry.variants or [v.variant_name for v in variants]
+    errors: list[str] = []
+    if not names:
+        line = lines.get(("models", index, "path"), 1)
+        errors.append(f"{path}:{line}: field 'models[{index}].path': no .tflite file in {family_dir}")
     dataset = family_dir / manifest.dataset.file if manifest.dataset else None
-    if dataset is not None and not dataset.is_file():
-        raise ConfigError(f"{family_dir / 'manifest.json'}: dataset {dataset} not found")
+    if dataset is not None and not dataset.exists():
+        errors.append(f"{family_dir / MANIFEST}: dataset {dataset} not found")
     cases = []
     for j, name in enumerate(names):
         variant = manifest.variant(name)
         if variant is None:
             line = lines.get(("models", index, "variants", j), 1)
-            known = ", ".join(v.name for v in manifest.variants)
-            raise ConfigError(
-                f"{path}:{line}: field 'models[{index}].variants[{j}]': family {manifest.family!r} "
-                f"has no variant {name!r}; known: {known}"
-            )
+            known = ", ".join(v.variant_name for v in variants)
+            close = difflib.get_close_matches(name, [v.variant_name for v in variants], n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            errors.append(f"{path}:{line}: field 'models[{index}].variants[{j}]': family {manifest.family!r} "
+                          f"has no variant {name!r}; {hint}known: {known}")
+            continue
         cases.append(ModelCase(
-            family=manifest.family, variant=name, model_path=family_dir / variant.file,
-            dataset_path=dataset, reference_variant=manifest.reference_variant,
-            task=manifest.task, manifest_accuracy=variant.host_accuracy,
+            family=str(manifest.family), variant=name, model_path=family_dir / variant.file_name,
+            dataset_path=dataset, reference_variant=str(manifest.reference_variant),
+            task=str(manifest.task), manifest_accuracy=variant.host_accuracy,
         ))
-    return cases
+    return cases, errors

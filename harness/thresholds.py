@@ -10,7 +10,8 @@ from harness.profiles import Thresholds
 
 def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[dict[str, Any]]:
     """[{name, limit, value, passed}] for every limit set; a metric not measured is not passed
-    or failed but reported with value None and passed None."""
+    or failed but reported with value None and passed None (an estimated battery drain, too:
+    its figure is under `estimate`, shown labelled, never judged)."""
     checks = []
     if limits.latency_ms is not None:
         value = row.get("latency_p50_us")
@@ -22,8 +23,11 @@ def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[di
     if limits.battery_pct_per_hour is not None:
         # An estimate is shown, never judged: only a measured battery drain passes or fails.
         measured = row.get("power_status") == "measured"
-        checks.append(_check("battery_pct_per_hour", limits.battery_pct_per_hour,
-                             row.get("battery_pct_per_hour") if measured else None))
+        check = _check("battery_pct_per_hour", limits.battery_pct_per_hour,
+                       row.get("battery_pct_per_hour") if measured else None)
+        if row.get("power_status") == "estimated" and row.get("battery_pct_per_hour") is not None:
+            check["estimate"] = row["battery_pct_per_hour"]
+        checks.append(check)
     if limits.accuracy_drop_points is not None:
         delta = row.get("accuracy_delta_points")
         checks.append(_check("accuracy_drop_points", limits.accuracy_drop_points,

@@ -23,6 +23,7 @@ class FakeDevice:
     power_status: str = "not measured"
     emulated: bool = False
     accuracy_shift: float = 0.0
+    slower_from: int | None = None  # from this night on, every model 30 % slower (a change point)
 
 
 MODELS = {  # (family, variant): (base p50 µs, model bytes, accuracy, reference variant)
@@ -47,7 +48,8 @@ def fill(store: Store, devices: list[FakeDevice], nights: int = 3, suite: str = 
         for d in devices:
             env = store.record_environment(run_id, d.name, {"os": "Linux", "python": "3.11", "cpu": d.name})
             for (family, variant), (p50, size, acc, ref) in models.items():
-                lat = rng.normal(p50 * d.speed * (1 + 0.01 * night), p50 * d.speed * 0.03, samples)
+                step = 1.3 if d.slower_from is not None and night >= d.slower_from else 1.0
+                lat = rng.normal(p50 * d.speed * step * (1 + 0.01 * night), p50 * d.speed * 0.03, samples)
                 store.record_result({
                     "run_id": run_id, "device": d.name, "family": family, "variant": variant,
                     "reference_variant": ref, "status": "ok", "runtime": d.runtime, "emulated": d.emulated,

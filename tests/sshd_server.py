@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -74,9 +75,12 @@ def _python() -> str:
     return sys.executable
 
 
-def start_sshd(directory: Path | None = None) -> Sshd:
+def start_sshd(directory: Path | None = None, login_dir: Path | None = None) -> Sshd:
     """An sshd in `directory`, or in a private temp dir removed by `stop()` (not under pytest's
-    basetemp, which a concurrent pytest run may rotate away while this server is in use)."""
+    basetemp, which a concurrent pytest run may rotate away while this server is in use).
+
+    login_dir: every session (commands and sftp) starts there, as a board's login shell starts in
+    its home: relative paths then name files that exist on the "board" side only."""
     sshd = require_tool("/usr/sbin/sshd", "sshd")
     require_tool("ssh-keygen")
     owned = directory is None
@@ -92,7 +96,7 @@ def start_sshd(directory: Path | None = None) -> Sshd:
         f"AuthorizedKeysFile {directory / 'authorized_keys'}", f"PidFile {directory / 'sshd.pid'}",
         "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
         "StrictModes no", "PermitRootLogin prohibit-password", "UseDNS no",
-        "Subsystem sftp internal-sftp", "LogLevel ERROR", "",
+        "Subsystem sftp internal-sftp", "LogLevel ERROR", *_login_dir_config(directory, login_dir), "",
     ]))
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
@@ -100,6 +104,22 @@ def start_sshd(directory: Path | None = None) -> Sshd:
     _wait_banner(port, process)
     return Sshd(port, getpass.getuser(), user_key, Path(f"{host_key}.pub").read_text().strip(),
                 directory, process, owned)
+
+
+def _login_dir_config(directory: Path, login_dir: Path | None) -> list[str]:
+    if login_dir is None:
+        return []
+    sftp_server = require_tool("/usr/lib/openssh/sftp-server", "/usr/libexec/sftp-server", "/usr/lib/sftp-server")
+    login = directory / "login.sh"
+    login.write_text(f"""#!/bin/sh
+cd {shlex.quote(str(login_dir))} || exit 1
+case "$SSH_ORIGINAL_COMMAND" in
+  internal-sftp|*sftp-server) exec {sftp_server} ;;
+esac
+exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"
+""")
+    login.chmod(0o755)
+    return [f"ForceCommand {login}"]
 
 
 def _wait_banner(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

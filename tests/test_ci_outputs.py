@@ -141,3 +141,14 @@ def test_run_exits_2_on_a_configuration_error(tmp_path: Path) -> None:
     assert code == 2 and "--shard '9/8'" in out
     code, out = run(suite, tmp_path, "--resume", "x", "--run-id", "y")
     assert code == 2 and "exclude each other" in out
+
+
+def test_markdown_escapes_names_and_masks_secrets() -> None:
+    """Names come from files anyone may edit; GitHub renders HTML in a job summary."""
+    run = {**RUN, "suite": "<script>alert(1)</script>"}
+    rows = [{**MIXED[0], "family": "<img src=x onerror=alert(1)>", "variant": "a|b",
+             "reason": "ssh://root:hunter2@10.0.0.9: refused"}]
+    text = ci_outputs.markdown_summary(run, rows)
+    assert "<script>" not in text and "<img" not in text and "hunter2" not in text
+    assert "&lt;script>alert(1)&lt;/script>" in text and r"a\|b" in text
+    assert r"root:\*\*\*\*@" in text  # masked, then escaped

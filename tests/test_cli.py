@@ -1,4 +1,5 @@
-"""The command line: fast help, devices table, inspect, check."""
+"""The command line: help imports nothing heavy (its time is measured in benchmarks/cli_startup.py),
+devices table, inspect, check."""
 
 from __future__ import annotations
 
@@ -22,14 +23,6 @@ def test_help_imports_nothing_heavy() -> None:
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def test_help_is_fast() -> None:
-    import time
-
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "harness.cli", "--help"], capture_output=True, check=True)
-    assert time.perf_counter() - start < 2.0
 
 
 def test_devices_json() -> None:

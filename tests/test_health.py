@@ -4,6 +4,7 @@ lab loses in the middle of a run (its cases stored as not-run, the other board u
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,19 @@ def test_health_check_catches_wrong_outputs(tmp_path: Path) -> None:
         (tmp_path / name).symlink_to(CHECK_FILE.parent / name)
     failed = health_check(AgentRunner(LocalTransport(), "litert"), check_file=wrong)
     assert failed and "1 of 32 known outputs differ" in failed
+
+
+def test_a_board_that_cannot_run_anything_is_not_healthy(tmp_path: Path) -> None:
+    """A DeviceError (no Edge TPU found, its runtime not installed) fails the check; a model the
+    runtime cannot run (not compiled for the Edge TPU) is an answer, not a sick board."""
+    spec = json.loads(CHECK_FILE.read_text())
+    shutil.copy(CHECK_FILE.parent / spec["model"], tmp_path / "check_edgetpu.tflite")
+    (tmp_path / spec["dataset"]).symlink_to(CHECK_FILE.parent / spec["dataset"])
+    check = tmp_path / "health-check.json"
+    check.write_text(json.dumps({**spec, "model": "check_edgetpu.tflite"}))
+    failed = health_check(AgentRunner(LocalTransport(), "edgetpu"), check_file=check)
+    assert failed and failed.startswith("health check failed:") and "Edge TPU" in failed
+    assert health_check(AgentRunner(LocalTransport(), "edgetpu")) is None  # not compiled for it: answered
 
 
 class FlakyBoard(Runner):

@@ -65,7 +65,7 @@ def test_measured_energy_power_and_battery(tmp_path: Path) -> None:
         assert r["battery_pct_per_hour"] == pytest.approx(100 * 0.033 * 3600 / (300 * 3.6 * 3.7))
         assert r["battery_life_h"] == pytest.approx(300 * 3.6 * 3.7 / (0.033 * 3600))
         assert 0 < d["alignment_error_fraction"] < 0.05 and r["latency_p50_us"] > 0
-    assert "Power and battery" in html and "33.00 mW" in html and "2.973%/h" in html and "33.6 h" in html
+    assert "Power and battery" in html and "33.0 mW" in html and "2.97 %/h" in html and "33.6 h" in html  # 3 sig. digits
 
 
 def test_without_a_meter_power_is_not_measured_or_flagged_estimated(tmp_path: Path) -> None:

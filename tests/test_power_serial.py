@@ -75,7 +75,7 @@ def test_lpm01a_meter_that_stops_answering() -> None:
 def test_lpm01a_refused_command_and_bad_url() -> None:
     with pytest.raises(ConfigError, match="voltage must be 1800-3300 mV"):
         open_meter("lpm01a:///dev/ttyACM0?voltage=5000")
-    with pytest.raises(ConfigError, match="ASCII output allows"):
+    with pytest.raises(ConfigError, match="records continuously in ASCII mode"):
         open_meter("lpm01a:///dev/ttyACM0?freq=100k")
     with LpmSimulator(profile) as sim:
         meter = open_meter(f"lpm01a://{sim.port}")
@@ -87,19 +87,45 @@ def test_lpm01a_refused_command_and_bad_url() -> None:
 
 def test_ina_bridge_energy_and_trigger_across_a_micros_wrap() -> None:
     with InaBridgeSimulator(profile, events=(200, 1199), t0_us=2**32 - 500_000) as sim:
-        s = record(f"ina://{sim.port}?period_us=1000&trigger=1", 1.4)
-        assert sim.commands == ["INFO", "START 1000", "STOP"]
+        s = record(f"ina://{sim.port}?period_us=2200&trigger=1", 2.9)  # one INA226 conversion pair
+        assert sim.commands == ["INFO", "START 2200", "STOP"]
     assert s.voltage_v[0] == pytest.approx(3.3) and s.current_a[250] == pytest.approx(0.010)
-    assert s.t_s[1000] - s.t_s[0] == pytest.approx(1.0)  # continuous through the wrap at sample 500
+    assert s.t_s[1000] - s.t_s[0] == pytest.approx(2.2)  # continuous through the wrap at sample 227
     [w] = energy.windows_from_markers(s.markers_s, [100])
-    assert energy.window_energy(s, w).uj_per_inference == pytest.approx(329.67, rel=1e-9)
+    assert energy.window_energy(s, w).uj_per_inference == pytest.approx(0.033 * 999 * 2200 / 100, rel=1e-9)
+
+
+def test_meter_settings_the_device_refuses() -> None:
+    """Sampling faster than the INA's conversions repeats readings; the LPM01A cannot record
+    continuously at 10 kHz in ASCII mode; Joulescope's io_voltage and rates are its own lists."""
+    with pytest.raises(ConfigError, match="period_us=1000 is shorter than one conversion"):
+        open_meter("ina:///dev/ttyACM0?period_us=1000")
+    with pytest.raises(ConfigError, match="INA226 2200 us"):
+        open_meter("ina:///dev/ttyACM0?period_us=1500&chip=ina226")
+    open_meter("ina:///dev/ttyACM0?period_us=1500&chip=ina219")  # 2 x 532 us: fits
+    with pytest.raises(ConfigError, match="at 10k its ASCII captures last at most 1 s"):
+        open_meter("lpm01a:///dev/ttyACM0?freq=10k")
+    from harness.power.joulescope_meter import check_url
+
+    assert check_url("joulescope://?io_voltage=1.8")[2] == "1.8V"
+    with pytest.raises(ConfigError, match="io_voltage='12V'"):
+        check_url("joulescope://?io_voltage=12V")
+    with pytest.raises(ConfigError, match="freq=1234"):
+        check_url("joulescope://?freq=1234")
+
+
+def test_bridge_reporting_a_slower_chip_is_refused_at_open() -> None:
+    with InaBridgeSimulator(profile) as sim:  # says INA226: 2200 us per reading
+        meter = open_meter(f"ina://{sim.port}?period_us=1100")
+        with pytest.raises(ConfigError, match="INA226 2200 us"):
+            meter.open(Deadline(5))
 
 
 @pytest.mark.parametrize("fault", [{"garble_at": 300}, {"skip": (300,)}])
 def test_ina_bridge_dropped_samples(fault: dict) -> None:
     with InaBridgeSimulator(profile, **fault) as sim:
         with pytest.raises(MeterError, match="dropped samples"):
-            record(f"ina://{sim.port}", 0.5)
+            record(f"ina://{sim.port}", 0.9)  # ~400 samples at the default 2200 us
 
 
 def test_ina_bridge_that_stops_answering() -> None:

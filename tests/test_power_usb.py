@@ -23,9 +23,10 @@ def ppk_profile(k: int) -> float:
 
 def test_joulescope_energy_per_inference_and_gpi0_edges() -> None:
     api = FakeJoulescope(js_profile, voltage=3.3, edges=(200, 1199))
-    s = record("joulescope://JS220-000001?freq=1000&trigger=gpi0", 1.4, api=api)
+    s = record("joulescope://JS220-000001?freq=1000&trigger=gpi0&io_voltage=1.8V", 1.4, api=api)
     params = api.devices[0].parameters
     assert params["sampling_frequency"] == 1000 and params["current_lsb"] == "gpi0"
+    assert params["io_voltage"] == "1.8V"  # the DUT's logic level, from the URL (docs/power.md)
     [w] = energy.windows_from_markers(s.markers_s, [100])
     assert (w.start_s, w.end_s) == (s.t_s[200], s.t_s[1199])
     assert energy.window_energy(s, w).uj_per_inference == pytest.approx(329.67, rel=1e-9)

@@ -126,3 +126,19 @@ def test_unknown_device_lists_known(tmp_path: Path) -> None:
 def test_unknown_power_meter(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, GOOD + "power:\n  meter: multimeter:///dev/ttyUSB3\n"))
     assert ":11: field 'power.meter': unknown power meter 'multimeter:///dev/ttyUSB3'" in message
+
+
+def test_unit_symbols_are_case_sensitive_and_quantities_finite() -> None:
+    """'2 MW' was read as 2 mW when units were lower-cased; now a wrong case names the symbol."""
+    import pydantic
+
+    from harness.units import Bytes, Watts
+
+    watts, size = pydantic.TypeAdapter(Watts), pydantic.TypeAdapter(Bytes)
+    assert watts.validate_python("2 mW") == pytest.approx(0.002)
+    assert size.validate_python("4 GiB") == 4 * 2**30 and size.validate_python("50 MB") == 50 * 10**6
+    for bad, message in (("2 MW", "did you mean 'mW'"), ("4 gib", "did you mean 'GiB'"),
+                         (float("inf"), "finite"), ("1e400 GiB", "finite"), (0, "greater than 0")):
+        adapter = watts if "W" in str(bad) else size
+        with pytest.raises(pydantic.ValidationError, match=message):
+            adapter.validate_python(bad)

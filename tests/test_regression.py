@@ -112,7 +112,8 @@ def test_memory_energy_accuracy_thresholds() -> None:
     # two methods are never one ratio: an arena against an RSS increase is not compared
     mixed = compare_case(row(1), row(2, working_memory_bytes=8_000, working_memory_method="arena"), {1: same, 2: same})
     assert mixed.check("memory") is None and mixed.verdict == UNCHANGED
-    energy = compare_case(row(1, energy_uj=100.0), row(2, energy_uj=79.0), {1: same, 2: same})
+    energy = compare_case(row(1, energy_uj=100.0, power_status="measured"),
+                          row(2, energy_uj=79.0, power_status="measured"), {1: same, 2: same})
     assert energy.check("energy").verdict == IMPROVEMENT
     drop = verdict_of(same, same, accuracy_top1=0.95)
     assert drop.verdict == REGRESSION and drop.check("accuracy").change == pytest.approx(-2)

@@ -116,3 +116,31 @@ def test_serial_transport_errors_name_the_port(tmp_path: Path) -> None:
         open_transport(f"serial://{tmp_path}/no-such-port").open(Deadline(0.3))
     with pytest.raises(ConfigError, match="baud"):
         open_transport(f"serial://{tmp_path}/x?baud=fast")
+
+
+def test_a_port_that_does_not_exist_is_named_with_the_ports_that_do(tmp_path: Path) -> None:
+    """A typo'd port: preflight refuses it at once (before a run writes anything), and an open()
+    gives up after a short re-enumeration grace, not at the caller's 300 s deadline."""
+    from harness.transports.serial import APPEAR_S
+
+    port = open_transport(f"serial://{tmp_path}/ttyNOPE0?baud=115200")
+    with pytest.raises(ConfigError, match=rf"no such port {tmp_path}/ttyNOPE0; (ports here: |no serial ports here)"):
+        port.check_present()
+    deadline = Deadline(300)
+    with pytest.raises(InfrastructureError, match="no such port"):
+        port.open(deadline)
+    assert deadline.remaining is not None and deadline.remaining > 300 - 10 * APPEAR_S  # did not wait it out
+
+
+def test_a_port_that_appears_within_the_grace_is_opened(tmp_path: Path) -> None:
+    """A USB board re-enumerating after a reset: its by-id link comes back within APPEAR_S."""
+    master, slave = os.openpty()
+    link = tmp_path / "usb-board-if00"
+    threading.Timer(0.5, lambda: link.symlink_to(os.ttyname(slave))).start()
+    port = open_transport(f"serial://{link}?baud=115200")
+    try:
+        port.open(Deadline(30))
+    finally:
+        port.close()
+        os.close(master)
+        os.close(slave)

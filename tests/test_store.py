@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -60,12 +62,47 @@ def test_plain_path_means_sqlite(tmp_path: Path) -> None:
     assert store.url.startswith("sqlite:///") and (tmp_path / "sub" / "db.sqlite").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
 def test_unwritable_path(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    with pytest.raises(StoreError, match="not writable"):
-        Store(str(locked / "db.sqlite"))
+    """Runs as root too (CI is root): the store is then opened by a forked child that has given
+    up root's privileges (nobody), since root itself may write anywhere."""
+    Store(str(tmp_path / "warm.sqlite"))  # the child cannot import what /root hides: import it all now
+    top = Path(tempfile.mkdtemp(prefix="edge-harness-"))  # under /tmp, reachable by nobody
+    try:
+        top.chmod(0o755)
+        locked = top / "locked"
+        locked.mkdir(mode=0o555)
+        assert "not writable" in open_store_unprivileged(str(locked / "db.sqlite"))
+    finally:
+        locked.chmod(0o755)
+        shutil.rmtree(top)
+
+
+def open_store_unprivileged(url: str) -> str:
+    """The StoreError text of Store(url), as this user or, for root, as nobody."""
+    if os.geteuid() != 0:
+        with pytest.raises(StoreError) as caught:
+            Store(url)
+        return str(caught.value)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, try, report, exit without running pytest's teardown
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                Store(url)
+                text = "opened"
+            except StoreError as exc:
+                text = str(exc)
+            os.write(write, text.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as reader:
+        text = reader.read()
+    os.waitpid(pid, 0)
+    return text
 
 
 def test_uncreatable_directory(tmp_path: Path) -> None:

@@ -111,10 +111,11 @@ def _tflm_reasons(facts: VariantFacts, device: DeviceProfile, arena: memory.Work
     reasons = []
     if facts.model_bytes > device.flash:
         reasons.append(f"model {human_bytes(facts.model_bytes)} exceeds flash {human_bytes(device.flash)}")
-    if arena is not None and arena.bytes > device.ram:
-        reasons.append(f"arena {human_bytes(arena.bytes)} (measured on the device) exceeds RAM {human_bytes(device.ram)}")
-    elif arena is None and facts.activation_bytes > device.ram:
-        reasons.append(f"arena {facts.activation_label} exceeds RAM {human_bytes(device.ram)}")
+    limit, where = (device.arena, "the firmware's arena") if device.arena is not None else (device.ram, "RAM")
+    if arena is not None and arena.bytes > limit:
+        reasons.append(f"arena {human_bytes(arena.bytes)} (measured on the device) exceeds {where} {human_bytes(limit)}")
+    elif arena is None and facts.activation_bytes > limit:
+        reasons.append(f"arena {facts.activation_label} exceeds {where} {human_bytes(limit)}")
     return reasons
 
 

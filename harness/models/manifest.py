@@ -1,4 +1,12 @@
-"""Model family manifests (models/<family>/manifest.json), written by tools/make_models.py."""
+"""Model family manifests (models/<family>/manifest.json): only what a .tflite cannot tell.
+
+Everything derivable from the model files themselves (sha256, bytes, gzip bytes, parameters,
+dtypes, shapes, sparsity) is read from them (harness/models/tflite_model.py, cached by sha256).
+A manifest adds what cannot be derived: the evaluation dataset, the reference variant, the
+published accuracy, the task. Every field is optional and a folder of .tflite files with no
+manifest at all is a family too; tools/make_models.py writes full manifests and
+`harness model init DIR` writes one for a user to complete. Documented in docs/manifest.md.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,11 @@ from pathlib import Path
 
 import pydantic
 
+from harness import configfile
 from harness.errors import ConfigError
 
 MANIFEST = "manifest.json"
+TASKS = ("image-classification", "latency")
 
 
 class _Frozen(pydantic.BaseModel):
@@ -17,53 +27,138 @@ class _Frozen(pydantic.BaseModel):
 
 
 class DatasetInfo(_Frozen):
-    file: str
-    sha256: str
-    samples: int
-    source: str
+    """The evaluation set: a .npz, a .npy pair prefix or an MLPerf Tiny folder (docs/datasets.md)."""
+
+    file: str = pydantic.Field(description="Path relative to the family folder.")
+    sha256: str | None = pydantic.Field(None, description="When given, the file must match it.")
+    samples: int | None = pydantic.Field(None, ge=1, description="When given, the count must match it.")
+    source: str | None = pydantic.Field(None, description="Where the data came from (free text).")
 
 
 class VariantInfo(_Frozen):
-    name: str
-    file: str
-    sha256: str
-    bytes: int
-    gzip_bytes: int
-    weights: str
-    activations: str
-    io_dtype: str
-    sparsity: float
-    params: int
-    host_accuracy: float | None
-    description: str
+    """One .tflite of the family. Only `name` or `file` is needed; the rest is checked or shown."""
+
+    name: str | None = pydantic.Field(None, description="Default: the file name without .tflite.")
+    file: str | None = pydantic.Field(None, description="Default: NAME.tflite.")
+    sha256: str | None = pydantic.Field(None, description="When given, the file must match it.")
+    bytes: int | None = None
+    gzip_bytes: int | None = None
+    weights: str | None = None
+    activations: str | None = None
+    io_dtype: str | None = None
+    sparsity: float | None = None
+    params: int | None = None
+    host_accuracy: float | None = pydantic.Field(
+        None, ge=0, le=1, description="Published (or host-measured) top-1 accuracy, 0..1.")
+    description: str = ""
+
+    @pydantic.model_validator(mode="after")
+    def _named(self) -> "VariantInfo":
+        if self.name is None and self.file is None:
+            raise ValueError("a variant needs 'name' or 'file'")
+        return self
+
+    @property
+    def variant_name(self) -> str:
+        return self.name or Path(self.file or "").stem
+
+    @property
+    def file_name(self) -> str:
+        return self.file or f"{self.name}.tflite"
 
 
 class FamilyManifest(_Frozen):
-    family: str
-    task: str  # "image-classification" (accuracy measured) or "latency" (random weights)
-    num_classes: int
-    input_shape: list[int]
-    dataset: DatasetInfo | None
-    reference_variant: str
-    generator: dict[str, str | int | None]
-    variants: list[VariantInfo]
+    family: str | None = pydantic.Field(None, description="Default: the folder's name.")
+    task: str | None = pydantic.Field(
+        None, description="image-classification (accuracy measured) or latency; default: "
+        "image-classification with a dataset, else latency.")
+    num_classes: int | None = pydantic.Field(None, ge=1, description="Default: the model's output size.")
+    input_shape: list[int] | None = None
+    dataset: DatasetInfo | None = None
+    reference_variant: str | None = pydantic.Field(
+        None, description="The baseline accuracy deltas are taken against; default: fp32 if present, else the first.")
+    generator: dict[str, str | int | None] | None = None
+    variants: list[VariantInfo] | None = pydantic.Field(
+        None, description="Default: every *.tflite in the folder, sorted by name.")
+
+    @pydantic.field_validator("task")
+    @classmethod
+    def _known_task(cls, task: str | None) -> str | None:
+        if task is not None and task not in TASKS:
+            raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
+        return task
 
     def variant(self, name: str) -> VariantInfo | None:
-        return next((v for v in self.variants if v.name == name), None)
+        return next((v for v in self.variants or () if v.variant_name == name), None)
 
 
 def load_manifest(path: Path) -> FamilyManifest:
-    """`path` is a family directory or its manifest.json."""
-    file = path / MANIFEST if path.is_dir() else path
+    """`path` is a family directory or its manifest.json; a directory without one is a family
+    of every .tflite in it. The result has every default filled in."""
+    directory = path if path.is_dir() else path.parent
+    file = directory / MANIFEST
+    if not file.exists():
+        if not path.is_dir():
+            raise ConfigError(f"{file}: model manifest not found")
+        return complete(FamilyManifest(), directory)
+    return complete(_read(file), directory)
+
+
+def _read(file: Path) -> FamilyManifest:
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: model manifest not found") from None
-    except (OSError, ValueError) as exc:
+        text = file.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: unreadable model manifest: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{file}: malformed JSON: {exc}") from None
+    return configfile.validate(data, FamilyManifest, file, _json_lines(text))
+
+
+def _json_lines(text: str) -> dict[configfile.Loc, int]:
+    # JSON is YAML: the YAML composer gives each key its line, for file:line:field errors.
     try:
-        return FamilyManifest.model_validate(data)
-    except pydantic.ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{file}: field {where!r}: {first['msg']}") from None
+        import yaml
+
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except Exception:  # noqa: BLE001 - a JSON that YAML cannot read still validates, at line 1
+        return {}
+    lines: dict[configfile.Loc, int] = {}
+    if node is not None:
+        configfile.index_lines(node, (), lines)
+    return lines
+
+
+def complete(manifest: FamilyManifest, directory: Path) -> FamilyManifest:
+    """Fill in what the manifest leaves out from the folder's own files."""
+    variants = manifest.variants
+    if variants is None:
+        variants = [VariantInfo(file=p.name) for p in sorted(directory.glob("*.tflite"))]
+    names = [v.variant_name for v in variants]
+    dataset = manifest.dataset
+    if dataset is None and manifest.variants is None:
+        from harness.datasets import find_dataset
+
+        found = find_dataset(directory)
+        dataset = DatasetInfo(file=found.name) if found else None
+    reference = manifest.reference_variant or ("fp32" if "fp32" in names else (names[0] if names else None))
+    return manifest.model_copy(update={
+        "family": manifest.family or directory.name,
+        "task": manifest.task or ("image-classification" if dataset else "latency"),
+        "dataset": dataset, "reference_variant": reference, "variants": variants,
+    })
+
+
+def single_model(path: Path) -> FamilyManifest:
+    """A lone .tflite: its own family (named after the file), one variant, no dataset unless its
+    folder's manifest lists the file (then that family's variant, with its dataset and accuracy)."""
+    listed = path.parent / MANIFEST
+    if listed.is_file():
+        family = complete(_read(listed), path.parent)
+        chosen = [v for v in family.variants or () if v.file_name == path.name]
+        if chosen:
+            reference = family.reference_variant if family.variant(family.reference_variant or "") else None
+            return family.model_copy(update={"variants": chosen,
+                                             "reference_variant": reference or chosen[0].variant_name})
+    return FamilyManifest(family=path.stem, task="latency", reference_variant=path.stem,
+                          variants=[VariantInfo(name=path.stem, file=path.name)])

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+import os
+import stat
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,10 @@ _DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "b
            7: "int16", 9: "int8", 10: "float64"}
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "bool": 1,
                 "int16": 2, "int8": 1, "float64": 8}
+
+# A flatbuffer cannot exceed 2 GiB; the largest edge models are a few hundred MB. Reading stops
+# at 1 GiB so a wrong path (a disk image, a core dump) fails at once instead of filling memory.
+MAX_MODEL_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,12 @@ def _schema():
 
 def read_model(path: Path) -> TfliteModel:
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block, /dev/zero never end
+            raise ModelError(f"{path}: not a regular file (a directory, FIFO or device is never a model)")
+        if info.st_size > MAX_MODEL_BYTES:
+            raise ModelError(f"{path}: {info.st_size / 2**30:.1f} GiB is larger than the "
+                             f"{MAX_MODEL_BYTES >> 30} GiB a model may be (docs/operations.md)")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found") from None
@@ -86,12 +99,50 @@ def read_model(path: Path) -> TfliteModel:
         raise ModelError(f"{path}: cannot read model: {exc.strerror}") from None
     if len(data) < 8 or data[4:8] != _TFLITE_IDENTIFIER:
         raise ModelError(f"{path}: not a TFLite model (no 'TFL3' flatbuffer identifier)")
+    cached = _cached(path, data)
+    if cached is not None:
+        return cached
     try:
-        return _parse(path, data)
+        model = _parse(path, data)
     except ModelError:
         raise
     except Exception as exc:  # a truncated flatbuffer raises anything from struct to IndexError
         raise ModelError(f"{path}: corrupt TFLite model: {type(exc).__name__}: {exc}") from None
+    _store(model)
+    return model
+
+
+# Derived facts are cached by the file's sha256: a large model is parsed once, whatever its path.
+FACTS_VERSION = "v1"  # bump when what _parse derives changes
+
+
+def _facts_file(sha256: str) -> Path:
+    from harness.locations import cache_dir
+
+    return cache_dir() / "facts" / f"{sha256}-{FACTS_VERSION}.json"
+
+
+def _cached(path: Path, data: bytes) -> TfliteModel | None:
+    try:
+        facts = json.loads(_facts_file(hashlib.sha256(data).hexdigest()).read_text())
+        if set(facts) != {f.name for f in fields(TfliteModel)}:
+            return None  # written by a version that derived other facts: parse again
+        tensors = {k: tuple(TensorInfo(**{**t, "shape": tuple(t["shape"])}) for t in facts[k])
+                   for k in ("inputs", "outputs")}
+        return TfliteModel(**{**facts, **tensors, "path": str(path)})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # not cached yet, or from another version: parse
+
+
+def _store(model: TfliteModel) -> None:
+    file = _facts_file(model.sha256)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(model.to_dict()))
+        tmp.replace(file)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
 
 
 def _parse(path: Path, data: bytes) -> TfliteModel:
@@ -107,7 +158,7 @@ def _parse(path: Path, data: bytes) -> TfliteModel:
     macs = 0
     for op in graph.operators or []:
         code = model.operatorCodes[op.opcodeIndex]
-        name = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+        name = _op_name(code, op_names)
         operators[name] += 1
         macs += _op_macs(name, op, tensors)
     weight_dtypes: Counter[str] = Counter()
@@ -173,6 +224,18 @@ def planned_activation_bytes(graph: Any, tensors: list[Any], constant: set[int])
         placed.append((offset, offset + size[t], first[t], last[t]))
         high = max(high, offset + size[t])
     return high
+
+
+def _op_name(code: Any, op_names: dict[int, str]) -> str:
+    """BUILTIN name; a custom op by its own name ('CUSTOM:TFLite_Detection_PostProcess'); a
+    builtin code newer than this schema by its number, so no operator is ever anonymous."""
+    number = max(code.builtinCode, code.deprecatedBuiltinCode)
+    name = op_names.get(number)
+    if name == "CUSTOM" or (name is None and code.customCode):
+        custom = code.customCode
+        custom = bytes(custom).decode("utf-8", "replace") if isinstance(custom, (bytes, bytearray, list)) else custom
+        return f"CUSTOM:{custom or '?'}"
+    return name or f"BUILTIN_{number}"
 
 
 def _buffer_size(model: Any, tensor: Any) -> int:

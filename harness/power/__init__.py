@@ -5,7 +5,7 @@
     lpm01a:///dev/ttyACM0?voltage=3300&trigger=d7  STM32 LPM01A (PowerShield), ASCII protocol
     ina:///dev/ttyACM0?trigger=1                an INA219/INA226 bridge (firmware/ina-bridge)
     hwmon://CHIP[/CHANNEL]                      Linux hwmon sensors on the board (INA3221, PMIC)
-    rapl://[ZONE]                               Intel RAPL energy counters on this host
+    rapl://[ZONE]                               Intel RAPL energy counters of the measured machine
     sim://?current_ma=10&voltage=3.3            a simulated meter (harness.power.fakes)
 
 Implementations register with `@register(scheme)`; a module (and the vendor package it needs)
@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.errors import ConfigError
 from harness.power.base import MeterError, MeterUnavailable, PowerMeter, Samples
 from harness.registry import Registry
 
-__all__ = ["MeterError", "MeterUnavailable", "PowerMeter", "Samples", "open_meter", "register", "SCHEMES"]
+__all__ = ["MeterError", "MeterUnavailable", "PowerMeter", "Samples", "open_meter", "register", "SCHEMES",
+           "ON_THE_BOARD"]
 
 _REGISTRY: Registry[PowerMeter] = Registry("power meter", {
     "joulescope": "harness.power.joulescope_meter",
@@ -33,7 +35,23 @@ _REGISTRY: Registry[PowerMeter] = Registry("power meter", {
     "sim": "harness.power.fakes",
 })
 SCHEMES = _REGISTRY.schemes
+# Meters that read counters in the measured machine's own /sys: on a board, through its command
+# transport (the orchestration passes `run`), so the board must be one that runs commands.
+ON_THE_BOARD = ("hwmon", "rapl")
 register = _REGISTRY.register
+
+
+def check_url(url: str) -> None:
+    """The settings a meter URL asks for, checked without touching the meter (at profile load):
+    a meter module may define `check_url(url)`, raising ConfigError for what its device refuses."""
+    import importlib
+
+    module = _REGISTRY.modules.get(urlsplit(url).scheme)
+    if module is None:
+        return
+    check = getattr(importlib.import_module(module), "check_url", None)
+    if check is not None:
+        check(url)
 
 
 def open_meter(url: str, **options: Any) -> PowerMeter:

@@ -75,9 +75,16 @@ class HwmonMeter(PowerMeter):
     def start(self, deadline: Deadline) -> None:
         self._rows: list[tuple[float, float, float]] = []
         self._half_trip = 0.0
+        self._sample()  # a reading before start() returns: the recording covers what follows it
         self.recorder.start()
 
     def _poll(self) -> int:
+        took = self._sample()
+        time.sleep(max(0.0, self.interval - took))
+        return 1
+
+    def _sample(self) -> float:
+        """One reading appended; returns how long it took."""
         before = time.monotonic()
         values = [float(v) for v in self.reader.read(self.files)]
         after = time.monotonic()
@@ -88,11 +95,11 @@ class HwmonMeter(PowerMeter):
             current = values[0] / 1e6 / volts if volts else 0.0
         self._rows.append(((before + after) / 2, current, volts))
         self._half_trip = max(self._half_trip, (after - before) / 2)
-        time.sleep(max(0.0, self.interval - (after - before)))
-        return 1
+        return after - before
 
     def stop(self, deadline: Deadline) -> Samples:
         self.recorder.stop(deadline)
+        self._sample()  # a reading after stop() began: the recording covers up to it, however late the poller ran
         if len(self._rows) < 2:
             raise MeterError(f"meter failed: {self.url}: fewer than two readings")
         data = np.asarray(self._rows)
@@ -100,4 +107,4 @@ class HwmonMeter(PowerMeter):
                        anchor_error_s=self._half_trip)
 
     def close(self) -> None:
-        pass
+        self.reader.close()

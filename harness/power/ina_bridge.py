@@ -1,4 +1,4 @@
-"""ina:///dev/ttyACM0?period_us=1000&trigger=1 — an INA219/INA226 read by firmware/ina-bridge.
+"""ina:///dev/ttyACM0?period_us=2200&trigger=1 — an INA219/INA226 read by firmware/ina-bridge.
 
 The bridge's text protocol (docs/power.md), one line each way, 115200 baud:
     host:   INFO | START <period_us> | STOP
@@ -23,6 +23,33 @@ from harness.power.serial_lines import SerialLines
 
 WRAP_US = 2**32
 STALL_S = 2.0
+# One fresh reading per shunt + bus conversion pair as firmware/ina-bridge configures the chip:
+# INA226 0x4127 (2 x 1.1 ms), INA219 0x399F (2 x 532 us, 12 bit). Sampling faster repeats readings.
+CONVERSION_US = {"INA226": 2200, "INA219": 1064}
+DEFAULT_PERIOD_US = 2200
+
+
+def check_url(url: str) -> tuple[str, int, str | None]:
+    """(port, period_us, chip or None) of a URL the bridge's chip can follow."""
+    _, path, options = url_options(url)
+    if not path:
+        raise ConfigError(f"{url}: give the bridge's serial port, e.g. ina:///dev/ttyACM0")
+    period_us = int(number(options, "period_us", DEFAULT_PERIOD_US, url))
+    chip = options.get("chip", "").upper() or None
+    if chip is not None and chip not in CONVERSION_US:
+        raise ConfigError(f"{url}: chip={options['chip']!r}: use {' or '.join(c.lower() for c in CONVERSION_US)}")
+    _check_period(url, period_us, chip)
+    return path, period_us, chip
+
+
+def _check_period(url: str, period_us: int, chip: str | None) -> None:
+    chips = [chip] if chip else list(CONVERSION_US)
+    needed = min(CONVERSION_US[c] for c in chips)  # chip not known yet: the faster chip's bound
+    if period_us < needed:
+        need = ", ".join(f"{c} {CONVERSION_US[c]} us" for c in chips)
+        raise ConfigError(f"{url}: period_us={period_us} is shorter than one conversion of the bridge's "
+                          f"shunt and bus readings ({need}, firmware/ina-bridge): readings would repeat; "
+                          f"use period_us={CONVERSION_US[chip] if chip else DEFAULT_PERIOD_US} or more")
 
 
 @register("ina")
@@ -31,12 +58,8 @@ class InaBridgeMeter(PowerMeter):
 
     def __init__(self, url: str, **_options: object) -> None:
         self.url = url
-        _, path, options = url_options(url)
-        if not path:
-            raise ConfigError(f"{url}: give the bridge's serial port, e.g. ina:///dev/ttyACM0")
-        self.period_us = int(number(options, "period_us", 1000, url))
-        if self.period_us < 100:
-            raise ConfigError(f"{url}: period_us must be >= 100 (an INA226 converts in 140 us)")
+        path, self.period_us, self.chip = check_url(url)
+        _, _, options = url_options(url)
         self.trigger = trigger_flag(options, True, url)
         self.lines = SerialLines(url, path, int(number(options, "baud", 115200, url)), self._on_line)
         self._lock = threading.Lock()
@@ -79,7 +102,10 @@ class InaBridgeMeter(PowerMeter):
         self.lines.open()
         try:
             self.info = self._command("INFO", "# ina-bridge", deadline.sub(2.0))
-        except MeterError:
+            words = self.info.split()
+            if len(words) > 3 and words[3] in CONVERSION_US:  # the chip the bridge found
+                _check_period(self.url, self.period_us, words[3])
+        except (MeterError, ConfigError):
             self.lines.close()
             raise
 

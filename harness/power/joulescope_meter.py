@@ -1,4 +1,7 @@
-"""joulescope://[SERIAL]?freq=1000&trigger=gpi0 — Joulescope JS110/JS220 (`joulescope` package).
+"""joulescope://[SERIAL]?freq=1000&trigger=gpi0&io_voltage=3.3V — Joulescope JS110/JS220.
+
+`io_voltage` is the logic level of the GPI inputs (the DUT's, for the trigger); `freq` one of
+the sampling rates the instrument offers. Both are checked when the profile loads.
 
 Streams current and voltage through the v1 API (scan, parameter_set, start, stream_buffer,
 stop), as MLPerf Tiny's runner does. With trigger=gpi0 the firmware's timestamp pin goes to
@@ -15,11 +18,32 @@ from typing import Any
 import numpy as np
 
 from harness.deadline import Deadline
+from harness.errors import ConfigError
 from harness.power import register, vendor_module
 from harness.power.base import MeterError, PowerMeter, Recorder, Samples, number, trigger_flag, url_options
 
 POLL_S = 0.01
 STALL_S = 2.0
+# The joulescope package's v1 parameters (joulescope.parameters_v1): what the instrument accepts.
+IO_VOLTAGES = ("1.8V", "2.1V", "2.5V", "2.7V", "3.0V", "3.3V", "3.6V", "5.0V")
+FREQUENCIES = (2_000_000, 1_000_000, 500_000, 200_000, 100_000, 50_000, 20_000, 10_000, 5_000, 2_000,
+               1_000, 500, 200, 100, 50, 20, 10)
+
+
+def check_url(url: str) -> tuple[str, float, str | None]:
+    """(serial, freq, io_voltage or None) of a URL the instrument accepts."""
+    serial, _, options = url_options(url)
+    freq = number(options, "freq", 1000, url)
+    if freq not in FREQUENCIES:
+        raise ConfigError(f"{url}: freq={options['freq']}: a Joulescope samples at one of "
+                          f"{', '.join(str(f) for f in FREQUENCIES)} Hz")
+    io_voltage = options.get("io_voltage")
+    if io_voltage is not None:
+        io_voltage = io_voltage.upper().replace(" ", "")
+        io_voltage = io_voltage if io_voltage.endswith("V") else f"{io_voltage}V"
+        if io_voltage not in IO_VOLTAGES:
+            raise ConfigError(f"{url}: io_voltage={options['io_voltage']!r}: use one of {', '.join(IO_VOLTAGES)}")
+    return serial, freq, io_voltage
 
 
 @register("joulescope")
@@ -28,8 +52,8 @@ class JoulescopeMeter(PowerMeter):
 
     def __init__(self, url: str, api: Any = None, **_options: object) -> None:
         self.url = url
-        self.serial, _, options = url_options(url)
-        self.freq = number(options, "freq", 1000, url)
+        self.serial, self.freq, self.io_voltage = check_url(url)
+        _, _, options = url_options(url)
         self.trigger = trigger_flag(options, True, url)
         self._api = api or vendor_module("joulescope")  # a missing package fails before the run
         self.device: Any = None
@@ -45,7 +69,8 @@ class JoulescopeMeter(PowerMeter):
             self.device.open()
             for name, value in (("sensor_power", "on"), ("source", "raw"), ("i_range", "auto"),
                                 ("sampling_frequency", int(self.freq)),
-                                ("current_lsb", "gpi0" if self.trigger else "normal")):
+                                ("current_lsb", "gpi0" if self.trigger else "normal"),
+                *([("io_voltage", self.io_voltage)] if self.io_voltage else [])):
                 self.device.parameter_set(name, value)
         except MeterError:
             raise

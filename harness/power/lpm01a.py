@@ -31,6 +31,7 @@ _SAMPLE = re.compile(r"^(\d{4})([+-]\d{2})$")
 _STAMP = re.compile(r"^TimeStamp:\s*(\d+)s\s*(\d+)ms")
 _EVENT = re.compile(r"^event \d+ (ris|fal)")
 STALL_S = 2.0
+MAX_CONTINUOUS_HZ = 5e3  # ASCII output with acqtime 0 (UM2269)
 
 
 def parse_current(text: str) -> float | None:
@@ -39,21 +40,32 @@ def parse_current(text: str) -> float | None:
     return float(f"{match.group(1)}e{match.group(2)}") if match else None
 
 
+def check_url(url: str) -> tuple[str, float, float]:
+    """(port, voltage V, freq text) of a URL the LPM01A accepts. It records continuously
+    (acqtime 0), which UM2269 allows in ASCII mode up to 5 kHz: at 10 kHz ASCII captures
+    last at most 1 s, shorter than a measurement window."""
+    _, path, options = url_options(url)
+    if not path:
+        raise ConfigError(f"{url}: give the serial port, e.g. lpm01a:///dev/ttyACM0")
+    voltage_v = number(options, "voltage", 3300, url) / 1000.0
+    if not 1.8 <= voltage_v <= 3.3:
+        raise ConfigError(f"{url}: voltage must be 1800-3300 mV, got {voltage_v * 1000:g}")
+    freq_text = options.get("freq", "1k")
+    if freq_text not in FREQUENCIES or FREQUENCIES[freq_text] > MAX_CONTINUOUS_HZ:
+        raise ConfigError(f"{url}: freq {freq_text!r}: the LPM01A records continuously in ASCII mode "
+                          f"(acqtime 0) at 1..5k Hz only; at 10k its ASCII captures last at most 1 s "
+                          f"(UM2269); use one of {', '.join(f for f, hz in FREQUENCIES.items() if hz <= MAX_CONTINUOUS_HZ)}")
+    return path, voltage_v, freq_text
+
+
 @register("lpm01a")
 class Lpm01aMeter(PowerMeter):
     supports_trigger = True
 
     def __init__(self, url: str, **_options: object) -> None:
         self.url = url
-        _, path, options = url_options(url)
-        if not path:
-            raise ConfigError(f"{url}: give the serial port, e.g. lpm01a:///dev/ttyACM0")
-        self.voltage_v = number(options, "voltage", 3300, url) / 1000.0
-        if not 1.8 <= self.voltage_v <= 3.3:
-            raise ConfigError(f"{url}: voltage must be 1800-3300 mV, got {self.voltage_v * 1000:g}")
-        self.freq_text = options.get("freq", "1k")
-        if self.freq_text not in FREQUENCIES or FREQUENCIES[self.freq_text] > 1e4:
-            raise ConfigError(f"{url}: freq {self.freq_text!r}: ASCII output allows 1..10k Hz")
+        path, self.voltage_v, self.freq_text = check_url(url)
+        _, _, options = url_options(url)
         self.freq = FREQUENCIES[self.freq_text]
         self.trigger = trigger_flag(options, True, url)
         self.lines = SerialLines(url, path, int(number(options, "baud", 3686400, url)), self._on_line)

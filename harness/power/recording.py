@@ -6,8 +6,10 @@
 
 Per case the Measurement's `power` holds the store's power columns:
     measured      energy_uj (median over windows), avg/peak/idle power, battery %/h and life
-    not measured  no meter, or none on this machine (NULLs, never 0)
-    estimated     no meter, an opt-in `power.estimate` (rated power or TOPS/W) x p50 latency
+    not measured  no meter, or the profile's meter is unavailable (NULLs, never 0; the reason is
+                  kept, even when an estimate is configured)
+    estimated     no meter in the profile, an opt-in `power.estimate` (rated power or TOPS/W)
+                  x p50 latency
     meter failed  the meter failed (power_detail.error says how); latency and accuracy kept
 """
 
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 
 from harness.deadline import Deadline
 from harness.errors import InfrastructureError
-from harness.power import MeterError, MeterUnavailable, PowerMeter, Samples, energy, open_meter
+from harness.power import ON_THE_BOARD, MeterError, MeterUnavailable, PowerMeter, Samples, energy, open_meter
 from harness.power.battery import battery_columns
 from harness.profiles import DeviceProfile
 from harness.runners.base import Job, Measurement, Runner
@@ -28,6 +30,9 @@ from harness.runners.base import Job, Measurement, Runner
 OPEN_TIMEOUT_S = 10.0
 METER_TIMEOUT_S = 5.0
 IDLE_MAX_S = 5.0
+# A counter read on a board is one SSH command: on a busy controller or board it can take
+# seconds, and a meter that gives up then reports "meter failed" for a board that is fine.
+BOARD_COMMAND_TIMEOUT_S = 30.0
 
 
 class MeteredRunner(Runner):
@@ -112,8 +117,10 @@ def build_meter(device: DeviceProfile) -> PowerMeter | None:
 
 
 def _meter_options(device: DeviceProfile, url: str) -> dict[str, Any]:
-    """Sensors read on the board itself (hwmon) go through a second connection to it."""
-    if urlsplit(url).scheme != "hwmon" or str(device.transport).startswith("local:"):
+    """Counters read on the measured machine itself (hwmon, RAPL) go through a second connection
+    to the board: never the controller's own /sys (the profile refuses a board that cannot run
+    commands)."""
+    if urlsplit(url).scheme not in ON_THE_BOARD or str(device.transport).startswith("local:"):
         return {}
     return {"run": _BoardCommands(device)}
 
@@ -130,12 +137,17 @@ class _BoardCommands:
 
         if self.transport is None:
             self.transport = open_transport(self.device.transport, **transport_options(self.device))
-            self.transport.open(Deadline(OPEN_TIMEOUT_S))
-        done = self.transport.run(argv, deadline=Deadline(METER_TIMEOUT_S))
+            self.transport.open(Deadline(BOARD_COMMAND_TIMEOUT_S))
+        done = self.transport.run(argv, deadline=Deadline(BOARD_COMMAND_TIMEOUT_S))
         if done.returncode != 0:
             raise InfrastructureError(f"{argv[0]} exited with {done.returncode}: "
                                       f"{done.stderr.decode(errors='replace').strip()[:200]}")
         return done.stdout
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
 
 
 def measured_columns(device: DeviceProfile, meter: PowerMeter, samples: Samples,
@@ -175,7 +187,14 @@ def measured_columns(device: DeviceProfile, meter: PowerMeter, samples: Samples,
 
 
 def unmetered(device: DeviceProfile, measured: Measurement, why: str | None) -> dict[str, Any]:
-    """No meter (or none here): 'not measured', or the profile's opt-in estimate, flagged."""
+    """No meter: 'not measured', or the profile's opt-in estimate, flagged. A meter the profile
+    names but that is unavailable stays 'not measured' with its reason: an estimate would hide
+    that the lab's meter is missing."""
+    if device.power.meter is not None:
+        detail = {"meter": device.power.meter, "reason": why or "meter unavailable"}
+        if device.power.estimate is not None:
+            detail["estimate"] = "not used: the profile names a meter, and it was unavailable"
+        return {"power_status": "not measured", "power_detail": detail}
     estimate = device.power.estimate
     watts = None
     if estimate is not None and estimate.rated_power is not None:
@@ -184,8 +203,7 @@ def unmetered(device: DeviceProfile, measured: Measurement, why: str | None) -> 
         watts = device.compute_tops / estimate.tops_per_watt
         how = f"{device.compute_tops:g} TOPS / {estimate.tops_per_watt:g} TOPS/W (full-load power)"
     if watts is None:
-        reason = why or ("no power.meter in the profile" if device.power.meter is None else "meter unavailable")
-        return {"power_status": "not measured", "power_detail": {"reason": reason}}
+        return {"power_status": "not measured", "power_detail": {"reason": "no power.meter in the profile"}}
     detail = {"method": f"estimate: {how} x p50 latency; never ranked with measured energy"}
     columns = {"power_status": "estimated", "energy_uj": watts * measured.latency_us["p50"],
                "avg_power_mw": watts * 1e3}

@@ -54,6 +54,12 @@ class SysfsReader:
             raise MeterError(f"meter failed: {self.url}: read {len(lines)} values from {len(paths)} files")
         return [line.strip() for line in lines]
 
+    def close(self) -> None:
+        """Let go of the board connection the command runner holds, if it holds one."""
+        close = getattr(self.run, "close", None)
+        if close is not None:
+            close()
+
     def _remote(self, argv: list[str]) -> str:
         try:
             return self.run(argv).decode(errors="replace")

@@ -130,29 +130,74 @@ def ranking_bars(entries: Sequence[tuple[str, float, float | None, float | None]
 def pareto(points: Sequence[tuple[str, str, float, float]], title: str, x_label: str,
            y_label: str) -> Markup:
     """Scatter of (series, label, x, y) with x lower-better (log scale) and y higher-better;
-    the dashed line joins the Pareto-optimal points."""
+    every point labelled where its label fits without overlapping another (else its tooltip
+    carries it); the dashed line joins the Pareto-optimal points; a legend of the series."""
+    series = sorted({p[0] for p in points})
+    legend_rows = math.ceil((len(series) + 1) / 4)
     width, height, left, bottom = 720, 360, 64, 300
-    svg = Svg(width, height + 20 + 16 * math.ceil(len({p[0] for p in points}) / 4), title)
+    svg = Svg(width, height + 20 + 16 * legend_rows, title)
     svg.text(left, 18, title, 13, weight="bold")
     if not points:
         svg.text(left, 60, "no result has both figures", 11, fill="#57606a")
         return svg.render()
     xs, ys = [p[2] for p in points], [p[3] for p in points]
     x = Scale(min(xs) / 1.5, max(xs) * 1.5, left, width - 20, log=True)
-    y = Scale(max(0.0, min(ys) - 0.05), min(1.0, max(ys) + 0.02) if max(ys) <= 1 else max(ys) * 1.05, bottom, 30)
+    y = Scale(min(ys) - 0.05 * max(abs(min(ys)), 1e-9), max(ys) + 0.02 * max(abs(max(ys)), 1e-9), bottom, 30)
     _y_axis(svg, y, left, width - 20, y_label)
     _x_axis(svg, x, bottom, x_label)
-    series = sorted({p[0] for p in points})
-    for name, label, px, py in points:
-        color = PALETTE[series.index(name) % len(PALETTE)]
-        svg.circle(x(px), y(py), color, f"{name} {label}: {px:.4g}, {py:.4f}")
     front = pareto_front([(p[2], p[3]) for p in points])
     svg.polyline([(x(a), y(b)) for a, b in front], "#24292f", "5 3")
+    placed = [(x(px), y(py)) for _, _, px, py in points]
+    for (name, label, px, py), (cx, cy) in zip(points, placed):
+        svg.circle(cx, cy, PALETTE[series.index(name) % len(PALETTE)], f"{name} {label}: {px:.3g}, {py:.3g}")
+    labels = place_labels([(cx, cy, label) for (cx, cy), (_, label, _, _) in zip(placed, points)],
+                          (left, 26, width - 16, bottom))
+    for spot in labels:
+        if spot is not None:
+            svg.text(spot[0], spot[1], spot[3], 9, spot[2], "#24292f")
     for i, name in enumerate(series):
         lx, ly = left + (i % 4) * 165, height + 10 + (i // 4) * 16
         svg.rect(lx, ly - 8, 9, 9, PALETTE[i % len(PALETTE)])
         svg.text(lx + 13, ly, name[:24], 10)
+    i = len(series)
+    lx, ly = left + (i % 4) * 165, height + 10 + (i // 4) * 16
+    svg.line(lx, ly - 4, lx + 22, ly - 4, "#24292f", 1.6, "5 3")
+    svg.text(lx + 27, ly, "Pareto front", 10)
     return svg.render()
+
+
+def place_labels(points: Sequence[tuple[float, float, str]], area: tuple[float, float, float, float],
+                 size: int = 9) -> list[tuple[float, float, str, str] | None]:
+    """Greedy collision-avoiding placement: each label (x, y, anchor, text) goes to the first of
+    eight spots around its point that stays in `area` (x0, y0, x1, y1) and overlaps neither a
+    point nor a label already placed; None when none fits (the point's tooltip still names it)."""
+    char_w, h = size * 0.58, size + 2
+    taken = [(px - 4, py - 4, px + 4, py + 4) for px, py, _ in points]
+    spots = ((6, 3, "start"), (-6, 3, "end"), (0, -7, "middle"), (0, 13, "middle"),
+             (6, -6, "start"), (6, 12, "start"), (-6, -6, "end"), (-6, 12, "end"))
+    out: list[tuple[float, float, str, str] | None] = []
+    for px, py, text in points:
+        w, chosen = len(text) * char_w, None
+        for dx, dy, anchor in spots:
+            tx, ty = px + dx, py + dy
+            x0 = tx if anchor == "start" else tx - w if anchor == "end" else tx - w / 2
+            box = (x0, ty - h + 2, x0 + w, ty + 2)
+            if (box[0] >= area[0] and box[2] <= area[2] and box[1] >= area[1] and box[3] <= area[3]
+                    and not any(_overlap(box, t) for t in taken)):
+                chosen = (tx, ty, anchor, text)
+                taken.append(box)
+                break
+        out.append(chosen)
+    return out
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def figure(chart: Markup, caption: str) -> Markup:
+    """A chart with the caption that says what its marks and lines mean."""
+    return Markup('<figure class="chart">{}<figcaption>{}</figcaption></figure>').format(chart, caption)
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -220,4 +265,44 @@ def trend(series: dict[str, list[tuple[str, float]]], title: str, y_label: str) 
         lx, ly = left + (i % 4) * 165, height - 14 + (i // 4) * 16
         svg.rect(lx, ly - 8, 9, 9, color)
         svg.text(lx + 13, ly, name[:24], 10)
+    return svg.render()
+
+
+def histogram(samples_ms: Sequence[float], title: str, bins: int = 40) -> Markup:
+    """Histogram of latency samples (ms) with p50, p90 and p99 marked by labelled lines. The
+    x range ends at the 99.9th percentile (at most 3x p99) so one outlier cannot squash the bars; how many
+    samples lie beyond is written on the chart. A range wider than 10x gets a log axis (and
+    log-spaced bins): a tail of scheduler hiccups would otherwise hide the body."""
+    import numpy as np
+
+    from harness.report.numbers import duration_ms
+
+    width, height, left, bottom = 560, 190, 48, 150
+    svg = Svg(width, height, title)
+    svg.text(left, 14, title, 11, weight="bold")
+    values = np.asarray(samples_ms, dtype=float)
+    if values.size < 2:
+        svg.text(left, 60, "no latency samples stored", 11, fill="#57606a")
+        return svg.render()
+    p50, p90, p99, p999 = (float(v) for v in np.quantile(values, [0.5, 0.9, 0.99, 0.999]))
+    lo = float(values.min())
+    hi = min(p999, 3 * p99) if min(p999, 3 * p99) > lo else lo + 1e-6  # the body, not the hiccups
+    log = lo > 0 and hi / lo > 10
+    edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+    counts, edges = np.histogram(values[values <= hi], bins=edges)
+    x = Scale(lo, hi, left, width - 16, log=log)
+    y = Scale(0, float(counts.max()) * 1.15, bottom, 24)
+    bars = [f'<rect x="{x(a) + 0.5:.1f}" y="{y(count):.1f}" width="{max(x(b) - x(a) - 1, 0.8):.1f}" '
+            f'height="{bottom - y(count):.1f}" fill="#9ecae1"/>'
+            for count, a, b in zip(counts.tolist(), edges[:-1].tolist(), edges[1:].tolist()) if count]
+    svg.add("".join(bars))  # numbers only: nothing to escape
+    for name, value, color in (("p50", p50, "#1f5f99"), ("p90", p90, "#d9822b"), ("p99", p99, "#b8293d")):
+        if value <= hi:
+            svg.line(x(value), 22, x(value), bottom, color, 1.5, "" if name == "p50" else "4 2")
+        svg.text(min(x(min(value, hi)) + 3, width - 60), 30 + 11 * ("p50", "p90", "p99").index(name),
+                 f"{name} {duration_ms(value)}", 9, fill=color)
+    _x_axis(svg, x, bottom, "latency (ms, log scale)" if log else "latency (ms)")
+    beyond = int((values > hi).sum())
+    svg.text(width - 16, 14, f"n = {values.size:,}" + (f"; {beyond} above {duration_ms(hi)} not drawn" if beyond else ""),
+             9, "end", "#57606a")
     return svg.render()

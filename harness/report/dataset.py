@@ -41,14 +41,18 @@ def latest_ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def latency_sets(store: st.Store, rows: list[dict[str, Any]]) -> dict[Key, np.ndarray]:
-    """The stored latency samples (µs) of each chosen row, read in one query per 500 rows."""
+    """The stored latency samples (µs) of each chosen row."""
     by_id = {r["id"]: (r["device"], r["family"], r["variant"]) for r in rows}
-    found: dict[Key, np.ndarray] = {}
-    ids = sorted(by_id)
+    return {by_id[i]: v for i, v in samples_by_id(store, sorted(by_id)).items()}
+
+
+def samples_by_id(store: st.Store, ids: list[int]) -> dict[int, np.ndarray]:
+    """The stored latency samples (µs) of these results, read in one query per 500."""
+    found: dict[int, np.ndarray] = {}
     for i in range(0, len(ids), 500):
         query = sa.select(st.latency_samples).where(st.latency_samples.c.result_id.in_(ids[i:i + 500]))
         for r in _read(store, query):
-            found[by_id[r["result_id"]]] = np.frombuffer(r["samples_us"], dtype="<f8")
+            found[r["result_id"]] = np.frombuffer(r["samples_us"], dtype="<f8")
     return found
 
 

@@ -7,6 +7,7 @@
     reference: rpi5
     weights: {delay: 2, power: 1, precision: 1, volume: 1}
     thresholds: {latency_ms: 200, memory_fraction: 0.6, battery_pct_per_hour: 5}
+    timezone: Europe/Berlin                         # the lab's; a leaderboard night is a date there
 """
 
 from __future__ import annotations
@@ -75,6 +76,18 @@ class ReportDefinition(StrictModel):
     weights: Weights = Weights()
     thresholds: Thresholds = SEED_THRESHOLDS
     bootstrap: Bootstrap = Bootstrap()
+    timezone: str = "UTC"  # the lab's IANA time zone: the leaderboard's nights are calendar dates there
+
+    @pydantic.field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin or UTC") from None
+        return name
 
     @pydantic.model_validator(mode="after")
     def _reference_listed(self) -> "ReportDefinition":

@@ -2,29 +2,44 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
+import numpy as np
+import markupsafe
 
 from harness import memory
 from harness import profiles as profile_mod
 from harness.errors import ConfigError, HarnessError
+from harness.report import dataset, numbers
+from harness.masking import mask
 from harness.store import Store
 from harness.units import human_bytes
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+@functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
+    """One environment per process: templates compile once (the dashboard renders ~100 pages)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,  # device and model names come from files anyone may edit
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
+        finalize=_masked,  # every value a page shows passes through the one masking function
     )
     env.filters.update(bytes=human_bytes, ms=_ms, num=_num, pct=_pct, ratio=_ratio, memory=memory.label)
+    env.filters.update(numbers.FILTERS)  # by quantity (harness/report/numbers.py)
     return env
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, markupsafe.Markup):  # already-safe HTML (a chart's SVG) stays safe
+        return markupsafe.Markup(mask(str(value)))
+    return mask(value) if isinstance(value, str) else value
 
 
 def _ms(us: float | None) -> str:
@@ -55,24 +70,48 @@ def write_atomically(path: Path, text: str) -> Path:
     return path
 
 
-def render_run_report(store: Store, run_id: str, out_dir: Path, profiles_dir: Path | None = None) -> Path:
-    context = run_context(store, run_id, profiles_dir)
+Equipment = Callable[[str, "Path | None"], dict[str, Any]]
+
+
+def render_run_report(store: Store, run_id: str, out_dir: Path, profiles_dir: Path | None = None,
+                      equipment: Equipment | None = None) -> Path:
+    """equipment: how a device's profile is read (the dashboard passes a memoized one)."""
+    context = run_context(store, run_id, profiles_dir, equipment or _equipment)
     html = environment().get_template("run.html.j2").render(**context)
     return write_atomically(out_dir / "report.html", html)
 
 
-def run_context(store: Store, run_id: str, profiles_dir: Path | None) -> dict[str, Any]:
+def run_context(store: Store, run_id: str, profiles_dir: Path | None,
+                equipment: Equipment | None = None) -> dict[str, Any]:
+    from harness.report import charts
+
     run = store.run(run_id)
     rows = store.results(run_id)
     devices = sorted({r["device"] for r in rows} | set(run.get("devices") or []))
+    by_device = {d: [r for r in rows if r["device"] == d] for d in devices}
+    samples = dataset.samples_by_id(store, [r["id"] for r in rows if r["status"] == "ok" and r["latency_n"]])
     return {
         "run": run,
         "environments": store.environments(run_id),
-        "equipment": [_equipment(name, profiles_dir) for name in devices],
-        "by_device": {d: [r for r in rows if r["device"] == d] for d in devices},
+        "equipment": [(equipment or _equipment)(name, profiles_dir) for name in devices],
+        "by_device": by_device,
+        "power_notes": {d: power_note([r for r in rs if r["status"] == "ok"]) for d, rs in by_device.items()},
+        "charts": {r["id"]: charts.histogram(samples.get(r["id"], np.empty(0)) / 1000,
+                                             f"{r['device']} {r['family']}/{r['variant']}: latency distribution")
+                   for r in rows if r["status"] == "ok" and r["latency_n"]},
         "compression": compression_table(rows),
         "thresholds": [r for r in rows if r["thresholds"]],
     }
+
+
+def power_note(rows: list[dict[str, Any]]) -> str | None:
+    """When no result of a device has energy: 'not measured' once, with its reason(s), instead
+    of a column saying it on every row. None when any row has a figure."""
+    if not rows or any(r.get("energy_uj") is not None for r in rows):
+        return None
+    reasons = sorted({str((r.get("power_detail") or {}).get("error") or (r.get("power_detail") or {}).get("reason")
+                          or "no power meter in the device profile") for r in rows})
+    return f"{rows[0]['power_status']} — {'; '.join(reasons)}"
 
 
 def _equipment(name: str, profiles_dir: Path | None) -> dict[str, Any]:

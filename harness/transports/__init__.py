@@ -20,7 +20,7 @@ from harness.registry import Registry
 from harness.transports.base import CommandResult, CommandTransport, StreamTransport, Transport
 
 __all__ = ["CommandResult", "CommandTransport", "StreamTransport", "Transport", "open_transport", "register",
-           "SCHEMES"]
+           "SCHEMES", "runs_commands"]
 
 _REGISTRY: Registry[Transport] = Registry("transport", {
     "local": "harness.transports.local",
@@ -37,3 +37,15 @@ SCHEMES = _REGISTRY.schemes
 def open_transport(url: str, **options: Any) -> Transport:
     """The transport for `url`, not yet connected (call `.open(deadline)`)."""
     return _REGISTRY.create(url, **options)
+
+
+def runs_commands(url: str) -> bool:
+    """Whether `url` reaches a machine that runs commands (a CommandTransport), without opening it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "qemu":
+        from harness.transports.qemu import MACHINES
+
+        return MACHINES.get(parts.netloc, ("",))[0].endswith("qemu_linux")
+    return parts.scheme in ("local", "ssh")

@@ -24,13 +24,16 @@ from urllib.parse import urlsplit
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
 from harness.firmware_image import write_partition_image
+from harness.locations import SOURCE_ROOT, cache_dir, shipped
 from harness.transports.base import StreamTransport
 from harness.transports.qmp import QmpClient
 from harness.transports.serial import SerialTransport
 
-REPO = Path(__file__).resolve().parents[2]
-PORT_DIR = REPO / "firmware" / "ports" / "qemu-mps2"
-DEFAULT_ELF = REPO / "firmware" / "build" / "qemu-mps2" / "edge-harness-fw.elf"
+FIRMWARE = shipped("firmware")  # sources: the checkout's firmware/, or the wheel's package data
+PORT_DIR = FIRMWARE / "ports" / "qemu-mps2"
+# Built beside the sources in a checkout; in the user's cache for an installed package.
+BUILD_DIR = FIRMWARE / "build" if FIRMWARE.parent == SOURCE_ROOT else cache_dir() / "firmware"
+DEFAULT_ELF = BUILD_DIR / "qemu-mps2" / "edge-harness-fw.elf"
 PSRAM = 0x21000000
 TOOLCHAIN_HINT = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi (tools/system-packages.txt)"
 
@@ -46,13 +49,27 @@ def build_firmware(elf: Path = DEFAULT_ELF, timeout: float = 300.0) -> Path:
             return elf
         raise ConfigError(f"{elf} is missing and cannot be built: no arm-none-eabi-gcc/make; {TOOLCHAIN_HINT}")
     try:
-        done = subprocess.run(["make", "-C", str(PORT_DIR)], capture_output=True, timeout=timeout)
+        done = subprocess.run(["make", "-C", str(PORT_DIR), f"OUT={elf.parent}"], capture_output=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         raise InfrastructureError(f"building {elf} took more than {timeout:g} s") from None
     if done.returncode != 0 or not elf.is_file():
         tail = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
         raise ConfigError(f"building the firmware failed ({TOOLCHAIN_HINT}?): {' | '.join(tail)}")
     return elf
+
+
+def firmware_image(image: str | None) -> Path:
+    """A profile's qemu.image: absolute, or relative to the source tree; the conventional
+    firmware/build/... path (and no image) is the firmware built on first use."""
+    if not image:
+        return DEFAULT_ELF
+    path = Path(image).expanduser()
+    if path.is_absolute():
+        return path
+    if path.parts[:2] == ("firmware", "build"):
+        return BUILD_DIR.joinpath(*path.parts[2:])
+    return SOURCE_ROOT / path
 
 
 def _free_port() -> int:
@@ -71,7 +88,7 @@ class QemuMcuTransport(StreamTransport):
         self.machine = urlsplit(url).netloc
         options = qemu or {}
         image = options.get("image")
-        self.elf = (REPO / image) if image and not Path(image).is_absolute() else Path(image or DEFAULT_ELF)
+        self.elf = firmware_image(image)
         self.icount_shift = int(options.get("icount_shift") or 3)
         self.pace = bool(options.get("pace"))
         self.boot_timeout = float(options.get("boot_timeout") or 60.0)

@@ -13,6 +13,7 @@ until the caller's deadline.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -29,6 +30,14 @@ from harness.transports.base import StreamTransport
 DEFAULT_BAUD = 115200
 BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)
 POLL_S = 0.2  # longest single blocking read, so a vanished port is noticed quickly
+APPEAR_S = 5.0  # how long open() waits for a port path that does not exist (yet): USB re-enumeration
+
+
+def existing_ports() -> str:
+    from serial.tools import list_ports
+
+    ports = sorted(p.device for p in list_ports.comports())
+    return f"ports here: {', '.join(ports)}" if ports else "no serial ports here"
 
 
 def _split(url: str) -> tuple[str, int]:
@@ -64,7 +73,20 @@ class SerialTransport(StreamTransport):
 
     # ------------------------------------------------------------ connection
 
+    def check_present(self) -> None:
+        """A local port that does not exist is a typo or an unplugged board: say so at once, with
+        the ports that do exist (a run checks this before it writes anything)."""
+        if urlsplit(self.url).scheme == "serial" and not os.path.exists(self.port):
+            raise ConfigError(f"{self.url}: no such port {self.port}; {existing_ports()}")
+
     def open(self, deadline: Deadline) -> None:
+        if urlsplit(self.url).scheme == "serial" and not os.path.exists(self.port):
+            # a USB board may be re-enumerating: give it a moment, not the whole deadline
+            self._ensure(deadline.sub(APPEAR_S), must=False)
+            if self._ser is None:
+                raise InfrastructureError(f"{self.url}: no such port {self.port} after {APPEAR_S:g} s; "
+                                          f"{existing_ports()}")
+            return
         self._ensure(deadline, must=True)
 
     def _ensure(self, deadline: Deadline, must: bool) -> serial.SerialBase | None:

@@ -31,6 +31,7 @@ import paramiko
 
 from harness.deadline import Deadline
 from harness.errors import ConfigError, DeviceTimeout, HarnessError, InfrastructureError
+from harness.masking import register as register_secret
 from harness.transports import register, ssh_keys
 from harness.transports.base import CommandResult, CommandTransport
 
@@ -176,6 +177,7 @@ class SshTransport(CommandTransport):
             return None
         if name not in os.environ:
             raise ConfigError(f"{self.url}: ssh.password_env names ${name}, which is not set")
+        register_secret(os.environ[name])  # never shown in a log line, reason or report
         return os.environ[name]
 
     def _ensure(self, deadline: Deadline) -> paramiko.SSHClient:
