@@ -1,13 +1,15 @@
 """A/A and A/B power of regression detection on a busy machine, through the real CLI.
 
     nice -n 10 .venv/bin/python benchmarks/regression_power.py [--runs 10] [--slow-runs 10] [--keep DIR]
+        [--compare-arg=--memory-pct=1e9 ...]   (extra `harness compare` options, printed)
 
 While a CPU hog (a Python busy loop, one core) started and stopped here loads the machine:
 
 A/A   `harness run suites/quickstart.yaml --device host` --runs times, same code and models;
       after every run from the second on, `harness compare last-good RUN --json` judges it
       against the history before it. Every case called a regression is a false regression
-      (goal: 0). Suspects (a change seen once, history too short) are counted separately.
+      (goal: 0), counted for latency (harness/history.py) and for any check (memory, energy,
+      accuracy too). Suspects (a change seen once, history too short) are counted separately.
 A/B   a "new release" whose mobilenetv2-035-96/fp32 is models/mobilenetv2-035-96-head (15 %
       more MACs), run --slow-runs times as the same suite and case (a temporary copy of the
       suite and models), each compared with `harness compare last-good RUN --json` against the
@@ -52,8 +54,8 @@ def run_suite(suite: Path, store: str) -> tuple[str, float]:
     return run_id, time.monotonic() - started
 
 
-def compare(store: str, run_id: str) -> dict[str, Any]:
-    done = harness("compare", "last-good", run_id, "--store", store, "--json")
+def compare(store: str, run_id: str, extra: list[str]) -> dict[str, Any]:
+    done = harness("compare", "last-good", run_id, "--store", store, "--json", *extra)
     if done.returncode not in (0, 4):
         raise SystemExit(f"harness compare failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return json.loads(done.stdout)
@@ -116,26 +118,33 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="A/A runs of the quickstart")
     parser.add_argument("--slow-runs", type=int, default=10, help="runs of the slower release")
     parser.add_argument("--keep", type=Path, help="keep the store and files here")
+    parser.add_argument("--compare-arg", action="append", default=[], help="extra `harness compare` option")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="regression-power-")) if args.keep is None else args.keep
     tmp.mkdir(parents=True, exist_ok=True)
     store = str(tmp / "power.sqlite")
     print("\n".join(environment()))
+    if args.compare_arg:
+        print(f"harness compare also given: {' '.join(args.compare_arg)}")
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     print(f"cpu hog: pid {hog.pid}, a Python busy loop on one core, for the whole benchmark")
     started = time.monotonic()
     try:
         false_regressions, suspects, cases, runs_flagged = 0, 0, 0, 0
+        by_metric: dict[str, int] = {}
         print(f"\nA/A: {args.runs} runs of suites/quickstart.yaml on host, each compared with last-good "
               "and the history before it")
         for i in range(args.runs):
             run_id, took = run_suite(REPO / "suites" / "quickstart.yaml", store)
             line = f"  run {i + 1:2d} {run_id} {took:5.0f} s"
             if i:
-                report = compare(store, run_id)
+                report = compare(store, run_id, args.compare_arg)
                 verdicts = [v["verdict"] for v in report["verdicts"] if v["verdict"] != "missing"]
                 regressed = verdicts.count("regression")
                 false_regressions += regressed
+                for metric in (c["metric"] for v in report["verdicts"] for c in v["checks"]
+                               if c["verdict"] == "regression"):
+                    by_metric[metric] = by_metric.get(metric, 0) + 1
                 suspects += verdicts.count("suspect")
                 cases += len(verdicts)
                 runs_flagged += regressed > 0
@@ -152,14 +161,16 @@ def main() -> None:
         detected = 0
         for i in range(args.slow_runs):
             run_id, took = run_suite(suite, store)
-            lat = latency_of(compare(store, run_id), SLOW_CASE) or {"verdict": "not compared", "note": ""}
+            lat = latency_of(compare(store, run_id, args.compare_arg), SLOW_CASE) or {"verdict": "not compared", "note": ""}
             detected += lat["verdict"] == "regression"
             print(f"  slow {i + 1:2d} {run_id} {took:4.0f} s  {lat['verdict']}: {lat.get('note', '')}", flush=True)
     finally:
         hog.kill()
         hog.wait()
     minutes = (time.monotonic() - started) / 60
-    print(f"\nfalse regressions (A/A, hog on): {false_regressions}/{cases} case comparisons, "
+    print(f"\nfalse latency regressions (A/A, hog on): {by_metric.get('latency', 0)}/{cases} case comparisons")
+    print(f"false regressions of any check (A/A, hog on): {false_regressions}/{cases} case comparisons "
+          f"({', '.join(f'{m} {n}' for m, n in sorted(by_metric.items())) or 'none'}), "
           f"{runs_flagged}/{comparisons} run comparisons; suspects {suspects}/{cases}")
     print(f"detected slowdowns (+15 % MACs, hog on): {detected}/{args.slow_runs}")
     print(f"wall time {minutes:.1f} min; store {store}")

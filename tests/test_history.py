@@ -64,10 +64,15 @@ def test_effect_floor_changes_the_verdict() -> None:
 
 def test_within_run_test_is_one_input() -> None:
     history = nights(1000, 10, noise_pct=1)
-    assert decide(history, [1200.0], threshold_pct=10, floor_pct=5, p_value=0.2).verdict == UNCHANGED
-    assert decide(history, [1200.0], threshold_pct=10, floor_pct=5, p_value=0.001).verdict == REGRESSION
     # A tiny p alone never makes a regression: the band decides first.
     assert decide(history, [1005.0], threshold_pct=None, floor_pct=0, p_value=1e-30).verdict == UNCHANGED
+    # With a band, p is reported: a starved run's heavy tail does not hide a shift the band shows.
+    heavy_tail = decide(history, [1200.0], threshold_pct=10, floor_pct=5, p_value=0.2)
+    assert heavy_tail.verdict == REGRESSION and "p=0.2" in heavy_tail.reason
+    # Without a band the within-run test is the only check of sampling noise: it must agree.
+    short = decide([1000.0, 1005.0], [1200.0, 1210.0, 1190.0], threshold_pct=10, floor_pct=5, p_value=0.2)
+    assert short.verdict == UNCHANGED and "within-run test not significant (p=0.2 >= 0.01)" in short.reason
+    assert decide([1000.0], [1200.0], threshold_pct=10, floor_pct=5, p_value=0.2).verdict == UNCHANGED
 
 
 def test_short_history_one_measurement_is_only_suspect() -> None:
