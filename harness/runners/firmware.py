@@ -2,10 +2,13 @@
 
     deploy    upload into slot 0 (or flash it with esptool) unless the slot already holds it,
               verified by the CRC-32 the firmware computes (a QEMU board may have it in PSRAM
-              before boot, as a flashed board has it in its model partition)
+              before boot, as a flashed board has it in its model partition); with a GDB server
+              (runners/gdb_deploy.py) the firmware ELF and the model partition are written through
+              the probe unless the board reports this build id and this model already
     latency   warm-ups, then RUN batches timed by the board's own timer until the job's count and
               minimum time are reached; statistics from agent.summarize like every runner
-    accuracy  the eval set streamed as EVAL frames (no round trip per sample)
+    accuracy  the eval set streamed as EVAL frames (no round trip per sample); with a GDB server,
+              written to the board's staging RAM through the probe and run by EVAL_MEM
     energy    with a power meter: RUN batches back to back for each of the job's windows, timed on
               the controller's clock (the meter's), the link's round trip as alignment error
     memory    arena bytes used (activations + persistent: the `arena` working-memory method),
@@ -33,6 +36,8 @@ from harness.runners import agent
 from harness.runners.base import Job, Measurement, Runner
 from harness.runners.frames import crc32
 from harness.runners.fwclient import BoardReset, FirmwareClient
+from harness.runners.gdb_deploy import DeployReport as GdbDeployReport
+from harness.runners.gdb_deploy import GdbDeployer, stage_and_eval
 from harness.transports.base import StreamTransport
 
 SLOT = 0
@@ -56,10 +61,13 @@ class FirmwareRunner(Runner):
     runtime = "edge-harness-fw"
 
     def __init__(self, transport: StreamTransport, protocol: str = "binary",
-                 read_timeout: float | None = None, flash: dict[str, Any] | None = None) -> None:
+                 read_timeout: float | None = None, flash: dict[str, Any] | None = None,
+                 gdb: GdbDeployer | None = None) -> None:
         self.transport = transport
         self.protocol = protocol
         self.flash = flash  # {"chip", "offset"}: deploy with esptool instead of uploading
+        self.gdb = gdb  # deploy (and stage datasets) through a debug probe's GDB server
+        self.deploys: list[dict[str, Any]] = []  # what each GDB deploy wrote, for the environment
         timeout = read_timeout or getattr(transport, "read_timeout", None) or 5.0
         self.client = FirmwareClient(transport, read_timeout=timeout)
         self.resets = 0  # board resets survived, for diagnostics and tests
@@ -85,24 +93,33 @@ class FirmwareRunner(Runner):
 
     def recover(self, deadline: Deadline) -> None:
         # Reopen the link (an emulator restarts: a power cycle), then reset the board; the next
-        # measure() identifies it again and uploads the model anew.
+        # measure() identifies it again and uploads the model anew. A board reached through a
+        # GDB server whose firmware does not answer is flashed again, once, here.
         self.transport.close()
         self.transport.open(deadline)
         self.transport.reset(deadline)
+        if self.gdb is not None and self._probe(deadline) is None:
+            self._record(self.gdb.deploy(None, True, deadline), cached=False)
 
     def close(self) -> None:
         self.transport.close()
+        if self.gdb is not None:
+            self.gdb.close()
 
     # ------------------------------------------------------------ steps
 
     def _measure(self, job: Job, model: bytes, inp: TensorInfo, out: TensorInfo,
                  progress: _Progress, deadline: Deadline) -> Measurement:
         client = self.client
-        client.sync(deadline)
-        info = client.identify(deadline)
+        if self.gdb is not None:
+            info = self._gdb_deploy(model, progress, deadline)
+        else:
+            client.sync(deadline)
+            info = client.identify(deadline)
         max_data = int(info.get("max_data", 1024))
         self.runtime = f"{info.get('name', 'firmware')} {info.get('version', '?')} ({info.get('engine', '?')})"
-        self._deploy(model, max_data, progress, deadline)
+        if self.gdb is None:
+            self._deploy(model, max_data, progress, deadline)
         detail = {"dtype": inp.dtype, "scale": inp.scale or 0.0, "zero_point": inp.zero_point or 0,
                   "shape": list(inp.shape)}
         dataset = np.load(job.dataset_path) if job.dataset_path else None
@@ -113,9 +130,11 @@ class FirmwareRunner(Runner):
         end = time.monotonic_ns()
         windows, clock_error_ns = self._energy(job, progress, deadline) if job.energy_windows else ([], 0)
         memory = client.memory(deadline)
-        result = self._accuracy(job, dataset, detail, out, progress, deadline)
+        result = self._accuracy(job, dataset, detail, out, progress, info, deadline)
         env = {**info, "transport": self.transport.url, "emulated": self.transport.emulated,
                "timer": "instruction count (QEMU -icount)" if self.transport.emulated else "board timer"}
+        if self.deploys:
+            env["deploy"] = self.deploys[-1]
         return Measurement(
             runtime=self.runtime, environment=env, latency_us=agent.summarize(progress.samples),
             samples_us=list(progress.samples), init_ms=progress.init_ms,
@@ -140,6 +159,42 @@ class FirmwareRunner(Runner):
         if got != expected:
             raise InfrastructureError(f"{self.transport.url}: model upload corrupted "
                                       f"(firmware CRC {got:08x}, expected {expected:08x})")
+
+    def _probe(self, deadline: Deadline) -> dict[str, str] | None:
+        """IDENTIFY from a board that may hold no firmware (blank, halted): None when none answers."""
+        assert self.gdb is not None
+        try:
+            self.client.sync(deadline, quiet=0.1)
+            return self.client.identify(deadline.sub(self.gdb.options["probe_timeout"]))
+        except InfrastructureError:
+            return None
+
+    def _gdb_deploy(self, model: bytes, progress: _Progress, deadline: Deadline) -> dict[str, str]:
+        """Content caching: nothing is written when the board runs this build with this model."""
+        assert self.gdb is not None
+        t0 = time.monotonic()
+        info = self._probe(deadline)
+        same_build = info is not None and self.gdb.build_id is not None and info.get("build") == self.gdb.build_id
+        if same_build and self.client.slot_info(SLOT, deadline)[1:] == (len(model), crc32(model)):
+            self._record(None, cached=True, seconds=time.monotonic() - t0)
+            return info  # type: ignore[return-value]
+        report = self.gdb.deploy(model, not same_build, deadline)
+        self.client.sync(deadline)
+        info = self.client.identify(deadline)
+        loaded, length, crc = self.client.slot_info(SLOT, deadline)
+        if not loaded or (length, crc) != (len(model), crc32(model)):
+            raise InfrastructureError(f"{self.transport.url}: after the GDB deploy the firmware holds no "
+                                      f"valid model (length {length}, CRC {crc:08x})")
+        if progress.init_ms is None:
+            progress.init_ms = report.seconds * 1000.0
+        self._record(report, cached=False)
+        return info
+
+    def _record(self, report: GdbDeployReport | None, cached: bool, seconds: float = 0.0) -> None:
+        self.deploys.append({"method": "gdb", "cached": cached,
+                             "seconds": round(report.seconds if report else seconds, 4),
+                             "bytes_written": report.bytes_written if report else 0,
+                             "firmware_written": bool(report and report.firmware)})
 
     def _flash(self, model: bytes, deadline: Deadline) -> int:
         """esptool writes the partition and resets the board; the firmware loads it at boot."""
@@ -192,13 +247,20 @@ class FirmwareRunner(Runner):
         return windows, round_trip_ns
 
     def _accuracy(self, job: Job, dataset: Any, detail: dict[str, Any], out: TensorInfo,
-                  progress: _Progress, deadline: Deadline) -> dict[str, Any]:
+                  progress: _Progress, info: dict[str, str], deadline: Deadline) -> dict[str, Any]:
         if dataset is None:
             return {}
         x, y = dataset["x"], dataset["y"]
         n = len(y) if job.accuracy_samples is None else min(job.accuracy_samples, len(y))
         todo = [i for i in range(n) if i not in progress.outputs]
         timeout = self._run_timeout(progress, 1)
+        if self.gdb is not None and self.gdb.options["stage_datasets"] and int(info.get("staging_bytes", 0)):
+            inputs = (agent.quantize(x[i:i + 1], detail).tobytes() for i in todo)
+            staged = stage_and_eval(self.gdb, self.client, info, _nbytes(out), list(zip(todo, inputs)),
+                                    deadline, timeout)
+            for index, argmax, raw in staged:
+                progress.outputs.setdefault(index, (argmax, raw))
+            return _scores(progress.outputs, y[:n], out)
         for start in range(0, len(todo), EVAL_BATCH):
             batch = [(i, agent.quantize(x[i:i + 1], detail).tobytes()) for i in todo[start:start + EVAL_BATCH]]
             for index, argmax, raw in self.client.eval_stream(batch, deadline, timeout):
@@ -220,6 +282,10 @@ def _batch(samples: list[float], count: int, min_seconds: float, per_us: float) 
         left_us = min_seconds * 1e6 - sum(samples)
         need = math.ceil(left_us / max(per_us, 1.0))
     return max(1, min(RUN_BATCH, need))
+
+
+def _nbytes(tensor: TensorInfo) -> int:
+    return int(np.prod(tensor.shape)) * np.dtype(tensor.dtype).itemsize
 
 
 def _scores(outputs: dict[int, tuple[int, bytes]], y: Any, out: TensorInfo) -> dict[str, Any]:

@@ -6,6 +6,8 @@
                                       (qemu.pace: align=on,sleep=on, paced at real time like a board)
         -qmp unix:DIR/qmp.sock        stop, cont, system_reset, quit
         [-device loader ...]          a model placed in PSRAM (0x21000000) before boot
+        [-gdb tcp:HOST:PORT -S]       with a `gdb` section: no -kernel, the board halted and blank,
+                                      QEMU's stub standing in for a probe's GDB server (gdb_url)
 
 The firmware is built on first use (`make -C firmware/ports/qemu-mps2`) when the ELF is missing.
 """
@@ -25,6 +27,7 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
 from harness.firmware_image import write_partition_image
 from harness.locations import SOURCE_ROOT, cache_dir, shipped
+from harness.transports import gdb_rsp
 from harness.transports.base import StreamTransport
 from harness.transports.qmp import QmpClient
 from harness.transports.serial import SerialTransport
@@ -83,7 +86,7 @@ class QemuMcuTransport(StreamTransport):
 
     def __init__(self, url: str, qemu: dict[str, Any] | None = None,
                  serial: dict[str, Any] | None = None, preload: str | Path | None = None,
-                 **_other: Any) -> None:
+                 gdb: dict[str, Any] | None = None, **_other: Any) -> None:
         self.url = url
         self.machine = urlsplit(url).netloc
         options = qemu or {}
@@ -94,14 +97,17 @@ class QemuMcuTransport(StreamTransport):
         self.boot_timeout = float(options.get("boot_timeout") or 60.0)
         self.serial_options = serial or {}
         self.preload = Path(preload) if preload else None
+        # A gdb://host:port server (port 0: any free one): the firmware arrives through the stub.
+        self._stub = gdb_rsp.parse_url(gdb["server"]) if gdb and isinstance(gdb.get("server"), str) else None
+        self.gdb_url: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._uart: SerialTransport | None = None
         self.qmp: QmpClient | None = None
 
     def argv(self, port: int, qmp_path: str) -> list[str]:
-        argv = ["qemu-system-arm", "-M", self.machine, "-kernel", str(self.elf), "-nographic",
-                "-monitor", "none", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+        boot = ["-gdb", f"tcp:{self.gdb_url[6:]}", "-S"] if self.gdb_url else ["-kernel", str(self.elf)]
+        argv = ["qemu-system-arm", "-M", self.machine, *boot, "-nographic", "-monitor", "none", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
                 "-icount", f"shift={self.icount_shift},{'align=on,sleep=on' if self.pace else 'sleep=off'}",
                 "-qmp", f"unix:{qmp_path},server=on,wait=off"]
         if self.preload is not None:  # the image an ESP32's flash partition holds, in PSRAM
@@ -113,7 +119,10 @@ class QemuMcuTransport(StreamTransport):
     def open(self, deadline: Deadline) -> None:
         if shutil.which("qemu-system-arm") is None:
             raise ConfigError("qemu-system-arm is not installed (apt-get install qemu-system-arm)")
-        build_firmware(self.elf)
+        if self._stub is None:
+            build_firmware(self.elf)
+        else:
+            self.gdb_url = f"gdb://{self._stub[0]}:{self._stub[1] or _free_port()}"
         self._dir = tempfile.TemporaryDirectory(prefix="edge-harness-qemu-")
         port, qmp_path = _free_port(), f"{self._dir.name}/qmp.sock"
         log = open(f"{self._dir.name}/qemu.log", "wb")
