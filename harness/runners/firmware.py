@@ -21,6 +21,7 @@ MLPerf Tiny's text mode (`serial.protocol: mlperf-tiny`) is measured by runners/
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from harness.runners.gdb_deploy import GdbDeployer, stage_and_eval
 from harness.transports.base import StreamTransport
 
 SLOT = 0
+log = logging.getLogger(__name__)
 MAX_RESETS = 3      # board resets survived within one measurement
 RUN_BATCH = 240     # inferences per RUN command (docs/protocol.md)
 EVAL_BATCH = 64     # samples per eval stream; a reset loses at most the ones in flight
@@ -133,8 +135,8 @@ class FirmwareRunner(Runner):
         result = self._accuracy(job, dataset, detail, out, progress, info, deadline)
         env = {**info, "transport": self.transport.url, "emulated": self.transport.emulated,
                "timer": "instruction count (QEMU -icount)" if self.transport.emulated else "board timer"}
-        if self.deploys:
-            env["deploy"] = self.deploys[-1]
+        if self.gdb is not None:
+            env["deploy"] = "gdb"  # per-deploy figures are logged and kept in self.deploys
         return Measurement(
             runtime=self.runtime, environment=env, latency_us=agent.summarize(progress.samples),
             samples_us=list(progress.samples), init_ms=progress.init_ms,
@@ -191,10 +193,11 @@ class FirmwareRunner(Runner):
         return info
 
     def _record(self, report: GdbDeployReport | None, cached: bool, seconds: float = 0.0) -> None:
-        self.deploys.append({"method": "gdb", "cached": cached,
-                             "seconds": round(report.seconds if report else seconds, 4),
-                             "bytes_written": report.bytes_written if report else 0,
-                             "firmware_written": bool(report and report.firmware)})
+        entry = {"cached": cached, "seconds": round(report.seconds if report else seconds, 4),
+                 "bytes_written": report.bytes_written if report else 0,
+                 "firmware_written": bool(report and report.firmware)}
+        self.deploys.append(entry)
+        log.info("%s: GDB deploy %s", self.transport.url, entry)
 
     def _flash(self, model: bytes, deadline: Deadline) -> int:
         """esptool writes the partition and resets the board; the firmware loads it at boot."""
