@@ -189,11 +189,12 @@ class FirmwareRunner(Runner):
                                       f"valid model (length {length}, CRC {crc:08x})")
         if progress.init_ms is None:
             progress.init_ms = report.seconds * 1000.0
-        self._record(report, cached=False)
+        self._record(report, cached=False, seconds=time.monotonic() - t0)
         return info
 
     def _record(self, report: GdbDeployReport | None, cached: bool, seconds: float = 0.0) -> None:
-        entry = {"cached": cached, "seconds": round(report.seconds if report else seconds, 4),
+        """seconds: from the first question to the board to its answer after the deploy."""
+        entry = {"cached": cached, "seconds": round(seconds or (report.seconds if report else 0.0), 4),
                  "bytes_written": report.bytes_written if report else 0,
                  "firmware_written": bool(report and report.firmware)}
         self.deploys.append(entry)

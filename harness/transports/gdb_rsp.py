@@ -41,18 +41,17 @@ def checksum(payload: bytes) -> bytes:
     return b"%02x" % (sum(payload) & 0xFF)
 
 
+_SPECIAL = re.compile(rb"[#$}*]")
+
+
 def escape(data: bytes) -> bytes:
-    out = bytearray()
-    for b in data:
-        if b in _ESCAPE:
-            out += bytes((0x7D, b ^ 0x20))
-        else:
-            out.append(b)
-    return bytes(out)
+    return _SPECIAL.sub(lambda m: bytes((0x7D, m.group()[0] ^ 0x20)), data)
 
 
 def unescape(data: bytes) -> bytes:
     """Binary-escaped and run-length-encoded reply data (`x*n` repeats x n-29 more times)."""
+    if b"}" not in data and b"*" not in data:
+        return data
     out, i = bytearray(), 0
     while i < len(data):
         b = data[i]
@@ -144,16 +143,21 @@ class GdbRemote:
 
     def _receive(self, deadline: Deadline) -> bytes:
         while True:
-            while self._read_byte(deadline) != b"$":
-                pass
-            body = bytearray()
-            while (b := self._read_byte(deadline)) != b"#":
-                body += b
-            cs = self._read_byte(deadline) + self._read_byte(deadline)
-            if checksum(bytes(body)) == cs.lower():
+            start = self._buf.find(b"$")
+            while start < 0:
+                self._buf.clear()  # acks, notifications' noise before a packet
+                self._fill(deadline)
+                start = self._buf.find(b"$")
+            end = self._buf.find(b"#", start)
+            while end < 0 or len(self._buf) < end + 3:
+                self._fill(deadline)
+                end = self._buf.find(b"#", start)
+            body, cs = bytes(self._buf[start + 1:end]), bytes(self._buf[end + 1:end + 3])
+            del self._buf[:end + 3]
+            if checksum(body) == cs.lower():
                 if not self.no_ack:
                     self._write(b"+")
-                return unescape(bytes(body))
+                return unescape(body)
             if self.no_ack:
                 raise InfrastructureError(f"{self.where}: a reply with a bad checksum")
             self._write(b"-")
@@ -167,20 +171,23 @@ class GdbRemote:
 
     def _read_byte(self, deadline: Deadline) -> bytes:
         if not self._buf:
-            assert self.sock is not None, "not connected"
-            self.sock.settimeout(max(0.01, deadline.timeout(self.timeout) or self.timeout))
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                raise DeviceTimeout(f"{self.where}: the GDB server did not answer in time") from None
-            except OSError as exc:
-                raise InfrastructureError(f"{self.where}: the GDB server connection failed ({exc})") from None
-            if not data:
-                raise InfrastructureError(f"{self.where}: the GDB server closed the connection")
-            self._buf += data
+            self._fill(deadline)
         b = bytes(self._buf[:1])
         del self._buf[:1]
         return b
+
+    def _fill(self, deadline: Deadline) -> None:
+        assert self.sock is not None, "not connected"
+        self.sock.settimeout(max(0.01, deadline.timeout(self.timeout) or self.timeout))
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            raise DeviceTimeout(f"{self.where}: the GDB server did not answer in time") from None
+        except OSError as exc:
+            raise InfrastructureError(f"{self.where}: the GDB server connection failed ({exc})") from None
+        if not data:
+            raise InfrastructureError(f"{self.where}: the GDB server closed the connection")
+        self._buf += data
 
     def _ok(self, payload: bytes, reply: bytes, what: str) -> None:
         if reply != b"OK":
@@ -285,14 +292,10 @@ class GdbRemote:
 
 
 def _fit_escaped(chunk: bytes, room: int) -> bytes:
-    """The longest prefix of chunk whose escaped form fits in room bytes."""
-    size, n = 0, 0
-    for b in chunk:
-        size += 2 if b in _ESCAPE else 1
-        if size > room:
-            break
-        n += 1
-    return chunk[:n]
+    """A prefix of chunk (at most room bytes) whose escaped form fits in room bytes."""
+    chunk = chunk[:room]
+    extra = sum(chunk.count(bytes((b,))) for b in _ESCAPE)
+    return chunk if len(chunk) + extra <= room else chunk[:room - extra]
 
 
 def wait_listening(host: str, port: int, deadline: Deadline, what: str) -> None:
