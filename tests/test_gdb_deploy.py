@@ -5,6 +5,7 @@ of the QEMU-loaded path. Faults go through a TCP proxy in front of the real stub
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import sqlite3
 import subprocess
@@ -15,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from harness.deadline import Deadline
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, ModelError
 from harness.runners.base import Job
 from harness.runners.firmware import FirmwareRunner
+from harness.runners.fwclient import FirmwareClient
 from harness.runners.gdb_deploy import GdbDeployer
 from harness.transports import open_transport
 from harness.transports.gdb_rsp import checksum, escape, unescape
@@ -98,6 +100,23 @@ def test_a_board_that_lost_its_firmware_is_flashed_again_by_recovery() -> None:
         assert runner.client.identify(Deadline(10))["build"] == runner.gdb.build_id  # type: ignore[union-attr]
     finally:
         runner.close()
+
+
+@pytest.mark.slow
+def test_the_firmware_sha256_of_its_slot_equals_hashlib_for_every_padding_case() -> None:
+    require_tool("qemu-system-arm")
+    board = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3}, serial={"read_timeout": 3})
+    board.open(Deadline(300))
+    try:
+        client = FirmwareClient(board, read_timeout=3)
+        client.sync(Deadline(5))
+        for length in (1, 55, 56, 63, 64, 65, 119, 120, 1000):
+            blob = bytes((i * 7 + length) & 0xFF for i in range(length))
+            with pytest.raises(ModelError):  # not a model: committed, hashed, not loaded
+                client.upload(0, blob, 1024, Deadline(30))
+            assert client.slot_sha256(Deadline(30)) == hashlib.sha256(blob).hexdigest(), length
+    finally:
+        board.close()
 
 
 # ------------------------------------------------------------ faults

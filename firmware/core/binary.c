@@ -5,6 +5,7 @@
 #include "crc32.h"
 #include "fw.h"
 #include "fw_port.h"
+#include "sha256.h"
 
 #define HEADER 8
 #define PACKET_MAX (HEADER + FW_MAX_DATA + 4)
@@ -250,6 +251,10 @@ static void dispatch(uint8_t cmd, uint16_t seq, const uint8_t *d, size_t len) {
         break;
     case 0x0A: status = eval(d, len, &out); break;
     case 0x0C: status = eval_mem(d, len, &out); break;
+    case 0x0D:  /* SLOT_HASH: the SHA-256 of the slot's bytes (its last committed length) */
+        fw_sha256(fw_model.data, fw_model.length, &reply[HEADER]);
+        out = 32;
+        break;
     case 0x0B:
         send_reply(cmd | REPLY_BIT, seq, FW_OK, 0);
         fw_text_mode = 1;

@@ -21,6 +21,7 @@ MLPerf Tiny's text mode (`serial.protocol: mlperf-tiny`) is measured by runners/
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -177,7 +178,8 @@ class FirmwareRunner(Runner):
         t0 = time.monotonic()
         info = self._probe(deadline)
         same_build = info is not None and self.gdb.build_id is not None and info.get("build") == self.gdb.build_id
-        if same_build and self.client.slot_info(SLOT, deadline)[1:] == (len(model), crc32(model)):
+        if same_build and self.client.slot_info(SLOT, deadline)[0] and \
+                self.client.slot_sha256(deadline) == hashlib.sha256(model).hexdigest():
             self._record(None, cached=True, seconds=time.monotonic() - t0)
             return info  # type: ignore[return-value]
         report = self.gdb.deploy(model, not same_build, deadline)

@@ -32,6 +32,7 @@ class Cmd:
     EVAL = 0x0A
     TEXT_MODE = 0x0B
     EVAL_MEM = 0x0C
+    SLOT_HASH = 0x0D
 
 
 class Status:
