@@ -137,7 +137,7 @@ def main() -> None:
     print(f"deploy first : {first['seconds']:8.3f} s  {first['bytes_written']:>9} B written "
           f"(blank board asked, firmware ELF + model partition written, read back, reset, hello, asked again)")
     print(f"deploy cached: {cached['seconds']:8.3f} s  {cached['bytes_written']:>9} B written "
-          f"(build id and model CRC-32 asked over the UART)")
+          f"(build id and model SHA-256 asked over the UART)")
     print(f"staged       : {staged_s:8.1f} s  {args.inputs} inputs x {size} B = {mb:.1f} MB in {batches} batches, "
           f"{mb / staged_s:.2f} MB/s end to end (measured)")
     print(f"serial binary: {binary_s:8.1f} s  (EVAL frames; {args.sample} inputs measured, x {args.inputs / args.sample:g})")

@@ -64,7 +64,8 @@ class GdbDeployer:
             self._server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
-            raise ConfigError(f"GDB server {argv[0]!r} cannot be started: {exc}") from None
+            hint = " (pip install 'edge-harness[pyocd]')" if Path(argv[0]).name == "pyocd" else ""
+            raise ConfigError(f"GDB server {argv[0]!r} cannot be started: {exc}{hint}") from None
         wait_listening(host, port, deadline.sub(float(self.options.get("start_timeout") or 30.0)),
                        f"GDB server {argv[0]}")
 
