@@ -22,7 +22,8 @@ from harness.runners.firmware import FirmwareRunner
 from harness.runners.fwclient import FirmwareClient
 from harness.runners.gdb_deploy import GdbDeployer
 from harness.transports import open_transport
-from harness.transports.gdb_rsp import checksum, escape, unescape
+from harness.firmware_image import elf_segments, partition_image
+from harness.transports.gdb_rsp import GdbRemote, checksum, escape, unescape
 from harness.transports.qemu_mcu import DEFAULT_ELF, build_firmware
 from tests.conftest import MODELS, REPO, require_tool
 
@@ -37,6 +38,42 @@ def test_binary_escaping_round_trips_every_byte() -> None:
     assert b"#" not in escape(data) and b"$" not in escape(data)
     assert unescape(b"0* ") == b"0000"  # run-length: ' ' is 32 - 29 = 3 more
     assert checksum(b"OK") == b"9a"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_flash_target_through_a_server_the_harness_starts() -> None:
+    """The flash path of OpenOCD/pyOCD (memory map, vFlash*), against a wire-level simulator of
+    a probe's server started from an argv as a profile names one: segments sharing a flash block
+    survive (erased once), everything reads back, the server is stopped with the runner."""
+    require_tool("arm-none-eabi-gcc")
+    build_firmware()
+    gdb_port, uart_port = _free_port(), _free_port()
+    argv = [sys.executable, str(REPO / "tests" / "gdb_flash_sim.py"), str(gdb_port), str(uart_port)]
+    uart = open_transport(f"socket://127.0.0.1:{uart_port}")
+    deployer = GdbDeployer({**GDB, "server": argv, "port": gdb_port, "model_address": 0xC0000,
+                            "reset": ["reset run"]}, DEFAULT_ELF, uart)
+    try:
+        deployer.address(Deadline(30))  # starts the server, waits until it listens
+        uart.open(Deadline(10))
+        model = (DIGITS / "tiny-int8.tflite").read_bytes()
+        report = deployer.deploy(model, True, Deadline(60))
+        segments = elf_segments(DEFAULT_ELF)
+        assert report.firmware and report.bytes_written == sum(len(d) for _, d in segments) + len(model) + 16
+        remote = GdbRemote("127.0.0.1", gdb_port)
+        remote.connect(Deadline(10))
+        for address, data in [*segments, (0xC0000, partition_image(model))]:
+            assert remote.read(address, len(data), Deadline(10)) == data
+        remote.detach(Deadline(10))
+    finally:
+        deployer.close()
+        uart.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", gdb_port), timeout=2).close()
 
 
 # ------------------------------------------------------------ the emulated board

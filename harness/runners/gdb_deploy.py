@@ -24,7 +24,7 @@ from harness.firmware_image import elf_build_id, elf_segments, partition_image
 from harness.runners.frames import Cmd
 from harness.runners.fwclient import FirmwareClient
 from harness.transports.base import StreamTransport
-from harness.transports.gdb_rsp import FlashRegion, GdbRemote, parse_url, wait_listening
+from harness.transports.gdb_rsp import GdbRemote, parse_url, wait_listening
 
 HELLO = b"m-init-done"  # the firmware's boot banner (firmware/core/fw.c)
 CONNECT_WAIT_S = 3.0  # a server that is still starting: connection refusals retried this long
@@ -108,8 +108,12 @@ class GdbDeployer:
         remote = self._connect(deadline)
         try:
             flash = remote.flash_regions(deadline)
+            in_flash = [(a, d) for a, d in images if any(r.holds(a) for r in flash)]
+            if in_flash:
+                remote.flash(in_flash, flash, deadline)
             for address, data in images:
-                _write(remote, address, data, flash, deadline)
+                if (address, data) not in in_flash:
+                    remote.write(address, data, deadline)
             for address, data in images:
                 _verify(remote, address, data, deadline)
             for command in self.options.get("reset") or ["reset"]:
@@ -140,14 +144,6 @@ class GdbDeployer:
         finally:
             remote.close()
         return written
-
-
-def _write(remote: GdbRemote, address: int, data: bytes, flash: list[FlashRegion], deadline: Deadline) -> None:
-    region = next((r for r in flash if r.holds(address)), None)
-    if region is None:
-        remote.write(address, data, deadline)
-    else:
-        remote.flash(address, data, region, deadline)
 
 
 def _verify(remote: GdbRemote, address: int, data: bytes, deadline: Deadline) -> None:

@@ -251,20 +251,27 @@ class GdbRemote:
                 regions.append(FlashRegion(int(mem.get("start", "0"), 0), int(mem.get("length", "0"), 0), block))
         return regions
 
-    def flash(self, address: int, data: bytes, region: FlashRegion, deadline: Deadline) -> None:
-        """Erase whole blocks, vFlashWrite, vFlashDone (the server programs the pages)."""
-        block = max(region.blocksize, 1)
-        start = address - (address - region.start) % block
-        end = address + len(data)
-        end += (-(end - region.start)) % block
-        self._ok(b"vFlashErase", self.request(b"vFlashErase:%x,%x" % (start, end - start), deadline), "flash erase")
-        room, offset = self.packet_size - 32, 0
-        while offset < len(data):
-            chunk = _fit_escaped(data[offset:offset + room], room)
-            payload = b"vFlashWrite:%x:" % (address + offset) + escape(chunk)
-            self._ok(payload, self.request(payload, deadline), "flash write")
-            offset += len(chunk)
-            self.bytes_written += len(chunk)
+    def flash(self, images: list[tuple[int, bytes]], regions: list[FlashRegion], deadline: Deadline) -> None:
+        """Programs images in flash as gdb's `load` does: every block they touch erased once
+        (two segments may share a block), vFlashWrite each, one vFlashDone."""
+        blocks: set[tuple[int, int]] = set()
+        for address, data in images:
+            region = next(r for r in regions if r.holds(address))
+            size = max(region.blocksize, 1)
+            first = (address - region.start) // size
+            last = (address + len(data) - 1 - region.start) // size
+            blocks.update((region.start + i * size, size) for i in range(first, last + 1))
+        for start, size in _merge(sorted(blocks)):
+            self._ok(b"vFlashErase", self.request(b"vFlashErase:%x,%x" % (start, size), deadline), "flash erase")
+        room = self.packet_size - 32
+        for address, data in images:
+            offset = 0
+            while offset < len(data):
+                chunk = _fit_escaped(data[offset:offset + room], room)
+                payload = b"vFlashWrite:%x:" % (address + offset) + escape(chunk)
+                self._ok(payload, self.request(payload, deadline), "flash write")
+                offset += len(chunk)
+                self.bytes_written += len(chunk)
         self._ok(b"vFlashDone", self.request(b"vFlashDone", deadline), "flash programming")
 
     # ------------------------------------------------------------ control
@@ -289,6 +296,17 @@ class GdbRemote:
             self.request(b"D", deadline)
         finally:
             self.close()
+
+
+def _merge(blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Adjacent (start, size) blocks joined into ranges."""
+    ranges: list[tuple[int, int]] = []
+    for start, size in blocks:
+        if ranges and ranges[-1][0] + ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], ranges[-1][1] + size)
+        else:
+            ranges.append((start, size))
+    return ranges
 
 
 def _fit_escaped(chunk: bytes, room: int) -> bytes:
