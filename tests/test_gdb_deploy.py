@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 
 from harness.deadline import Deadline
-from harness.errors import InfrastructureError, ModelError
+from harness.errors import ConfigError, InfrastructureError, ModelError
 from harness.runners.base import Job
 from harness.runners.firmware import FirmwareRunner
 from harness.runners.fwclient import FirmwareClient
 from harness.runners.gdb_deploy import GdbDeployer
 from harness.transports import open_transport
 from harness.firmware_image import elf_segments, partition_image
+from harness.profiles import load_profile
 from harness.transports.gdb_rsp import GdbRemote, checksum, escape, unescape
 from harness.transports.qemu_mcu import DEFAULT_ELF, build_firmware
 from tests.conftest import MODELS, REPO, require_tool
@@ -296,3 +297,16 @@ def test_cli_run_over_gdb_and_a_silent_board_retried_and_stored_once(tmp_path: P
 def _run(suite: Path, device: Path, store: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness.cli", "run", str(suite), "--device", str(device),
                            "--store", str(store)], capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(("server", "message"), [('"gdb://127.0.0.1"', "is not gdb://HOST:PORT"),
+                                                 ("[]", "an empty argv")])
+def test_a_bad_gdb_server_in_a_profile_names_file_line_and_field(tmp_path: Path, server: str, message: str) -> None:
+    text = (REPO / "device_profiles" / "qemu-cortex-m-gdb.yaml").read_text()
+    bad = tmp_path / "qemu-cortex-m-gdb.yaml"
+    bad.write_text(text.replace("server: gdb://127.0.0.1:0", f"server: {server}"))
+    line = next(i for i, row in enumerate(bad.read_text().splitlines(), 1) if "server:" in row)
+    with pytest.raises(ConfigError) as error:
+        load_profile(bad)
+    assert f"qemu-cortex-m-gdb.yaml:{line}" in str(error.value) and "gdb.server" in str(error.value)
+    assert message in str(error.value)

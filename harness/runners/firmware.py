@@ -70,7 +70,7 @@ class FirmwareRunner(Runner):
         self.protocol = protocol
         self.flash = flash  # {"chip", "offset"}: deploy with esptool instead of uploading
         self.gdb = gdb  # deploy (and stage datasets) through a debug probe's GDB server
-        self.deploys: list[dict[str, Any]] = []  # what each GDB deploy wrote, for the environment
+        self.deploys: list[dict[str, Any]] = []  # each GDB deploy: cached?, seconds, bytes written
         timeout = read_timeout or getattr(transport, "read_timeout", None) or 5.0
         self.client = FirmwareClient(transport, read_timeout=timeout)
         self.resets = 0  # board resets survived, for diagnostics and tests

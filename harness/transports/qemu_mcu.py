@@ -107,7 +107,8 @@ class QemuMcuTransport(StreamTransport):
 
     def argv(self, port: int, qmp_path: str) -> list[str]:
         boot = ["-gdb", f"tcp:{self.gdb_url[6:]}", "-S"] if self.gdb_url else ["-kernel", str(self.elf)]
-        argv = ["qemu-system-arm", "-M", self.machine, *boot, "-nographic", "-monitor", "none", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+        argv = ["qemu-system-arm", "-M", self.machine, *boot, "-nographic", "-monitor", "none",
+                "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
                 "-icount", f"shift={self.icount_shift},{'align=on,sleep=on' if self.pace else 'sleep=off'}",
                 "-qmp", f"unix:{qmp_path},server=on,wait=off"]
         if self.preload is not None:  # the image an ESP32's flash partition holds, in PSRAM
