@@ -35,6 +35,13 @@ def preflight(profile: DeviceProfile) -> None:
             raise ConfigError(f"device {profile.name!r}: {missing_client_message(profile.labgrid.client)}")
         url = preview_url(url)
     open_transport(url, **transport_options(profile))
+    if profile.gdb is not None and profile.gdb.firmware is not None:
+        from harness.transports.qemu_mcu import firmware_image
+
+        elf = firmware_image(profile.gdb.firmware)
+        if not elf.is_file():
+            raise ConfigError(f"device {profile.name!r}: gdb.firmware {elf} does not exist (build the "
+                              "firmware port for this board first: docs/gdb.md)")
     from harness.power.recording import build_meter
 
     build_meter(profile)
