@@ -14,7 +14,7 @@ from harness.transports import CommandTransport, open_transport
 def transport_options(profile: DeviceProfile) -> dict[str, Any]:
     """The plain options a transport takes; transports never see a profile."""
     options: dict[str, Any] = {}
-    for section in ("ssh", "serial", "qemu", "cycles"):
+    for section in ("ssh", "serial", "qemu", "cycles", "gdb"):
         value = getattr(profile, section)
         if value is not None:
             options[section] = value.model_dump()
@@ -37,6 +37,13 @@ def preflight(profile: DeviceProfile) -> None:
     transport = open_transport(url, **transport_options(profile))
     if profile.labgrid is None:  # a place's URL is only a preview until the place is acquired
         transport.preflight()  # e.g. a serial port that does not exist, an emulator not installed
+    if profile.gdb is not None and profile.gdb.firmware is not None:
+        from harness.transports.qemu_mcu import firmware_image
+
+        elf = firmware_image(profile.gdb.firmware)
+        if not elf.is_file():
+            raise ConfigError(f"device {profile.name!r}: gdb.firmware {elf} does not exist (build the "
+                              "firmware port for this board first: docs/gdb.md)")
     from harness.power.recording import build_meter
 
     build_meter(profile)
@@ -64,9 +71,22 @@ def _runner_at(profile: DeviceProfile, url: str, deadline: Deadline) -> Runner:
         return AgentRunner(transport, profile.runtime.value)
     from harness.runners.firmware import FirmwareRunner
 
+    gdb = _gdb_deployer(profile, transport)
     serial = profile.serial
     if serial is None:
-        return FirmwareRunner(transport)
+        return FirmwareRunner(transport, gdb=gdb)
     flash = ({"chip": serial.esptool_chip, "offset": serial.model_partition}
              if serial.deploy == "esptool" else None)
-    return FirmwareRunner(transport, protocol=serial.protocol, read_timeout=serial.read_timeout, flash=flash)
+    return FirmwareRunner(transport, protocol=serial.protocol, read_timeout=serial.read_timeout, flash=flash,
+                          gdb=gdb)
+
+
+def _gdb_deployer(profile: DeviceProfile, transport: Any) -> Any:
+    if profile.gdb is None:
+        return None
+    from harness.runners.gdb_deploy import GdbDeployer
+    from harness.transports.qemu_mcu import build_firmware, firmware_image
+
+    elf = firmware_image(profile.gdb.firmware)
+    build_firmware(elf)  # the reference firmware is built on first use, as for QEMU's -kernel
+    return GdbDeployer(profile.gdb.model_dump(), elf, transport)

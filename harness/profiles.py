@@ -84,6 +84,33 @@ class QemuOptions(StrictModel):
     boot_timeout: PositiveSeconds = 120.0
 
 
+class GdbSection(StrictModel):
+    """Deploy through a debug probe's GDB server (harness/runners/gdb_deploy.py): the firmware ELF
+    and the model partition written to memory, verified, reset; datasets staged in board RAM."""
+
+    server: str | list[str]  # gdb://host:port already listening, or the argv of one to start
+    port: int = 3333  # where a started server listens (openocd, pyocd gdbserver: 3333)
+    firmware: str | None = None  # the ELF to load; None: the reference firmware built here
+    model_address: int  # where the model partition image goes (the firmware's model slot)
+    reset: list[str] = ["reset"]  # monitor commands after writing (QEMU: system_reset)
+    stage_datasets: bool = True  # accuracy inputs written to board RAM, run with EVAL_MEM
+    probe_timeout: Seconds = 3.0  # how long a board that may hold no firmware is asked to identify
+    hello_timeout: Seconds = 20.0  # after the reset, until the firmware's banner
+    start_timeout: Seconds = 30.0  # a started server, until it listens
+    timeout: Seconds = 10.0  # one GDB packet's reply
+
+    @pydantic.field_validator("server")
+    @classmethod
+    def _server(cls, server: str | list[str]) -> str | list[str]:
+        if isinstance(server, str):
+            from harness.transports.gdb_rsp import parse_url
+
+            parse_url(server)
+        elif not server:
+            raise ValueError("an empty argv; give gdb://HOST:PORT or the server's command line")
+        return server
+
+
 class LabgridSection(StrictModel):
     """A board shared through labgrid: the place is acquired for the run and released after.
     The profile's transport is then a template the place fills in (harness/labgrid_place.py):
@@ -175,6 +202,7 @@ class DeviceProfile(StrictModel):
     serial: SerialOptions | None = None
     qemu: QemuOptions | None = None
     cycles: CycleSection | None = None  # core, clock, flash wait states: the cycle model (issue 18)
+    gdb: GdbSection | None = None
     power: PowerSection = PowerSection()
     labgrid: LabgridSection | None = None
     recovery: RecoverySection = RecoverySection()

@@ -5,6 +5,7 @@
 #include "crc32.h"
 #include "fw.h"
 #include "fw_port.h"
+#include "sha256.h"
 
 #define HEADER 8
 #define PACKET_MAX (HEADER + FW_MAX_DATA + 4)
@@ -12,6 +13,10 @@
 #define REPLY_BIT 0x80u
 #define NAK 0x7Fu
 #define RUN_MAX 240u
+
+/* The build id as a named symbol: a host reads it from the ELF to know whether a board already
+ * runs this build (harness/firmware_image.py) before flashing it again. */
+__attribute__((used)) const char fw_build_id[] = FW_BUILD;
 
 static uint8_t rx[ENCODED_MAX];
 static size_t rx_len;
@@ -72,7 +77,7 @@ static size_t identify(void) {
     size_t n = 0;
     n = append(n, "name", FW_NAME);
     n = append(n, "version", FW_VERSION);
-    n = append(n, "build", FW_BUILD);
+    n = append(n, "build", fw_build_id);
     n = append(n, "board", port_board_name());
     n = append(n, "protocol", u32s(FW_PROTOCOL));
     n = append(n, "engine", fw_engine_name());
@@ -81,6 +86,10 @@ static size_t identify(void) {
     n = append(n, "slot_bytes", u32s(fw_model.capacity));
     n = append(n, "arena_bytes", u32s(fw_arena_size()));
     n = append(n, "timer_hz", u32s(port_timer_hz()));
+    uint32_t staging_bytes;
+    uint8_t *staging = port_staging(&staging_bytes);
+    n = append(n, "staging_addr", u32s((uint32_t)(uintptr_t)staging));
+    n = append(n, "staging_bytes", u32s(staging ? staging_bytes : 0));
     return n;
 }
 
@@ -149,6 +158,38 @@ static uint8_t eval(const uint8_t *d, size_t len, size_t *out) {
     return FW_OK;
 }
 
+/* EVAL_MEM: `count` inputs a debug probe wrote back to back at staging + offset, each run as EVAL
+ * runs one; the reply holds count, then argmax:u16 and the raw output of each. */
+static uint8_t eval_mem(const uint8_t *d, size_t len, size_t *out) {
+    if (len != 8) return FW_BAD_ARG;
+    if (!fw_model.loaded) return FW_NO_MODEL;
+    uint32_t offset = get32(d), count = get32(d + 4), in_size, out_size, capacity;
+    uint8_t *staging = port_staging(&capacity);
+    uint8_t *input = fw_input(&in_size);
+    fw_output(&out_size);
+    if (staging == NULL || (uint64_t)count * (2u + out_size) + 4u > FW_MAX_DATA) return FW_TOO_BIG;
+    if (offset > capacity || (uint64_t)count * in_size > capacity - offset) return FW_BAD_ARG;
+    char *msg = (char *)&reply[HEADER];
+    size_t at = HEADER + 4;
+    for (uint32_t i = 0; i < count; i++) {
+        memcpy(input, staging + offset + (size_t)i * in_size, in_size);
+        fw_prepare();
+        int status = fw_invoke(msg, 200);
+        if (status != FW_OK) { *out = strlen(msg); return (uint8_t)status; }
+        const uint8_t *output = fw_output(&out_size);
+        uint32_t best = 0, classes = fw_output_count();
+        for (uint32_t k = 1; k < classes; k++)
+            if (fw_output_value(k) > fw_output_value(best)) best = k;
+        reply[at] = (uint8_t)best;
+        reply[at + 1] = (uint8_t)(best >> 8);
+        memcpy(&reply[at + 2], output, out_size);
+        at += 2 + out_size;
+    }
+    put32(&reply[HEADER], count);
+    *out = at - HEADER;
+    return FW_OK;
+}
+
 static uint8_t load(uint8_t cmd, const uint8_t *d, size_t len, size_t *out) {
     if (len < 8 || d[0] != 0) return FW_BAD_ARG;
     uint32_t value = get32(d + 4);
@@ -209,6 +250,11 @@ static void dispatch(uint8_t cmd, uint16_t seq, const uint8_t *d, size_t len) {
         out = 24;
         break;
     case 0x0A: status = eval(d, len, &out); break;
+    case 0x0C: status = eval_mem(d, len, &out); break;
+    case 0x0D:  /* SLOT_HASH: the SHA-256 of the slot's bytes (its last committed length) */
+        fw_sha256(fw_model.data, fw_model.length, &reply[HEADER]);
+        out = 32;
+        break;
     case 0x0B:
         send_reply(cmd | REPLY_BIT, seq, FW_OK, 0);
         fw_text_mode = 1;

@@ -25,6 +25,10 @@ uint32_t port_free_heap(void);
  * or 0 when there is none. */
 uint32_t port_preloaded_length(void);
 
+/* Where a debug probe may stage inputs for EVAL_MEM (docs/protocol.md): its address in the
+ * board's memory map and size, or NULL and 0 on a board without such a region. */
+uint8_t *port_staging(uint32_t *capacity);
+
 const char *port_board_name(void);
 
 #endif

@@ -2,10 +2,13 @@
 
     deploy    upload into slot 0 (or flash it with esptool) unless the slot already holds it,
               verified by the CRC-32 the firmware computes (a QEMU board may have it in PSRAM
-              before boot, as a flashed board has it in its model partition)
+              before boot, as a flashed board has it in its model partition); with a GDB server
+              (runners/gdb_deploy.py) the firmware ELF and the model partition are written through
+              the probe unless the board reports this build id and this model already
     latency   warm-ups, then RUN batches timed by the board's own timer until the job's count and
               minimum time are reached; statistics from agent.summarize like every runner
-    accuracy  the eval set streamed as EVAL frames (no round trip per sample)
+    accuracy  the eval set streamed as EVAL frames (no round trip per sample); with a GDB server,
+              written to the board's staging RAM through the probe and run by EVAL_MEM
     energy    with a power meter: RUN batches back to back for each of the job's windows, timed on
               the controller's clock (the meter's), the link's round trip as alignment error
     memory    arena bytes used (activations + persistent: the `arena` working-memory method),
@@ -18,6 +21,8 @@ MLPerf Tiny's text mode (`serial.protocol: mlperf-tiny`) is measured by runners/
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -34,9 +39,12 @@ from harness.runners import agent
 from harness.runners.base import Job, Measurement, Runner
 from harness.runners.frames import crc32
 from harness.runners.fwclient import BoardReset, FirmwareClient
+from harness.runners.gdb_deploy import DeployReport as GdbDeployReport
+from harness.runners.gdb_deploy import GdbDeployer, stage_and_eval
 from harness.transports.base import StreamTransport
 
 SLOT = 0
+log = logging.getLogger(__name__)
 MAX_RESETS = 3      # board resets survived within one measurement
 RUN_BATCH = 240     # inferences per RUN command (docs/protocol.md)
 EVAL_BATCH = 64     # samples per eval stream; a reset loses at most the ones in flight
@@ -57,10 +65,13 @@ class FirmwareRunner(Runner):
     runtime = "edge-harness-fw"
 
     def __init__(self, transport: StreamTransport, protocol: str = "binary",
-                 read_timeout: float | None = None, flash: dict[str, Any] | None = None) -> None:
+                 read_timeout: float | None = None, flash: dict[str, Any] | None = None,
+                 gdb: GdbDeployer | None = None) -> None:
         self.transport = transport
         self.protocol = protocol
         self.flash = flash  # {"chip", "offset"}: deploy with esptool instead of uploading
+        self.gdb = gdb  # deploy (and stage datasets) through a debug probe's GDB server
+        self.deploys: list[dict[str, Any]] = []  # each GDB deploy: cached?, seconds, bytes written
         timeout = read_timeout or getattr(transport, "read_timeout", None) or 5.0
         self.client = FirmwareClient(transport, read_timeout=timeout)
         self.resets = 0  # board resets survived, for diagnostics and tests
@@ -86,24 +97,33 @@ class FirmwareRunner(Runner):
 
     def recover(self, deadline: Deadline) -> None:
         # Reopen the link (an emulator restarts: a power cycle), then reset the board; the next
-        # measure() identifies it again and uploads the model anew.
+        # measure() identifies it again and uploads the model anew. A board reached through a
+        # GDB server whose firmware does not answer is flashed again, once, here.
         self.transport.close()
         self.transport.open(deadline)
         self.transport.reset(deadline)
+        if self.gdb is not None and self._probe(deadline) is None:
+            self._record(self.gdb.deploy(None, True, deadline), cached=False)
 
     def close(self) -> None:
         self.transport.close()
+        if self.gdb is not None:
+            self.gdb.close()
 
     # ------------------------------------------------------------ steps
 
     def _measure(self, job: Job, model: bytes, inp: TensorInfo, out: TensorInfo,
                  progress: _Progress, deadline: Deadline) -> Measurement:
         client = self.client
-        client.sync(deadline)
-        info = client.identify(deadline)
+        if self.gdb is not None:
+            info = self._gdb_deploy(model, progress, deadline)
+        else:
+            client.sync(deadline)
+            info = client.identify(deadline)
         max_data = int(info.get("max_data", 1024))
         self.runtime = f"{info.get('name', 'firmware')} {info.get('version', '?')} ({info.get('engine', '?')})"
-        self._deploy(model, max_data, progress, deadline)
+        if self.gdb is None:
+            self._deploy(model, max_data, progress, deadline)
         detail = {"dtype": inp.dtype, "scale": inp.scale or 0.0, "zero_point": inp.zero_point or 0,
                   "shape": list(inp.shape)}
         dataset = np.load(job.dataset_path) if job.dataset_path else None
@@ -116,9 +136,11 @@ class FirmwareRunner(Runner):
         cycles = estimate_since(self.transport, cycles_from, job.model_path)
         windows, clock_error_ns = self._energy(job, progress, deadline) if job.energy_windows else ([], 0)
         memory = client.memory(deadline)
-        result = self._accuracy(job, dataset, detail, out, progress, deadline)
+        result = self._accuracy(job, dataset, detail, out, progress, info, deadline)
         env = {**info, "transport": self.transport.url, "emulated": self.transport.emulated,
                "timer": "instruction count (QEMU -icount)" if self.transport.emulated else "board timer"}
+        if self.gdb is not None:
+            env["deploy"] = "gdb"  # per-deploy figures are logged and kept in self.deploys
         return Measurement(
             runtime=self.runtime, environment=env, latency_us=agent.summarize(progress.samples),
             samples_us=list(progress.samples), init_ms=progress.init_ms,
@@ -144,6 +166,45 @@ class FirmwareRunner(Runner):
         if got != expected:
             raise InfrastructureError(f"{self.transport.url}: model upload corrupted "
                                       f"(firmware CRC {got:08x}, expected {expected:08x})")
+
+    def _probe(self, deadline: Deadline) -> dict[str, str] | None:
+        """IDENTIFY from a board that may hold no firmware (blank, halted): None when none answers."""
+        assert self.gdb is not None
+        try:
+            self.client.sync(deadline, quiet=0.1)
+            return self.client.identify(deadline.sub(self.gdb.options["probe_timeout"]))
+        except InfrastructureError:
+            return None
+
+    def _gdb_deploy(self, model: bytes, progress: _Progress, deadline: Deadline) -> dict[str, str]:
+        """Content caching: nothing is written when the board runs this build with this model."""
+        assert self.gdb is not None
+        t0 = time.monotonic()
+        info = self._probe(deadline)
+        same_build = info is not None and self.gdb.build_id is not None and info.get("build") == self.gdb.build_id
+        if same_build and self.client.slot_info(SLOT, deadline)[0] and \
+                self.client.slot_sha256(deadline) == hashlib.sha256(model).hexdigest():
+            self._record(None, cached=True, seconds=time.monotonic() - t0)
+            return info  # type: ignore[return-value]
+        report = self.gdb.deploy(model, not same_build, deadline)
+        self.client.sync(deadline)
+        info = self.client.identify(deadline)
+        loaded, length, crc = self.client.slot_info(SLOT, deadline)
+        if not loaded or (length, crc) != (len(model), crc32(model)):
+            raise InfrastructureError(f"{self.transport.url}: after the GDB deploy the firmware holds no "
+                                      f"valid model (length {length}, CRC {crc:08x})")
+        if progress.init_ms is None:
+            progress.init_ms = report.seconds * 1000.0
+        self._record(report, cached=False, seconds=time.monotonic() - t0)
+        return info
+
+    def _record(self, report: GdbDeployReport | None, cached: bool, seconds: float = 0.0) -> None:
+        """seconds: from the first question to the board to its answer after the deploy."""
+        entry = {"cached": cached, "seconds": round(seconds or (report.seconds if report else 0.0), 4),
+                 "bytes_written": report.bytes_written if report else 0,
+                 "firmware_written": bool(report and report.firmware)}
+        self.deploys.append(entry)
+        log.info("%s: GDB deploy %s", self.transport.url, entry)
 
     def _flash(self, model: bytes, deadline: Deadline) -> int:
         """esptool writes the partition and resets the board; the firmware loads it at boot."""
@@ -196,13 +257,20 @@ class FirmwareRunner(Runner):
         return windows, round_trip_ns
 
     def _accuracy(self, job: Job, dataset: Any, detail: dict[str, Any], out: TensorInfo,
-                  progress: _Progress, deadline: Deadline) -> dict[str, Any]:
+                  progress: _Progress, info: dict[str, str], deadline: Deadline) -> dict[str, Any]:
         if dataset is None:
             return {}
         x, y = dataset["x"], dataset["y"]
         n = len(y) if job.accuracy_samples is None else min(job.accuracy_samples, len(y))
         todo = [i for i in range(n) if i not in progress.outputs]
         timeout = self._run_timeout(progress, 1)
+        if self.gdb is not None and self.gdb.options["stage_datasets"] and int(info.get("staging_bytes", 0)):
+            inputs = (agent.quantize(x[i:i + 1], detail).tobytes() for i in todo)
+            staged = stage_and_eval(self.gdb, self.client, info, _nbytes(out), list(zip(todo, inputs)),
+                                    deadline, timeout)
+            for index, argmax, raw in staged:
+                progress.outputs.setdefault(index, (argmax, raw))
+            return _scores(progress.outputs, y[:n], out)
         for start in range(0, len(todo), EVAL_BATCH):
             batch = [(i, agent.quantize(x[i:i + 1], detail).tobytes()) for i in todo[start:start + EVAL_BATCH]]
             for index, argmax, raw in self.client.eval_stream(batch, deadline, timeout):
@@ -224,6 +292,10 @@ def _batch(samples: list[float], count: int, min_seconds: float, per_us: float) 
         left_us = min_seconds * 1e6 - sum(samples)
         need = math.ceil(left_us / max(per_us, 1.0))
     return max(1, min(RUN_BATCH, need))
+
+
+def _nbytes(tensor: TensorInfo) -> int:
+    return int(np.prod(tensor.shape)) * np.dtype(tensor.dtype).itemsize
 
 
 def _scores(outputs: dict[int, tuple[int, bytes]], y: Any, out: TensorInfo) -> dict[str, Any]:

@@ -31,6 +31,8 @@ class Cmd:
     MEMORY = 0x09
     EVAL = 0x0A
     TEXT_MODE = 0x0B
+    EVAL_MEM = 0x0C
+    SLOT_HASH = 0x0D
 
 
 class Status:

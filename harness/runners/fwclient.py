@@ -156,6 +156,10 @@ class FirmwareClient:
         loaded, length, crc = struct.unpack("<B3xII", self.call(Cmd.SLOT_INFO, bytes([slot]), deadline))
         return bool(loaded), length, crc
 
+    def slot_sha256(self, deadline: Deadline) -> str:
+        """The SHA-256 (hex) of the bytes the model slot holds, computed by the firmware."""
+        return self.call(Cmd.SLOT_HASH, b"", deadline, timeout=max(self.read_timeout, 30.0)).hex()
+
     def upload(self, slot: int, model: bytes, max_data: int, deadline: Deadline) -> int:
         """Model bytes into a slot; returns the CRC-32 the firmware computed over them."""
         self.call(Cmd.LOAD_BEGIN, struct.pack("<B3xI", slot, len(model)), deadline)

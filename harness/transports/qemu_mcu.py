@@ -8,6 +8,8 @@
         [-device loader ...]          a model placed in PSRAM (0x21000000) before boot
         [-plugin libcycles.so,out=DIR/cycles.log]   with a `cycles` option: per-class instruction
                                       counts per operator for the cycle estimate (harness/cycles)
+        [-gdb tcp:HOST:PORT -S]       with a `gdb` section: no -kernel, the board halted and blank,
+                                      QEMU's stub standing in for a probe's GDB server (gdb_url)
 
 The firmware is built on first use (`make -C firmware/ports/qemu-mps2`) when the ELF is missing.
 """
@@ -29,6 +31,7 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
 from harness.firmware_image import write_partition_image
 from harness.locations import SOURCE_ROOT, firmware_build_dir, shipped
+from harness.transports import gdb_rsp
 from harness.transports.base import StreamTransport
 from harness.transports.qmp import QmpClient
 from harness.transports.serial import SerialTransport
@@ -76,7 +79,8 @@ class QemuMcuTransport(StreamTransport):
 
     def __init__(self, url: str, qemu: dict[str, Any] | None = None,
                  serial: dict[str, Any] | None = None, preload: str | Path | None = None,
-                 cycles: dict[str, Any] | None = None, **_other: Any) -> None:
+                 cycles: dict[str, Any] | None = None, gdb: dict[str, Any] | None = None,
+                 **_other: Any) -> None:
         self.url = url
         self.machine = urlsplit(url).netloc
         options = qemu or {}
@@ -89,14 +93,18 @@ class QemuMcuTransport(StreamTransport):
         self.preload = Path(preload) if preload else None
         self.cycles = cycles  # the profile's cycles section: load the counting plugin
         self.cycle_log: Path | None = None  # the plugin's log while QEMU runs
+        # A gdb://host:port server (port 0: any free one): the firmware arrives through the stub.
+        self._stub = gdb_rsp.parse_url(gdb["server"]) if gdb and isinstance(gdb.get("server"), str) else None
+        self.gdb_url: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._uart: SerialTransport | None = None
         self.qmp: QmpClient | None = None
 
     def argv(self, port: int, qmp_path: str) -> list[str]:
-        argv = ["qemu-system-arm", "-M", self.machine, "-kernel", str(self.elf), "-nographic",
-                "-monitor", "none", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
+        boot = ["-gdb", f"tcp:{self.gdb_url[6:]}", "-S"] if self.gdb_url else ["-kernel", str(self.elf)]
+        argv = ["qemu-system-arm", "-M", self.machine, *boot, "-nographic", "-monitor", "none",
+                "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
                 "-icount", f"shift={self.icount_shift},{'align=on,sleep=on' if self.pace else 'sleep=off'}",
                 "-qmp", f"unix:{qmp_path},server=on,wait=off"]
         if self.preload is not None:  # the image an ESP32's flash partition holds, in PSRAM
@@ -115,14 +123,18 @@ class QemuMcuTransport(StreamTransport):
     def preflight(self) -> None:
         if shutil.which("qemu-system-arm") is None:
             raise ConfigError("qemu-system-arm is not installed (apt-get install qemu-system-arm)")
-        if self.elf != DEFAULT_ELF and not self.elf.is_file():
+        if self._stub is None and self.elf != DEFAULT_ELF and not self.elf.is_file():
             raise ConfigError(f"firmware image {self.elf} does not exist")
-        if self.elf == DEFAULT_ELF and not self.elf.is_file() and shutil.which("arm-none-eabi-gcc") is None:
+        if (self._stub is None and self.elf == DEFAULT_ELF and not self.elf.is_file()
+                and shutil.which("arm-none-eabi-gcc") is None):
             raise ConfigError(f"{self.elf} is missing and cannot be built: no arm-none-eabi-gcc; {TOOLCHAIN_HINT}")
 
     def open(self, deadline: Deadline) -> None:
         self.preflight()
-        build_firmware(self.elf)
+        if self._stub is None:
+            build_firmware(self.elf)
+        else:
+            self.gdb_url = f"gdb://{self._stub[0]}:{self._stub[1] or _free_port()}"
         self._dir = tempfile.TemporaryDirectory(prefix="edge-harness-qemu-")
         port, qmp_path = _free_port(), f"{self._dir.name}/qmp.sock"
         log = open(f"{self._dir.name}/qemu.log", "wb")

@@ -131,6 +131,15 @@ uint32_t port_preloaded_length(void) {
     return SLOT->magic == PRELOAD_MAGIC && SLOT->length <= sizeof SLOT->data ? SLOT->length : 0;
 }
 
+/* The rest of PSRAM after the model slot: inputs a debug probe writes for EVAL_MEM. */
+#define STAGING_START (0x21000000u + sizeof(struct slot))
+#define STAGING_END 0x22000000u
+
+uint8_t *port_staging(uint32_t *capacity) {
+    *capacity = STAGING_END - STAGING_START;
+    return (uint8_t *)STAGING_START;
+}
+
 const char *port_board_name(void) { return "qemu-mps2-an385"; }
 
 int main(void) {

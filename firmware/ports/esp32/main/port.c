@@ -38,6 +38,11 @@ uint8_t *port_slot(uint32_t *capacity) { *capacity = slot_capacity; return slot;
 uint8_t *port_arena(uint32_t *capacity) { *capacity = sizeof arena; return arena; }
 uint32_t port_free_heap(void) { return (uint32_t)heap_caps_get_free_size(MALLOC_CAP_8BIT); }
 uint32_t port_preloaded_length(void) { return preloaded; }
+uint8_t *port_staging(uint32_t *capacity) {
+    *capacity = 0;  /* no probe staging: the ESP32 is flashed by esptool, inputs come over the UART */
+    return NULL;
+}
+
 const char *port_board_name(void) { return CONFIG_IDF_TARGET; }
 
 /* The model partition is copied to PSRAM: uploads over the UART then work the same way. */
