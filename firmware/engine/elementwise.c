@@ -158,7 +158,9 @@ void eh_eval_quantize(const eh_engine *e, const eh_op *op) {
   for (i = 0; i < n; i++) {
     if (it->type == EH_FLOAT32) {
       float q = eh_roundf(((const float *)(const void *)it->data)[i] / ot->scale);
-      q = q < -1e9f ? -1e9f : (q > 1e9f ? 1e9f : q);
+      /* NaN goes to the lowest value: x86's cvttss2si, so the same as TFLM's cast on the
+       * host (where that cast is undefined behaviour, found by firmware/fuzz/fuzz_model). */
+      q = q > 1e9f ? 1e9f : (q >= -1e9f ? q : -1e9f);
       v = (int32_t)q + ot->zero_point;
     } else {
       v = eh_add_wrap(eh_mbqm(((const int8_t *)it->data)[i] - it->zero_point, op->mult,
