@@ -111,8 +111,8 @@ int eh_prepare_pad(eh_ctx *c, eh_op *op, int32_t node) {
   if (!op->pc_mult) return 0;
   for (d = 0; d < 2 * in->rank; d++) op->pc_mult[d] = eh_rd_i32(pads->data + 4 * d);
   for (d = 0; d < in->rank; d++) {
-    if (op->pc_mult[2 * d] < 0 || op->pc_mult[2 * d + 1] < 0 ||
-        out->dims[d] != in->dims[d] + op->pc_mult[2 * d] + op->pc_mult[2 * d + 1])
+    if (op->pc_mult[2 * d] < 0 || op->pc_mult[2 * d + 1] < 0 ||  /* 64-bit: no overflow (fuzz_model) */
+        (int64_t)out->dims[d] != (int64_t)in->dims[d] + op->pc_mult[2 * d] + op->pc_mult[2 * d + 1])
       return eh_bad(c, op, node, "bad paddings");
   }
   op->flags = out->zero_point;
