@@ -11,7 +11,7 @@ The retransmission timeout follows the link's measured round trips (harness/rto.
 board slowed by a busy controller is given time instead of a storm of duplicates that overflows
 its receive ring; a NAK that arrives within one round trip of a resend answers the frames sent
 before it and triggers no second resend. The link is declared broken after MAX_RETRANSMITS
-rounds without any reply (about 14 s at the smallest RTO).
+rounds without any reply (23 s at a 1 s RTO).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from harness.transports.base import StreamTransport
 
 PROTOCOL_VERSION = 1
 MAX_RETRANSMITS = 6  # back-off rounds without any reply before the link is declared broken
-MIN_RTO_S = 0.2      # above a UART's round trip plus a scheduler's hiccup
-MAX_RTO_S = 4.0      # at least; a profile's larger read_timeout raises it
+MIN_RTO_S = 1.0      # RFC 6298's floor: a busy controller's hiccups reach 0.7 s (a shorter
+                     # read_timeout in a profile lowers it)
+MAX_RTO_S = 4.0      # a profile's larger read_timeout raises it
 LOAD_WORK_S = 30.0   # LOAD_END: the firmware's CRC and engine load of a large model
 
 
@@ -53,7 +54,8 @@ class FirmwareClient:
         self.read_timeout = read_timeout
         self.window = window
         self.reader = frames.FrameReader()
-        self.rto = RetransmitTimer(initial=read_timeout, minimum=MIN_RTO_S, maximum=max(MAX_RTO_S, read_timeout))
+        self.rto = RetransmitTimer(initial=read_timeout, minimum=min(MIN_RTO_S, read_timeout),
+                                   maximum=max(MAX_RTO_S, read_timeout))
         self._seq = 0
         self.retransmits = 0  # frames resent, for diagnostics
 
@@ -70,6 +72,10 @@ class FirmwareClient:
         replies: list[Frame | None] = [None] * len(commands)
         outstanding: dict[int, _Pending] = {}
         next_index, done, stalls = 0, 0, 0
+        # The board answers in order, so a command's clock starts when it was sent or when the
+        # reply before it came, whichever is later: what a window of frames queued on a slow
+        # line waits for the ones ahead of it is not the link's round trip.
+        last_reply = 0.0
         while done < len(commands):
             while len(outstanding) < self.window and next_index < len(commands):
                 cmd, data = commands[next_index]
@@ -77,7 +83,7 @@ class FirmwareClient:
                 outstanding[frame.seq] = _Pending(next_index, frame, time.monotonic())
                 self.transport.write(frames.encode(frame), deadline)
                 next_index += 1
-            oldest = min(p.sent_at for p in outstanding.values())
+            oldest = max(min(p.sent_at for p in outstanding.values()), last_reply)
             expires = oldest + work + self.rto.timeout
             got, damaged = self._receive(deadline, expires)
             progressed = False
@@ -86,8 +92,10 @@ class FirmwareClient:
                 if pending is not None and frame.type == pending.frame.type | frames.REPLY:
                     replies[pending.index] = frame
                     done, progressed = done + 1, True
+                    now = time.monotonic()
                     if pending.sends == 1 and not work:  # Karn: a resent command's reply is ambiguous
-                        self.rto.sample(time.monotonic() - pending.sent_at)
+                        self.rto.sample(now - max(pending.sent_at, last_reply))
+                    last_reply = now
                 elif pending is not None:  # a reply of another type with this seq: stale
                     outstanding[frame.seq] = pending
                 elif frame.type == frames.NAK:
