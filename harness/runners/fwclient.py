@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from harness.deadline import Deadline
-from harness.rto import RetransmitTimer
 from harness.errors import DeviceError, InfrastructureError, ModelError
+from harness.rto import RetransmitTimer
 from harness.runners import frames
 from harness.runners.frames import Cmd, Frame, Status
 from harness.transports.base import StreamTransport
