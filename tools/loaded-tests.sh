@@ -12,6 +12,9 @@ shift || true
 HOGS_PER_CORE="${HOGS_PER_CORE:-3}"
 PYTHON="${PYTHON:-$(if [ -x .venv/bin/python ]; then echo .venv/bin/python; else command -v python3; fi)}"
 TESTS=(tests/test_faults.py tests/test_serial_faults.py tests/test_health.py tests/test_resume.py)
+# A throughput figure (share of the line rate) measures how much CPU the relay threads get, not
+# how faults are handled: under hogs it is lower by design. benchmarks/serial_throughput.py.
+SKIP=(--deselect tests/test_serial_faults.py::test_binary_upload_reaches_85_percent_of_the_line_rate)
 
 hogs=()
 stop_hogs() {
@@ -33,7 +36,7 @@ sleep 5  # let the load average climb
 for round in $(seq "$ROUNDS"); do
   start=$(date +%s)
   echo "== round $round/$ROUNDS, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  if ! "$PYTHON" -m pytest -p no:cacheprovider -q "${TESTS[@]}" "$@"; then
+  if ! "$PYTHON" -m pytest -p no:cacheprovider -q "${TESTS[@]}" "${SKIP[@]}" "$@"; then
     echo "loaded-tests: round $round FAILED after $(( $(date +%s) - start )) s" >&2
     exit 1
   fi
