@@ -11,8 +11,9 @@ inputs; its predictions must equal the ones real TFLite-Micro produced
 (models/digits-cnn/health-check.json). A wrong answer is a broken board, not a slow one.
 
 Its deadline follows the board's measured check durations (harness/rto.py, as TCP's RTO does):
-CHECK_TIMEOUT_S before the first check of a run, then SRTT + 4 RTTVAR of the checks that
-answered, within [CHECK_TIMEOUT_MIN_S, CHECK_TIMEOUT_MAX_S], doubled after a check that timed out.
+SRTT + 4 RTTVAR of the checks that answered, doubled after one that timed out, up to
+CHECK_TIMEOUT_MAX_S, and never below CHECK_TIMEOUT_S: a failed check marks the board bad for the
+run without a retry, so the deadline may only grow when a busy machine slows the checks down.
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from harness.rto import RetransmitTimer
 from harness.runners.base import Job, Runner
 
 CHECK_FILE = Path(__file__).resolve().parent.parent / "models" / "digits-cnn" / "health-check.json"
-CHECK_TIMEOUT_S = 120.0       # before any check of this board was timed
-CHECK_TIMEOUT_MIN_S = 30.0    # a quick check still gets this long
-CHECK_TIMEOUT_MAX_S = 600.0
+CHECK_TIMEOUT_S = 120.0       # the least a check gets (and all it gets before one was timed)
+CHECK_TIMEOUT_MAX_S = 900.0
 MAX_CONSECUTIVE_INFRA_FAILURES = 2  # cases in a row lost to the lab before the board is bad
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class BoardState:
     reason: str | None = None
     infra_failures_in_row: int = 0
     check_timer: RetransmitTimer = field(default_factory=lambda: RetransmitTimer(
-        initial=CHECK_TIMEOUT_S, minimum=CHECK_TIMEOUT_MIN_S, maximum=CHECK_TIMEOUT_MAX_S, granularity=1.0))
+        initial=CHECK_TIMEOUT_S, minimum=CHECK_TIMEOUT_S, maximum=CHECK_TIMEOUT_MAX_S, granularity=1.0))
 
     @property
     def usable(self) -> bool:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.deadline import Deadline
 from harness.errors import InfrastructureError
-from harness.health import CHECK_FILE, CHECK_TIMEOUT_MIN_S, CHECK_TIMEOUT_S, BoardState, Health, check_job, health_check
+from harness.health import CHECK_FILE, CHECK_TIMEOUT_S, BoardState, Health, check_job, health_check
 from harness.planning import plan
 from harness.profiles import resolve
 from harness.rto import RetransmitTimer
@@ -75,8 +75,9 @@ class SlowBoard(Runner):
 
 def test_health_check_deadline_follows_the_boards_check_durations() -> None:
     """CHECK_TIMEOUT_S before anything is known, then SRTT + 4 RTTVAR of the checks' durations
-    (a 0.1 s floor here instead of 30 s, to see it move): a board that became slower gets a
-    longer deadline, and a check that timed out doubles it."""
+    (a 0.1 s floor here, to see it move; a session's floor is CHECK_TIMEOUT_S itself, as a failed
+    check is not retried): a board that became slower gets a longer deadline, and a check that
+    timed out doubles it."""
     board, timer = SlowBoard(), RetransmitTimer(initial=CHECK_TIMEOUT_S, minimum=0.1, maximum=600.0)
     board.delay = 0.2
     assert health_check(board, timer=timer) is None
@@ -91,7 +92,7 @@ def test_health_check_deadline_follows_the_boards_check_durations() -> None:
     board.delay = 60.0  # hung
     assert "deadline" in (health_check(board, timer=timer) or "")
     assert timer.timeout == pytest.approx(2 * slower)
-    assert BoardState("b").check_timer.minimum == CHECK_TIMEOUT_MIN_S  # what a session uses
+    assert BoardState("b").check_timer.minimum == CHECK_TIMEOUT_S  # what a session uses
 
 
 class FlakyBoard(Runner):

@@ -11,7 +11,7 @@ The retransmission timeout follows the link's measured round trips (harness/rto.
 board slowed by a busy controller is given time instead of a storm of duplicates that overflows
 its receive ring; a NAK that arrives within one round trip of a resend answers the frames sent
 before it and triggers no second resend. The link is declared broken after MAX_RETRANSMITS
-rounds without any reply (23 s at a 1 s RTO).
+rounds without any reply (23 s from a 1 s RTO with a 4 s ceiling).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ PROTOCOL_VERSION = 1
 MAX_RETRANSMITS = 6  # back-off rounds without any reply before the link is declared broken
 MIN_RTO_S = 1.0      # RFC 6298's floor: a busy controller's hiccups reach 0.7 s (a shorter
                      # read_timeout in a profile lowers it)
-MAX_RTO_S = 4.0      # a profile's larger read_timeout raises it
+MAX_RTO_S = 4.0      # or twice a profile's read_timeout: a default profile (5 s) tolerates
+                     # 45 s of silence, as nine fixed 5 s timeouts did
 LOAD_WORK_S = 30.0   # LOAD_END: the firmware's CRC and engine load of a large model
 
 
@@ -55,7 +56,7 @@ class FirmwareClient:
         self.window = window
         self.reader = frames.FrameReader()
         self.rto = RetransmitTimer(initial=read_timeout, minimum=min(MIN_RTO_S, read_timeout),
-                                   maximum=max(MAX_RTO_S, read_timeout))
+                                   maximum=max(MAX_RTO_S, 2 * read_timeout))
         self._seq = 0
         self.retransmits = 0  # frames resent, for diagnostics
 
