@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, require_tool
+from tests.conftest import REPO, require, require_tool
 
 TARGETS = ("model", "frames", "text")
 REGRESSIONS = REPO / "tests" / "data" / "fuzz"
@@ -32,7 +32,9 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fuzz")
     done = subprocess.run([make, "-s", "-j2", "-C", str(REPO / "firmware" / "fuzz"), f"OUT={out}"],
                           capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]  # libclang-rt-14-dev missing shows here
+    require("libclang_rt" not in done.stderr,
+            "clang's libFuzzer/sanitizer runtimes are not installed (libclang-rt-14-dev; make system-deps)")
+    assert done.returncode == 0, done.stderr[-3000:]
     subprocess.run([sys.executable, str(REPO / "tools" / "fuzz_seeds.py"), str(out / "seeds")], check=True)
     return out
 
