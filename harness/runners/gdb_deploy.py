@@ -157,9 +157,10 @@ def _verify(remote: GdbRemote, address: int, data: bytes, deadline: Deadline) ->
 
 def stage_and_eval(gdb: GdbDeployer, client: FirmwareClient, info: dict[str, str], out_bytes: int,
                    samples: list[tuple[int, bytes]], deadline: Deadline,
-                   timeout: float) -> list[tuple[int, int, bytes]]:
+                   work: float) -> list[tuple[int, int, bytes]]:
     """(index, input) pairs staged through the probe in batches that fit the board's staging
-    RAM, each batch run by EVAL_MEM commands; (index, argmax, raw output) of each, in order."""
+    RAM, each batch run by EVAL_MEM commands; (index, argmax, raw output) of each, in order.
+    `work`: seconds the board may compute on one inference (fwclient's compute allowance)."""
     if not samples:
         return []
     base, capacity = int(info["staging_addr"]), int(info["staging_bytes"])
@@ -175,7 +176,7 @@ def stage_and_eval(gdb: GdbDeployer, client: FirmwareClient, info: dict[str, str
         gdb.stage(base, b"".join(x for _, x in batch), deadline)
         starts = range(0, len(batch), per_cmd)
         commands = [(Cmd.EVAL_MEM, struct.pack("<II", k * in_size, min(per_cmd, len(batch) - k))) for k in starts]
-        for k, reply in zip(starts, client.stream(commands, deadline, timeout=timeout * per_cmd)):
+        for k, reply in zip(starts, client.stream(commands, deadline, work * per_cmd)):
             (count,) = struct.unpack_from("<I", reply)
             for j in range(count):
                 at = 4 + j * (2 + out_bytes)
