@@ -9,6 +9,11 @@
 The health check is: identify the board (open the runner) and run a tiny known model on known
 inputs; its predictions must equal the ones real TFLite-Micro produced
 (models/digits-cnn/health-check.json). A wrong answer is a broken board, not a slow one.
+
+Its deadline follows the board's measured check durations (harness/rto.py, as TCP's RTO does):
+SRTT + 4 RTTVAR of the checks that answered, doubled after one that timed out, up to
+CHECK_TIMEOUT_MAX_S, and never below CHECK_TIMEOUT_S: a failed check marks the board bad for the
+run without a retry, so the deadline may only grow when a busy machine slows the checks down.
 """
 
 from __future__ import annotations
@@ -16,16 +21,19 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.deadline import Deadline
-from harness.errors import DeviceError, InfrastructureError, ModelError
+from harness.errors import DeviceError, DeviceTimeout, InfrastructureError, ModelError
 from harness.locations import shipped
+from harness.rto import RetransmitTimer
 from harness.runners.base import Job, Runner
 
 CHECK_FILE = shipped("health-check") / "health-check.json"  # package data of an installed wheel
-CHECK_TIMEOUT_S = 120.0
+CHECK_TIMEOUT_S = 120.0       # the least a check gets (and all it gets before one was timed)
+CHECK_TIMEOUT_MAX_S = 900.0
 MAX_CONSECUTIVE_INFRA_FAILURES = 2  # cases in a row lost to the lab before the board is bad
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,8 @@ class BoardState:
     health: Health = Health.UNKNOWN
     reason: str | None = None
     infra_failures_in_row: int = 0
+    check_timer: RetransmitTimer = field(default_factory=lambda: RetransmitTimer(
+        initial=CHECK_TIMEOUT_S, minimum=CHECK_TIMEOUT_S, maximum=CHECK_TIMEOUT_MAX_S, granularity=1.0))
 
     @property
     def usable(self) -> bool:
@@ -72,19 +82,25 @@ def check_job(check_file: Path = CHECK_FILE) -> tuple[Job, list[int]]:
 
 
 def health_check(runner: Runner, deadline: Deadline | None = None,
-                 check_file: Path = CHECK_FILE) -> str | None:
-    """None when the board answered correctly; otherwise why it failed.
+                 check_file: Path = CHECK_FILE, timer: RetransmitTimer | None = None) -> str | None:
+    """None when the board answered correctly; otherwise why it failed. `timer`: the board's
+    check durations so far, which set the deadline when none is given.
 
     A board whose runtime cannot run the check model (an Edge TPU needs *_edgetpu.tflite) has
     still answered: that is a result for its cases to report, not a sick board."""
     job, expected = check_job(check_file)
+    started = time.monotonic()
     try:
-        measured = runner.measure(job, deadline or Deadline(CHECK_TIMEOUT_S))
+        measured = runner.measure(job, deadline or Deadline(timer.timeout if timer else CHECK_TIMEOUT_S))
     except (ModelError, DeviceError) as exc:
         log.info("health check model not runnable here (%s); the board answered", exc)
         return None
     except InfrastructureError as exc:
+        if timer is not None and isinstance(exc, DeviceTimeout):
+            timer.expired()
         return f"health check failed: {exc}"
+    if timer is not None:
+        timer.sample(time.monotonic() - started)
     if measured.predictions != expected:
         wrong = sum(a != b for a, b in zip(measured.predictions, expected))
         return (f"health check failed: {wrong} of {len(expected)} known outputs differ "

@@ -152,7 +152,8 @@ class _BoardSession:
             self.board.infrastructure_failure(f"cannot connect: {exc}")
             return False
         if self.board.health is Health.UNKNOWN:
-            failed = (None if fresh else self._reset_before_check()) or health_check(self.raw)
+            failed = (None if fresh else self._reset_before_check()) or health_check(
+                self.raw, timer=self.board.check_timer)
             if failed:
                 self.board.mark(Health.BAD, failed)
                 return False

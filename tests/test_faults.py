@@ -1,4 +1,4 @@
-"""Fault injection with real parts, asserting counts: a QEMU Cortex-M board that hangs (QMP
+"""Fault injection with real parts, asserting outcomes: a QEMU Cortex-M board that hangs (QMP
 `stop`), crashes (kill -9) or resets (QMP `system_reset`) mid-case, an SSH link cut mid-suite, a
 board that fails its health check, one that is unreachable, one in maintenance, and one whose
 every case hangs. For each: one stored row per planned case per board (none lost, none
@@ -6,8 +6,10 @@ duplicated), the right board marked in the store's `boards` table, the rest of t
 
 The emulated board is the real transport with a tap on the commands the harness writes, so each
 fault lands at an exact point of the protocol (the Nth EVAL frame of a given case, a model
-upload) instead of wherever a timer happens to fire. Deadlines are short (a 0.5 s serial read
-timeout) so that a hung board is noticed in seconds.
+upload) instead of wherever a timer happens to fire. The serial read timeout is short (0.5 s, the
+retransmission timer's initial value and floor; it backs off to 4 s, harness/rto.py) so that a hung
+board is noticed in about 20 s. How many retransmissions and restarts a fault costs depends on the
+machine's load; the results, the rows and the board's health do not, and those are asserted.
 """
 
 from __future__ import annotations
@@ -209,21 +211,21 @@ def assert_completed_like_clean(store: Store, run_id: str, clean: dict[str, tupl
 def test_hung_board_is_restarted_and_the_case_retried(clean, tmp_path: Path) -> None:
     store, run_id, fault, connect = run_with_fault(tmp_path, lambda board: board.stop())
     [board] = connect.boards
-    assert board.boots == 2  # the read deadline expired, recovery restarted the emulator once
+    assert board.boots >= 2  # the link timed out and recovery restarted the emulator
     assert_completed_like_clean(store, run_id, clean, fault)
 
 
 def test_crashed_board_is_restarted_and_the_case_retried(clean, tmp_path: Path) -> None:
     store, run_id, fault, connect = run_with_fault(tmp_path, TappedBoard.kill)
     [board] = connect.boards
-    assert board.boots == 2
+    assert board.boots >= 2
     assert_completed_like_clean(store, run_id, clean, fault)
 
 
 def test_board_reset_mid_case_is_survived_by_the_firmware_runner(clean, tmp_path: Path) -> None:
     store, run_id, fault, connect = run_with_fault(tmp_path, lambda board: board.reset(Deadline(5)))
     [board], [runner] = connect.boards, connect.runners
-    assert board.boots == 1 and runner.resets == 1  # no retry: the runner went on where it was
+    assert board.boots == 1 and runner.resets >= 1  # no restart: the runner went on where it was
     assert_completed_like_clean(store, run_id, clean, fault)
 
 
@@ -356,7 +358,7 @@ def test_board_whose_every_case_hangs_goes_bad_after_two(qemu, tmp_path: Path) -
             board.stop()
 
     device = qemu_profile(tmp_path)
-    suite = small_suite(tmp_path, timeout="15 s")  # a clean case takes ~3 s; a hang is seen in ~5 s
+    suite = small_suite(tmp_path, timeout="50 s")  # a clean case takes ~3 s; a hang is seen in ~20 s
     store = Store(f"sqlite:///{tmp_path / 'r.sqlite'}")
     connect = Connector(device, hang_on_suite_models)
     run_id = run_one(store, suite, device, connect)
@@ -367,6 +369,6 @@ def test_board_whose_every_case_hangs_goes_bad_after_two(qemu, tmp_path: Path) -
     health = store.board_health(device.name)
     assert health["health"] == "bad" and "2 infrastructure failures in a row" in health["reason"]
     assert rows[2]["reason"].startswith("board bad: 2 infrastructure failures in a row")
-    assert len(connect.boards) == 1 and len(hangs) >= 3  # both cases hung, and at least one retry did
+    assert len(connect.boards) == 1 and len(hangs) >= 2  # both cases hung (retries: as time allowed)
     assert hangs == sorted(set(hangs)) and hangs[0] == 1  # each hang on a restarted emulator
     assert all("no valid reply" in r["reason"] or "deadline" in r["reason"] for r in rows[:2])

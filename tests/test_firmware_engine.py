@@ -213,16 +213,11 @@ def test_arena_is_no_larger_than_tflms(lib: ctypes.CDLL, path: Path,
     assert 0 < ours <= theirs
 
 
-def test_mutated_models_are_clean_under_sanitizers(tmp_path: Path) -> None:
-    """Thousands of byte-flipped / truncated models loaded and run under ASan + UBSan."""
-    require_tool("gcc")
-    make = require_tool("make")
-    subprocess.run([make, "-s", "-C", str(ENGINE / "host"), "fuzz", f"OUT={tmp_path}"],
-                   check=True)
-    models = [need(DIGITS / "tiny-int8.tflite"), *sorted(OPS.glob("*.tflite"))]
-    run = subprocess.run([str(tmp_path / "ehfuzz"), "1500", *map(str, models)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    counts = dict(map(int, line.split()) for line in run.stdout.split("\n") if line)
-    assert sum(counts.values()) == 1500 * len(models)
-    assert counts[EH_OK] > 0 and counts[EH_ERR_CORRUPT] > 0, counts
+def test_nan_and_infinite_float_inputs_quantize_as_tflm_does(lib: ctypes.CDLL) -> None:
+    """QUANTIZE of NaN was undefined behaviour (a float-to-int cast; found by fuzz_model, input in
+    tests/data/fuzz/model/): NaN now goes to the lowest value, as TFLM's cast does on this host.
+    (+inf and 1e30 saturate to the highest value here; TFLM's overflowing cast gives the lowest.)"""
+    path = OPS / "pool_pad_float_io.tflite"
+    shape = tuple(Engine(lib, path.read_bytes()).info().dims[:4])
+    x = np.resize(np.array([np.nan, -np.inf, -0.0, -1e30, 0.5], np.float32), shape)
+    assert assert_identical(lib, path, [x, np.full(shape, np.nan, np.float32)]) == 2

@@ -4,6 +4,7 @@ lab loses in the middle of a run (its cases stored as not-run, the other board u
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,10 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.deadline import Deadline
 from harness.errors import InfrastructureError
-from harness.health import CHECK_FILE, BoardState, Health, health_check
+from harness.health import CHECK_FILE, CHECK_TIMEOUT_S, BoardState, Health, check_job, health_check
 from harness.planning import plan
 from harness.profiles import resolve
+from harness.rto import RetransmitTimer
 from harness.runners.agent_runner import AgentRunner
 from harness.runners.base import Job, Measurement, Runner
 from harness.session import finish_run, initial_state, open_run, run_device
@@ -52,6 +54,40 @@ def test_health_check_catches_wrong_outputs(tmp_path: Path) -> None:
         (tmp_path / name).symlink_to(CHECK_FILE.parent / name)
     failed = health_check(AgentRunner(LocalTransport(), "litert"), check_file=wrong)
     assert failed and "1 of 32 known outputs differ" in failed
+
+
+class SlowBoard(Runner):
+    """Answers the health check correctly after `delay` seconds, or times out when its deadline
+    is shorter (as a board's link does)."""
+
+    runtime = "litert"
+
+    def __init__(self) -> None:
+        self.answer = AgentRunner(LocalTransport(), "litert").measure(check_job()[0], Deadline(120))
+        self.delay, self.deadlines = 0.0, []
+
+    def measure(self, job: Job, deadline: Deadline) -> Measurement:
+        self.deadlines.append(deadline.seconds)
+        time.sleep(min(self.delay, deadline.remaining or 0.0))
+        deadline.check("board")
+        return self.answer
+
+
+def test_health_check_deadline_follows_the_boards_check_durations() -> None:
+    """CHECK_TIMEOUT_S before anything is known; a check that answered is a sample (SRTT +
+    4 RTTVAR, harness/rto.py; a 0.1 s floor here to see it move, a session's floor is
+    CHECK_TIMEOUT_S as a failed check is not retried); one that timed out doubles the deadline."""
+    board, timer = SlowBoard(), RetransmitTimer(initial=CHECK_TIMEOUT_S, minimum=0.1, maximum=600.0)
+    board.delay = 0.3
+    assert health_check(board, timer=timer) is None
+    assert board.deadlines[-1] == CHECK_TIMEOUT_S and timer.srtt is not None and timer.srtt >= 0.3
+    learned = timer.timeout
+    assert learned < CHECK_TIMEOUT_S
+    board.delay = 600.0  # hung
+    assert "deadline" in (health_check(board, timer=timer) or "")
+    assert board.deadlines[-1] == pytest.approx(learned)
+    assert timer.timeout == pytest.approx(2 * learned)
+    assert BoardState("b").check_timer.minimum == CHECK_TIMEOUT_S  # what a session uses
 
 
 class FlakyBoard(Runner):

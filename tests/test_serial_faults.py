@@ -92,6 +92,15 @@ def test_stalled_board(rig, clean) -> None:
     assert_same(clean, measured, outputs)
 
 
+def test_board_silent_for_longer_than_fixed_timeouts_allowed(rig, clean) -> None:
+    """8 s of silence: nine fixed 0.5 s read timeouts gave up after 4.5 s; the backed-off
+    retransmission timer (harness/rto.py) waits it out and resends a handful of times."""
+    t0 = time.monotonic()
+    runner, measured, outputs = measure_with(rig, lambda board, relay: relay.stall(8.0))
+    assert time.monotonic() - t0 > 8.5  # the stall fell inside the run
+    assert_same(clean, measured, outputs)
+
+
 def test_board_reset_mid_run(rig, clean) -> None:
     runner, measured, outputs = measure_with(rig, lambda board, relay: board.reset(Deadline(5)), at=1.0)
     assert runner.resets >= 1

@@ -89,7 +89,7 @@ static size_t identify(void) {
 static uint8_t run(const uint8_t *d, size_t len, size_t *out) {
     if (len != 8) return FW_BAD_ARG;
     uint32_t warmup = get32(d), count = get32(d + 4);
-    if (count > RUN_MAX) return FW_BAD_ARG;
+    if (count > RUN_MAX || fw_too_many(warmup)) return FW_BAD_ARG;
     if (!fw_model.loaded) return FW_NO_MODEL;
     char *msg = (char *)&reply[HEADER];
     for (uint32_t i = 0; i < warmup; i++) {

@@ -37,17 +37,18 @@ void fw_main(void) {
     fw_send((const uint8_t *)"\0", 1);
     for (;;) {
         int c = port_getc();
-        if (c < 0) {
-            port_idle();
-            continue;
-        }
-        if (fw_text_mode && c == 0) {  /* a frame delimiter: the host speaks binary */
-            fw_text_mode = 0;
-            fw_text_reset();
-            fw_binary_reset();
-            continue;
-        }
-        if (fw_text_mode) fw_text_byte((uint8_t)c);
-        else fw_binary_byte((uint8_t)c);
+        if (c < 0) port_idle();
+        else fw_byte((uint8_t)c);
     }
+}
+
+void fw_byte(uint8_t c) {
+    if (fw_text_mode && c == 0) {  /* a frame delimiter: the host speaks binary */
+        fw_text_mode = 0;
+        fw_text_reset();
+        fw_binary_reset();
+        return;
+    }
+    if (fw_text_mode) fw_text_byte(c);
+    else fw_binary_byte(c);
 }

@@ -8,6 +8,13 @@
 #define FW_VERSION "1.0.0"
 #define FW_PROTOCOL 1
 #define FW_MAX_DATA 1024
+/* Most inferences one command may ask for (RUN's warm-ups, `infer N W`): unbounded on a board,
+ * where the host's timeout and reset end a mistaken count; a fuzzing build lowers it so that a
+ * mutated count is not taken for a hang (firmware/fuzz/Makefile). */
+#ifndef FW_MAX_ITERATIONS
+#define FW_MAX_ITERATIONS 0xFFFFFFFFu
+#endif
+static inline int fw_too_many(unsigned long long n) { return n > FW_MAX_ITERATIONS; }
 #ifndef FW_BUILD
 #define FW_BUILD "unknown"
 #endif
@@ -57,5 +64,7 @@ extern int fw_text_mode;                  /* 1: MLPerf Tiny text mode (the boot 
 
 /* Entry point a port's main() calls after its hardware is up; never returns. */
 void fw_main(void);
+/* One received byte, in whichever mode is current (fw_main's loop; the fuzzers call it too). */
+void fw_byte(uint8_t byte);
 
 #endif

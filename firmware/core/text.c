@@ -12,7 +12,9 @@ static char cmd[CMD_SIZE + 1];
 static size_t cmd_len;
 static uint32_t db_size, db_pos;
 
-void fw_text_reset(void) { cmd_len = 0; }
+/* A mode switch also ends a `db load` in progress: its bytes would otherwise be taken from
+ * whatever text comes after the next switch back. */
+void fw_text_reset(void) { cmd_len = 0; db_size = db_pos = 0; }
 
 static void line(const char *a, const char *b) {
     fw_puts(a);
@@ -56,10 +58,14 @@ static int run_once(char *message, size_t len) {
 }
 
 static void infer(char *n_arg, char *w_arg) {
-    long n = n_arg ? atol(n_arg) : 1, w = w_arg ? atol(w_arg) : 10;
+    long n = n_arg ? strtol(n_arg, 0, 10) : 1, w = w_arg ? strtol(w_arg, 0, 10) : 10;
     char message[128];
     if (n <= 0) { line("e-[Inference iterations must be >0]", 0); return; }
     if (w < 0) { line("e-[Inference warmup must be >=0]", 0); return; }
+    if (fw_too_many((unsigned long long)n) || fw_too_many((unsigned long long)w)) {
+        line("e-[Inference count too large]", 0);
+        return;
+    }
     if (!fw_model.loaded) { line("e-[No model loaded]", 0); return; }
     port_timer_restart();
     fw_puts("m-warmup-start-"); fw_put_u64((uint64_t)w); fw_puts("\r\n");
@@ -87,7 +93,7 @@ static void db(char *sub, char *arg) {
     uint8_t *input = fw_model.loaded ? fw_input(&size) : 0;
     if (!sub) { line("e-[Command 'db' requires a subcommand]", 0); return; }
     if (strcmp(sub, "load") == 0) {
-        long n = arg ? atol(arg) : 0;
+        long n = arg ? strtol(arg, 0, 10) : 0;
         if (n <= 0) { line("e-[Command 'db load' must be >0 bytes]", 0); return; }
         if (!input) { line("e-[No model loaded]", 0); return; }
         if ((uint32_t)n > size) { line("e-[Buffer larger than the model input]", 0); return; }

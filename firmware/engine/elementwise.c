@@ -111,8 +111,8 @@ int eh_prepare_pad(eh_ctx *c, eh_op *op, int32_t node) {
   if (!op->pc_mult) return 0;
   for (d = 0; d < 2 * in->rank; d++) op->pc_mult[d] = eh_rd_i32(pads->data + 4 * d);
   for (d = 0; d < in->rank; d++) {
-    if (op->pc_mult[2 * d] < 0 || op->pc_mult[2 * d + 1] < 0 ||
-        out->dims[d] != in->dims[d] + op->pc_mult[2 * d] + op->pc_mult[2 * d + 1])
+    if (op->pc_mult[2 * d] < 0 || op->pc_mult[2 * d + 1] < 0 ||  /* 64-bit: no overflow (fuzz_model) */
+        (int64_t)out->dims[d] != (int64_t)in->dims[d] + op->pc_mult[2 * d] + op->pc_mult[2 * d + 1])
       return eh_bad(c, op, node, "bad paddings");
   }
   op->flags = out->zero_point;
@@ -158,7 +158,9 @@ void eh_eval_quantize(const eh_engine *e, const eh_op *op) {
   for (i = 0; i < n; i++) {
     if (it->type == EH_FLOAT32) {
       float q = eh_roundf(((const float *)(const void *)it->data)[i] / ot->scale);
-      q = q < -1e9f ? -1e9f : (q > 1e9f ? 1e9f : q);
+      /* NaN goes to the lowest value: x86's cvttss2si, so the same as TFLM's cast on the
+       * host (where that cast is undefined behaviour, found by firmware/fuzz/fuzz_model). */
+      q = q > 1e9f ? 1e9f : (q >= -1e9f ? q : -1e9f);
       v = (int32_t)q + ot->zero_point;
     } else {
       v = eh_add_wrap(eh_mbqm(((const int8_t *)it->data)[i] - it->zero_point, op->mult,

@@ -39,6 +39,7 @@ SLOT = 0
 MAX_RESETS = 3      # board resets survived within one measurement
 RUN_BATCH = 240     # inferences per RUN command (docs/protocol.md)
 EVAL_BATCH = 64     # samples per eval stream; a reset loses at most the ones in flight
+FIRST_RUN_WORK_S = 60.0  # the first inference, before its time is known
 
 
 @dataclass
@@ -155,22 +156,23 @@ class FirmwareRunner(Runner):
         _loaded, _length, crc = self.client.slot_info(SLOT, deadline)
         return crc
 
-    def _run_timeout(self, progress: _Progress, count: int) -> float:
-        # Emulated time can run slower than real time: allow a generous multiple of it.
+    def _run_work(self, progress: _Progress, count: int) -> float:
+        """Seconds the board may compute on `count` inferences, beyond the link's own timeout.
+        Emulated time can run slower than real time: allow a generous multiple of it."""
         per = (progress.first_us or 1e6) / 1e6
-        return self.client.read_timeout + 10.0 * per * max(count, 1)
+        return 10.0 * per * max(count, 1)
 
     def _latency(self, job: Job, progress: _Progress, deadline: Deadline) -> None:
         client = self.client
         if progress.first_us is None:
-            progress.first_us = float(client.run(0, 1, deadline, timeout=max(60.0, client.read_timeout))[0])
+            progress.first_us = float(client.run(0, 1, deadline, work=FIRST_RUN_WORK_S)[0])
         while not _reached(progress.warmup, job.warmup_count, job.warmup_min_seconds, None):
             n = _batch(progress.warmup, job.warmup_count, job.warmup_min_seconds, progress.first_us)
-            progress.warmup += client.run(0, n, deadline, timeout=self._run_timeout(progress, n))
+            progress.warmup += client.run(0, n, deadline, work=self._run_work(progress, n))
         while not _reached(progress.samples, job.measure_count, job.measure_min_seconds,
                            job.measure_max_seconds):
             n = _batch(progress.samples, job.measure_count, job.measure_min_seconds, progress.first_us)
-            progress.samples += client.run(0, n, deadline, timeout=self._run_timeout(progress, n))
+            progress.samples += client.run(0, n, deadline, work=self._run_work(progress, n))
 
     def _energy(self, job: Job, progress: _Progress, deadline: Deadline) -> tuple[list[dict[str, int]], int]:
         """The meter's windows: RUN batches back to back for each window, timed on the
@@ -186,7 +188,7 @@ class FirmwareRunner(Runner):
             end_at, count, now = start + int(job.energy_window_seconds * 1e9), 0, start
             while now < end_at:
                 n = max(1, min(RUN_BATCH, int((end_at - now) / 1000 / per_us)))
-                count += len(self.client.run(0, n, deadline, timeout=self._run_timeout(progress, n)))
+                count += len(self.client.run(0, n, deadline, work=self._run_work(progress, n)))
                 now = time.monotonic_ns()
             windows.append({"start_ns": start, "end_ns": now, "inferences": count})
         return windows, round_trip_ns
@@ -198,10 +200,10 @@ class FirmwareRunner(Runner):
         x, y = dataset["x"], dataset["y"]
         n = len(y) if job.accuracy_samples is None else min(job.accuracy_samples, len(y))
         todo = [i for i in range(n) if i not in progress.outputs]
-        timeout = self._run_timeout(progress, 1)
+        work = self._run_work(progress, 1)
         for start in range(0, len(todo), EVAL_BATCH):
             batch = [(i, agent.quantize(x[i:i + 1], detail).tobytes()) for i in todo[start:start + EVAL_BATCH]]
-            for index, argmax, raw in self.client.eval_stream(batch, deadline, timeout):
+            for index, argmax, raw in self.client.eval_stream(batch, deadline, work):
                 progress.outputs.setdefault(index, (argmax, raw))
         return _scores(progress.outputs, y[:n], out)
 

@@ -2,8 +2,16 @@
 
 Commands go out in a window of `window` frames; replies are matched by sequence number. Loss is
 recovered by go-back-N (every command is idempotent): on a NAK, on a damaged reply, or when the
-oldest outstanding command has waited `read_timeout`, every outstanding command is resent.
-Duplicate replies are dropped, so each command yields exactly one result.
+oldest outstanding command has waited its work allowance plus the retransmission timeout, every
+outstanding command is resent. Duplicate replies are dropped, so each command yields exactly one
+result.
+
+The retransmission timeout follows the link's measured round trips (harness/rto.py, RFC 6298):
+`read_timeout` is only its value before the first reply. A timeout that fires doubles it, so a
+board slowed by a busy controller is given time instead of a storm of duplicates that overflows
+its receive ring; a NAK that arrives within one round trip of a resend answers the frames sent
+before it and triggers no second resend. The link is declared broken after MAX_RETRANSMITS
+rounds without any reply (23 s from a 1 s RTO with a 4 s ceiling).
 """
 
 from __future__ import annotations
@@ -15,12 +23,18 @@ from typing import Sequence
 
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
+from harness.rto import RetransmitTimer
 from harness.runners import frames
 from harness.runners.frames import Cmd, Frame, Status
 from harness.transports.base import StreamTransport
 
 PROTOCOL_VERSION = 1
-MAX_RETRANSMITS = 8  # rounds without any progress before the link is declared broken
+MAX_RETRANSMITS = 6  # back-off rounds without any reply before the link is declared broken
+MIN_RTO_S = 1.0      # RFC 6298's floor: a busy controller's hiccups reach 0.7 s (a shorter
+                     # read_timeout in a profile lowers it)
+MAX_RTO_S = 4.0      # or twice a profile's read_timeout: a default profile (5 s) tolerates
+                     # 45 s of silence, as nine fixed 5 s timeouts did
+LOAD_WORK_S = 30.0   # LOAD_END: the firmware's CRC and engine load of a large model
 
 
 class BoardReset(InfrastructureError):
@@ -32,6 +46,7 @@ class _Pending:
     index: int
     frame: Frame
     sent_at: float
+    sends: int = 1
 
 
 class FirmwareClient:
@@ -40,22 +55,28 @@ class FirmwareClient:
         self.read_timeout = read_timeout
         self.window = window
         self.reader = frames.FrameReader()
+        self.rto = RetransmitTimer(initial=read_timeout, minimum=min(MIN_RTO_S, read_timeout),
+                                   maximum=max(MAX_RTO_S, 2 * read_timeout))
         self._seq = 0
-        self.retransmits = 0  # frames resent, for tests and diagnostics
+        self.retransmits = 0  # frames resent, for diagnostics
 
     # ------------------------------------------------------------ requests
 
-    def call(self, cmd: int, data: bytes, deadline: Deadline, timeout: float | None = None) -> bytes:
+    def call(self, cmd: int, data: bytes, deadline: Deadline, work: float = 0.0) -> bytes:
         """One command; its reply data, or the error its status maps to."""
-        return self.stream([(cmd, data)], deadline, timeout)[0]
+        return self.stream([(cmd, data)], deadline, work)[0]
 
     def stream(self, commands: Sequence[tuple[int, bytes]], deadline: Deadline,
-               timeout: float | None = None) -> list[bytes]:
-        """Many commands, pipelined; the reply data of each, in order."""
+               work: float = 0.0) -> list[bytes]:
+        """Many commands, pipelined; the reply data of each, in order. `work`: seconds the
+        board may compute on one command (a RUN batch) on top of the link's timeout."""
         replies: list[Frame | None] = [None] * len(commands)
         outstanding: dict[int, _Pending] = {}
-        wait = timeout or self.read_timeout
         next_index, done, stalls = 0, 0, 0
+        # The board answers in order, so a command's clock starts when it was sent or when the
+        # reply before it came, whichever is later: what a window of frames queued on a slow
+        # line waits for the ones ahead of it is not the link's round trip.
+        last_reply = 0.0
         while done < len(commands):
             while len(outstanding) < self.window and next_index < len(commands):
                 cmd, data = commands[next_index]
@@ -63,14 +84,19 @@ class FirmwareClient:
                 outstanding[frame.seq] = _Pending(next_index, frame, time.monotonic())
                 self.transport.write(frames.encode(frame), deadline)
                 next_index += 1
-            oldest = min(p.sent_at for p in outstanding.values())
-            got, damaged = self._receive(deadline, oldest + wait)
+            oldest = max(min(p.sent_at for p in outstanding.values()), last_reply)
+            expires = oldest + work + self.rto.timeout
+            got, damaged = self._receive(deadline, expires)
             progressed = False
             for frame in got:
                 pending = outstanding.pop(frame.seq, None) if frame.is_reply else None
                 if pending is not None and frame.type == pending.frame.type | frames.REPLY:
                     replies[pending.index] = frame
                     done, progressed = done + 1, True
+                    now = time.monotonic()
+                    if pending.sends == 1 and not work:  # Karn: a resent command's reply is ambiguous
+                        self.rto.sample(now - max(pending.sent_at, last_reply))
+                    last_reply = now
                 elif pending is not None:  # a reply of another type with this seq: stale
                     outstanding[frame.seq] = pending
                 elif frame.type == frames.NAK:
@@ -80,13 +106,19 @@ class FirmwareClient:
                 raise BoardReset(f"{self.transport.url}: the board reset (boot banner seen)")
             if progressed:
                 stalls = 0
-            if outstanding and (damaged or time.monotonic() >= oldest + wait):
+            now = time.monotonic()
+            timed_out = now >= expires
+            # Damage reported within a round trip of the last resend is about the earlier copies.
+            echo = damaged and now - oldest < (self.rto.srtt or 0.0)
+            if outstanding and (timed_out or (damaged and not echo)):
+                if timed_out:
+                    self.rto.expired()
                 if not progressed:
                     stalls += 1
                 if stalls > MAX_RETRANSMITS:
                     raise InfrastructureError(
                         f"{self.transport.url}: no valid reply after {MAX_RETRANSMITS} retransmissions "
-                        f"({self.reader.bad_frames} damaged frames)")
+                        f"({self.reader.bad_frames} damaged frames; {self.rto.describe()})")
                 self._resend(outstanding, deadline)
             deadline.check(f"{self.transport.url}: waiting for the firmware")
         return [self._check(commands[i][0], f) for i, f in enumerate(replies) if f is not None]
@@ -109,7 +141,7 @@ class FirmwareClient:
     def _resend(self, outstanding: dict[int, _Pending], deadline: Deadline) -> None:
         now = time.monotonic()
         for pending in sorted(outstanding.values(), key=lambda p: p.index):
-            pending.sent_at = now
+            pending.sent_at, pending.sends = now, pending.sends + 1
             self.retransmits += 1
             self.transport.write(frames.encode(pending.frame), deadline)
 
@@ -164,7 +196,7 @@ class FirmwareClient:
                   for off in range(0, len(model), step)]
         self.stream(chunks, deadline)
         reply = self.call(Cmd.LOAD_END, struct.pack("<B3xI", slot, len(model)), deadline,
-                          timeout=max(self.read_timeout, 30.0))
+                          work=LOAD_WORK_S)
         return struct.unpack_from("<I", reply)[0]
 
     def set_input(self, data: bytes, max_data: int, deadline: Deadline) -> None:
@@ -172,8 +204,8 @@ class FirmwareClient:
         self.stream([(Cmd.SET_INPUT, struct.pack("<I", off) + data[off:off + step])
                      for off in range(0, len(data), step)], deadline)
 
-    def run(self, warmup: int, count: int, deadline: Deadline, timeout: float) -> list[int]:
-        reply = self.call(Cmd.RUN, struct.pack("<II", warmup, count), deadline, timeout=timeout)
+    def run(self, warmup: int, count: int, deadline: Deadline, work: float) -> list[int]:
+        reply = self.call(Cmd.RUN, struct.pack("<II", warmup, count), deadline, work)
         (n,) = struct.unpack_from("<I", reply)
         return list(struct.unpack_from(f"<{n}I", reply, 4))
 
@@ -187,10 +219,9 @@ class FirmwareClient:
         return dict(zip(keys, struct.unpack_from("<6I", self.call(Cmd.MEMORY, b"", deadline))))
 
     def eval_stream(self, samples: Sequence[tuple[int, bytes]], deadline: Deadline,
-                    timeout: float) -> list[tuple[int, int, bytes]]:
+                    work: float) -> list[tuple[int, int, bytes]]:
         """(index, input) pairs streamed back to back; (index, argmax, output) for each."""
-        replies = self.stream([(Cmd.EVAL, struct.pack("<I", i) + x) for i, x in samples],
-                              deadline, timeout=timeout)
+        replies = self.stream([(Cmd.EVAL, struct.pack("<I", i) + x) for i, x in samples], deadline, work)
         out = []
         for reply in replies:
             index, argmax = struct.unpack_from("<IH2x", reply)

@@ -9,7 +9,9 @@ and NUL) until one contains `m-ready`, and matches:
     infer N W%     ^m-results-\\[([^]]+)\\]$ and two ^m-lap-us-([0-9]+)$ (start, end)
 
 so a board running an MLPerf Tiny reference firmware is measured unchanged. There is no CRC and no
-retransmission in this mode: a missing answer is an InfrastructureError.
+retransmission in this mode: a missing answer is an InfrastructureError. With nothing to retry,
+the wait for an answer never drops below `read_timeout`; it grows with the measured answer times
+(SRTT + 4 RTTVAR, harness/rto.py) when a busy controller or board slows them down.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError
 from harness.models.tflite_model import read_model
+from harness.rto import RetransmitTimer
 from harness.runners import agent
 from harness.runners.base import Job, Measurement
 from harness.transports.base import StreamTransport
@@ -35,20 +38,26 @@ class TinyClient:
     def __init__(self, transport: StreamTransport, read_timeout: float = 5.0) -> None:
         self.transport = transport
         self.read_timeout = read_timeout
+        self.rto = RetransmitTimer(initial=read_timeout, minimum=read_timeout, maximum=max(60.0, read_timeout))
         self._pending = ""
 
     def send_command(self, command: str, deadline: Deadline, timeout: float | None = None) -> list[str]:
-        """Lines of the answer, up to and including the one that contains `m-ready`."""
+        """Lines of the answer, up to and including the one that contains `m-ready`. `timeout`:
+        what a command that computes (`infer`) may take; the others get the link's timeout."""
+        sent = time.monotonic()
         self.transport.write(f"{command}%".encode(), deadline)
         lines: list[str] = []
-        wait = deadline.sub(timeout or self.read_timeout)
+        wait = deadline.sub(max(timeout or 0.0, self.rto.timeout))
         while True:
             line = self._read_line(wait)
             if line is None:
-                raise InfrastructureError(f"{self.transport.url}: no response to command {command!r}")
+                raise InfrastructureError(f"{self.transport.url}: no response to command {command!r} "
+                                          f"({self.rto.describe()})")
             if line:
                 lines.append(line)
             if READY in line:
+                if timeout is None:
+                    self.rto.sample(time.monotonic() - sent)
                 return lines
 
     def _read_line(self, deadline: Deadline) -> str | None:
