@@ -83,7 +83,7 @@ class QemuMcuTransport(StreamTransport):
 
     def __init__(self, url: str, qemu: dict[str, Any] | None = None,
                  serial: dict[str, Any] | None = None, preload: str | Path | None = None,
-                 **_other: Any) -> None:
+                 tiny: dict[str, Any] | None = None, **_other: Any) -> None:
         self.url = url
         self.machine = urlsplit(url).netloc
         options = qemu or {}
@@ -94,6 +94,8 @@ class QemuMcuTransport(StreamTransport):
         self.boot_timeout = float(options.get("boot_timeout") or 60.0)
         self.serial_options = serial or {}
         self.preload = Path(preload) if preload else None
+        self.tiny = tiny or {}  # {benchmark: kws01, mode: performance|energy}: the partition's tag
+        self.trigger_port: int | None = None  # UART1, the firmware's trigger line (open() picks it)
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._uart: SerialTransport | None = None
@@ -104,9 +106,12 @@ class QemuMcuTransport(StreamTransport):
                 "-monitor", "none", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
                 "-icount", f"shift={self.icount_shift},{'align=on,sleep=on' if self.pace else 'sleep=off'}",
                 "-qmp", f"unix:{qmp_path},server=on,wait=off"]
+        if self.trigger_port is not None:  # UART1: a byte per trigger level change (port.c)
+            argv += ["-serial", f"tcp:127.0.0.1:{self.trigger_port},server=on,wait=off,nodelay=on"]
         if self.preload is not None:  # the image an ESP32's flash partition holds, in PSRAM
             assert self._dir is not None
-            image = write_partition_image(self.preload, Path(self._dir.name) / "model-partition.bin")
+            image = write_partition_image(self.preload, Path(self._dir.name) / "model-partition.bin",
+                                          self.tiny.get("benchmark"), self.tiny.get("mode", "performance"))
             argv += ["-device", f"loader,file={image},addr={PSRAM:#x},force-raw=on"]
         return argv
 
@@ -116,6 +121,7 @@ class QemuMcuTransport(StreamTransport):
         build_firmware(self.elf)
         self._dir = tempfile.TemporaryDirectory(prefix="edge-harness-qemu-")
         port, qmp_path = _free_port(), f"{self._dir.name}/qmp.sock"
+        self.trigger_port = _free_port()
         log = open(f"{self._dir.name}/qemu.log", "wb")
         self._proc = subprocess.Popen(self.argv(port, qmp_path), stdin=subprocess.DEVNULL,
                                       stdout=log, stderr=subprocess.STDOUT)
