@@ -67,4 +67,7 @@ def _runner_at(profile: DeviceProfile, url: str, deadline: Deadline) -> Runner:
         return FirmwareRunner(transport)
     flash = ({"chip": serial.esptool_chip, "offset": serial.model_partition}
              if serial.deploy == "esptool" else None)
-    return FirmwareRunner(transport, protocol=serial.protocol, read_timeout=serial.read_timeout, flash=flash)
+    tiny = {"model": serial.model, "model_sha256": serial.model_sha256, "mode": serial.tiny_mode,
+            "iterations": serial.tiny_iterations}
+    return FirmwareRunner(transport, protocol=serial.protocol, read_timeout=serial.read_timeout, flash=flash,
+                          tiny=tiny if serial.protocol == "mlperf-tiny" else None)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from harness.deadline import Deadline
-from harness.errors import InfrastructureError
+from harness.errors import DeviceError, InfrastructureError
 from harness.memory import ARENA
 from harness.models.tflite_model import TensorInfo, read_model
 from harness.runners import agent
@@ -57,11 +57,13 @@ class FirmwareRunner(Runner):
     runtime = "edge-harness-fw"
 
     def __init__(self, transport: StreamTransport, protocol: str = "binary",
-                 read_timeout: float | None = None, flash: dict[str, Any] | None = None) -> None:
+                 read_timeout: float | None = None, flash: dict[str, Any] | None = None,
+                 tiny: dict[str, Any] | None = None) -> None:
         self.transport = transport
         self.protocol = protocol
+        self.tiny = tiny  # mlperf-tiny: the board's declared model id/sha256, mode, N/W override
         self.flash = flash  # {"chip", "offset"}: deploy with esptool instead of uploading
-        timeout = read_timeout or getattr(transport, "read_timeout", None) or 5.0
+        timeout = self.read_timeout = read_timeout or getattr(transport, "read_timeout", None) or 5.0
         self.client = FirmwareClient(transport, read_timeout=timeout)
         self.resets = 0  # board resets survived, for diagnostics and tests
         self.last_outputs: dict[int, tuple[int, bytes]] = {}  # eval index -> (argmax, raw output)
@@ -70,7 +72,9 @@ class FirmwareRunner(Runner):
         if self.protocol == "mlperf-tiny":
             from harness.runners.mlperf_tiny import measure_text_mode
 
-            return measure_text_mode(self.transport, job, deadline)
+            measured = measure_text_mode(self.transport, job, deadline, self.tiny)
+            self.runtime = measured.runtime  # what the board says it is, not this class's default
+            return measured
         model = job.model_path.read_bytes()
         facts = read_model(job.model_path)
         progress = _Progress()
@@ -83,6 +87,16 @@ class FirmwareRunner(Runner):
                     raise
                 self.resets += 1
         raise AssertionError("unreachable")
+
+    def identity_check(self, deadline: Deadline) -> str | None:
+        """MLPerf Tiny boards: name, profile and the declared model id answer; None when they do."""
+        from harness.runners.mlperf_tiny import TinyClient, identify
+
+        try:
+            identify(TinyClient(self.transport, self.read_timeout), deadline, self.tiny)
+        except (DeviceError, InfrastructureError) as exc:
+            return f"health check failed: {exc}"
+        return None
 
     def recover(self, deadline: Deadline) -> None:
         # Reopen the link (an emulator restarts: a power cycle), then reset the board; the next
