@@ -1,0 +1,161 @@
+"""MLPerf Tiny both ways on the emulated Cortex-M board (qemu mps2-an385):
+
+- the harness firmware in Tiny mode (its model partition tagged kws01, vww01, ic01 or ad01),
+  driven by a client that speaks the Tiny protocol exactly (commands ending in `%`, 31-byte `db`
+  chunks of hex, `m-ready` after each answer): benchmark id, input conversion, result format,
+  `db print`, a corrupt, a short and an oversized `db load`, performance and accuracy mode;
+- the harness's Tiny runner against that board: identity-only health check, runtime from the
+  board, Tiny performance mode flagged invalid when its rules are not met."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import datasets
+from harness.deadline import Deadline
+from harness.errors import DeviceError
+from harness.health import health_check
+from harness.runners.base import Job
+from harness.runners.firmware import FirmwareRunner
+from harness.runners.mlperf_tiny import TinyClient, accuracy_mode, gather_infer_results, performance_mode
+from harness.transports import open_transport
+from tests.conftest import MODELS, require_tool
+
+pytestmark = pytest.mark.slow
+BENCHMARKS = {"kws01": 12, "vww01": 2, "ic01": 10, "ad01": 1}
+
+
+def tflm_dequantized(model: Path, x_int8: np.ndarray) -> np.ndarray:
+    """TFLite-Micro's output for one int8 input, dequantized."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_file(str(model), arena_size=1 << 20)
+    interp.set_input(x_int8.reshape(interp.get_input_details(0)["shape"]), 0)
+    interp.invoke()
+    detail = interp.get_output_details(0)
+    q = detail["quantization_parameters"]
+    return (interp.get_output(0).astype(np.float64).ravel() - q["zero_points"][0]) * q["scales"][0]
+
+
+def board_input(benchmark: str, model: Path, wire: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    """The conversion Tiny's th_load_tensor does, computed on the host: (int8 input, float input)."""
+    if benchmark == "kws01":
+        return np.frombuffer(wire, np.int8), None
+    if benchmark in ("vww01", "ic01"):
+        return (np.frombuffer(wire, np.uint8).astype(np.int16) - 128).astype(np.int8), None
+    from tflite_micro.python.tflite_micro import runtime
+
+    q = runtime.Interpreter.from_file(str(model), arena_size=1 << 20).get_input_details(0)["quantization_parameters"]
+    x = np.frombuffer(wire, "<f4").astype(np.float32)
+    scale, zp = np.float32(q["scales"][0]), int(q["zero_points"][0])
+    return np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8), x
+
+
+@pytest.fixture(scope="module", params=list(BENCHMARKS))
+def tiny_board(request):
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    benchmark = request.param
+    transport = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3}, serial={"read_timeout": 5},
+                               preload=str(MODELS / benchmark / "int8.tflite"), tiny={"benchmark": benchmark})
+    transport.open(Deadline(300))
+    client = TinyClient(transport)
+    client.drain(Deadline(5))
+    yield benchmark, transport, client
+    transport.close()
+
+
+def test_identity_conversion_and_result_format(tiny_board) -> None:
+    benchmark, _, client = tiny_board
+    assert client.send_command("name", Deadline(5))[0] == "m-name-dut-[edge-harness-fw]"
+    assert client.profile(Deadline(5)) == {"profile": "ulp-mlperf", "model": benchmark}
+    model = MODELS / benchmark / "int8.tflite"
+    data = datasets.read(MODELS / benchmark / "tiny-dataset")
+    wire = data.x[0].tobytes()
+    assert len(wire) == {"kws01": 490, "vww01": 27648, "ic01": 3072, "ad01": 2560}[benchmark]
+    assert client.load(wire, Deadline(60))[0] == "m-load-done"
+    # db print: `m-buffer-` and up to 8 hex bytes joined by `-`
+    printed = [line for line in client.send_command("db print", Deadline(30)) if line.startswith("m-buffer-")]
+    assert len(printed) == -(-len(wire) // 8)
+    assert bytes.fromhex("".join(line[len("m-buffer-"):].replace("-", "") for line in printed)) == wire
+    lines = client.send_command("infer 3 1", Deadline(60))
+    assert [line for line in lines if not line.startswith(("m-lap-us-", "m-results-"))] == [
+        "m-warmup-start-1", "m-warmup-done", "m-infer-start-3", "m-infer-done", "m-ready"]
+    result = gather_infer_results(lines)
+    assert result["elapsed_time"] > 0
+    results_line = next(line for line in lines if line.startswith("m-results-"))
+    assert re.fullmatch(r"m-results-\[-?\d+\.\d{3}(,-?\d+\.\d{3})*\]", results_line)
+    assert len(result["results"]) == BENCHMARKS[benchmark]
+    x_int8, x_float = board_input(benchmark, model, wire)
+    expected = tflm_dequantized(model, x_int8)
+    if benchmark == "ad01":  # one anomaly score: MSE of the float input and the reconstruction
+        assert result["results"][0] == pytest.approx(float(np.mean((x_float - expected) ** 2)), abs=0.0011)
+    else:
+        assert np.allclose(result["results"], expected, atol=0.0011)
+
+
+def test_corrupt_short_and_oversized_db_load(tiny_board) -> None:
+    benchmark, _, client = tiny_board
+    wire = datasets.read(MODELS / benchmark / "tiny-dataset").x[0].tobytes()
+    oversized = client.send_command(f"db load {len(wire) + 1}", Deadline(5))
+    assert oversized[0] == f"e-[Supplied buffer size {len(wire) + 1} exceeds maximum of {len(wire)}]"
+    # corrupt: a chunk that is not hex voids the load; an inference then refuses stale input
+    client.send_command(f"db load {len(wire)}", Deadline(5))
+    assert client.send_command("db zz11", Deadline(5))[0] == "e-[Invalid hex digit 'zz']"
+    assert client.send_command("infer 1 0", Deadline(5))[0].startswith("e-[Input db has 0 bytes")
+    with pytest.raises(DeviceError, match="Input db has 0 bytes"):
+        client.infer(1, 0, Deadline(5))
+    # short: fewer bytes than the benchmark's input, loaded completely
+    assert client.load(wire[:160], Deadline(10))[0] == "m-load-done"
+    with pytest.raises(DeviceError, match=f"Input db has 160 bytes, expected {len(wire)}"):
+        client.infer(1, 0, Deadline(10))
+    # a load that stops early
+    client.send_command(f"db load {len(wire)}", Deadline(5))
+    client.send_command(f"db {wire[:31].hex()}", Deadline(5))
+    assert client.send_command("infer 1 0", Deadline(5))[0] == "e-[The 'db load' in progress is incomplete]"
+
+
+def test_performance_and_accuracy_mode(tiny_board, record_property) -> None:
+    benchmark, _, client = tiny_board
+    data = datasets.read(MODELS / benchmark / "tiny-dataset")
+    perf = performance_mode(client, data.x[0].tobytes(), benchmark, Deadline(300), iterations=(5, 1))
+    assert len(perf["windows"]) == 5 and perf["median_throughput"] > 0
+    assert not perf["valid"]  # 5 inferences a window on the emulated board: far from Tiny's 10 s
+    assert any("instead of Tiny's" in r for r in perf["invalid_reasons"])
+    assert any("< Tiny's 10 s" in r for r in perf["invalid_reasons"])
+    acc = accuracy_mode(client, MODELS / benchmark / "tiny-dataset", benchmark, Deadline(600))
+    if benchmark == "ad01":
+        assert acc["metric"] == "auc" and acc["auc"] >= 0.9
+    else:
+        assert acc["accuracy_top1"] >= 0.75
+    record_property("tiny", {"benchmark": benchmark, "windows": len(perf["windows"]),
+                             "median_throughput": perf["median_throughput"],
+                             **{k: acc[k] for k in ("auc", "accuracy_top1", "samples") if k in acc}})
+    print(f"\nTINY {benchmark}: windows {len(perf['windows'])}, median throughput "
+          f"{perf['median_throughput']:.1f} inf/s (board time), "
+          + ", ".join(f"{k} {acc[k]}" for k in ("auc", "accuracy_top1", "samples") if k in acc))
+
+
+def test_runner_drives_the_board_as_tiny_firmware(tiny_board) -> None:
+    benchmark, transport, _ = tiny_board
+    model = MODELS / benchmark / "int8.tflite"
+    import hashlib
+
+    declared = {"model": benchmark, "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+                "mode": "performance", "iterations": [3, 1]}
+    runner = FirmwareRunner(transport, protocol="mlperf-tiny", read_timeout=5, tiny=declared)
+    assert health_check(runner, Deadline(30)) is None  # identity only: no digits-CNN inputs pushed
+    wrong = FirmwareRunner(transport, protocol="mlperf-tiny", read_timeout=5, tiny={**declared, "model": "strww01"})
+    assert "declares model 'strww01'" in health_check(wrong, Deadline(30))
+    job = Job(model_path=model, dataset_path=MODELS / benchmark / "tiny-dataset", warmup_count=1,
+              warmup_min_seconds=0, measure_count=3, measure_min_seconds=0, accuracy_samples=4)
+    measured = runner.measure(job, Deadline(600))
+    assert runner.runtime == measured.runtime == "mlperf-tiny (edge-harness-fw)"
+    perf = measured.environment["mlperf_tiny"]
+    assert len(perf["windows"]) == 5 and perf["valid"] is False
+    assert measured.environment["mlperf_tiny_benchmark"] == benchmark
+    assert measured.latency_us["n"] == 5
