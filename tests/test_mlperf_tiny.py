@@ -25,7 +25,7 @@ from harness.runners.mlperf_tiny import TinyClient, accuracy_mode, gather_infer_
 from harness.transports import open_transport
 from tests.conftest import MODELS, require_tool
 
-pytestmark = pytest.mark.slow
+
 BENCHMARKS = {"kws01": 12, "vww01": 2, "ic01": 10, "ad01": 1}
 
 
@@ -69,6 +69,7 @@ def tiny_board(request):
     transport.close()
 
 
+@pytest.mark.slow
 def test_identity_conversion_and_result_format(tiny_board) -> None:
     benchmark, _, client = tiny_board
     assert client.send_command("name", Deadline(5))[0] == "m-name-dut-[edge-harness-fw]"
@@ -98,6 +99,7 @@ def test_identity_conversion_and_result_format(tiny_board) -> None:
         assert np.allclose(result["results"], expected, atol=0.0011)
 
 
+@pytest.mark.slow
 def test_corrupt_short_and_oversized_db_load(tiny_board) -> None:
     benchmark, _, client = tiny_board
     wire = datasets.read(MODELS / benchmark / "tiny-dataset").x[0].tobytes()
@@ -119,6 +121,7 @@ def test_corrupt_short_and_oversized_db_load(tiny_board) -> None:
     assert client.send_command("infer 1 0", Deadline(5))[0] == "e-[The 'db load' in progress is incomplete]"
 
 
+@pytest.mark.slow
 def test_performance_and_accuracy_mode(tiny_board, record_property) -> None:
     benchmark, _, client = tiny_board
     data = datasets.read(MODELS / benchmark / "tiny-dataset")
@@ -140,6 +143,7 @@ def test_performance_and_accuracy_mode(tiny_board, record_property) -> None:
           + ", ".join(f"{k} {acc[k]}" for k in ("auc", "accuracy_top1", "samples") if k in acc))
 
 
+@pytest.mark.slow
 def test_runner_drives_the_board_as_tiny_firmware(tiny_board) -> None:
     benchmark, transport, _ = tiny_board
     model = MODELS / benchmark / "int8.tflite"
@@ -159,3 +163,57 @@ def test_runner_drives_the_board_as_tiny_firmware(tiny_board) -> None:
     assert len(perf["windows"]) == 5 and perf["valid"] is False
     assert measured.environment["mlperf_tiny_benchmark"] == benchmark
     assert measured.latency_us["n"] == 5
+
+
+def build_tiny_api(benchmark: str) -> Path:
+    """The second firmware image (firmware/tiny-api: th_load_tensor, th_infer, th_results,
+    th_timestamp, th_printf), its benchmark fixed at build time as a Tiny submission's is."""
+    import subprocess
+
+    from harness.transports.qemu_mcu import BUILD_DIR, PORT_DIR
+
+    out = BUILD_DIR / "qemu-mps2"
+    subprocess.run(["make", "-s", "-C", str(PORT_DIR), "tiny-api", f"TINY_MODEL={benchmark}", f"OUT={out}"],
+                   check=True, capture_output=True, timeout=300)
+    return out / f"tiny-api-{benchmark}.elf"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("benchmark", list(BENCHMARKS))
+def test_runner_drives_a_separate_tiny_api_firmware(benchmark: str, record_property) -> None:
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    import hashlib
+
+    model = MODELS / benchmark / "int8.tflite"
+    transport = open_transport("qemu://mps2-an385", serial={"read_timeout": 5}, preload=str(model),
+                               qemu={"icount_shift": 3, "image": str(build_tiny_api(benchmark))})
+    transport.open(Deadline(300))
+    try:
+        declared = {"model": benchmark, "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+                    "mode": "performance", "iterations": [4, 1]}
+        runner = FirmwareRunner(transport, protocol="mlperf-tiny", read_timeout=5, tiny=declared)
+        assert health_check(runner, Deadline(30)) is None
+        job = Job(model_path=model, dataset_path=MODELS / benchmark / "tiny-dataset", warmup_count=1,
+                  warmup_min_seconds=0, measure_count=3, measure_min_seconds=0, accuracy_samples=8)
+        measured = runner.measure(job, Deadline(600))
+        assert measured.runtime == runner.runtime == "mlperf-tiny (tiny-api-qemu)"
+        assert measured.environment["profile"] == "ULPMark for tinyML Firmware V0.0.1"
+        perf = measured.environment["mlperf_tiny"]
+        assert len(perf["windows"]) == 5 and not perf["valid"] and perf["median_throughput"] > 0
+        accuracy = measured.environment["mlperf_tiny_accuracy"]
+        assert (accuracy.get("auc") or accuracy.get("accuracy_top1")) >= 0.75
+        if benchmark == "ad01":  # the reference's "Input db has 160 elemented" then m-results-[inf]
+            client = TinyClient(transport)
+            client.load(datasets.read(MODELS / "ad01" / "tiny-dataset").x[0].tobytes()[:640], Deadline(10))
+            with pytest.raises(DeviceError, match="outside the protocol: 'Input db has 160 elemented, expected 640'"):
+                client.infer(1, 0, Deadline(10))
+    finally:
+        transport.close()
+
+
+def test_non_finite_results_fail_the_case() -> None:
+    with pytest.raises(DeviceError, match=r"not a finite number: m-results-\[inf\]"):
+        gather_infer_results(["m-results-[inf]"])
+    with pytest.raises(DeviceError, match="not a finite number"):
+        gather_infer_results(["m-results-[0.5,nan]"])
