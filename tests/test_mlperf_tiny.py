@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,82 @@ def test_non_finite_results_fail_the_case() -> None:
         gather_infer_results(["m-results-[inf]"])
     with pytest.raises(DeviceError, match="not a finite number"):
         gather_infer_results(["m-results-[0.5,nan]"])
+
+
+# ---------------------------------------------------------------- the trigger chain, end to end
+
+ENERGY_N = {"kws01": 1300, "vww01": 140, "ic01": 260, "ad01": 470}  # about 0.4 s a window, paced
+ACTIVE_A, IDLE_A, VOLTS = 0.012, 0.002, 3.3
+
+
+def _measure_energy(meter, client: TinyClient, line, wire: bytes, number: int) -> tuple[float, float]:
+    """(energy per inference the meter's trigger windows give, P x window / N from the pin)."""
+    from harness.power import energy
+    from harness.runners.mlperf_tiny import energy_mode
+
+    meter.open(Deadline(10))
+    try:
+        meter.start(Deadline(10))
+        before = len(line.falling())
+        time.sleep(0.2)
+        counts = energy_mode(client, wire, number, 0, 2, Deadline(300))
+        time.sleep(0.2)
+        samples = meter.stop(Deadline(10))
+    finally:
+        meter.close()
+    windows = energy.windows_from_markers(samples.markers_s, counts, meter.edge_convention)
+    measured = [energy.window_energy(samples, w).uj_per_inference for w in windows]
+    edges = line.falling()[before:before + 4]
+    expected = [ACTIVE_A * VOLTS * (edges[2 * k + 1] - edges[2 * k]) * 1e6 / n for k, n in enumerate(counts)]
+    return float(np.median(measured)), float(np.median(expected))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("benchmark", list(BENCHMARKS))
+def test_energy_from_firmware_driven_triggers(benchmark: str, record_property) -> None:
+    """The harness firmware in Tiny energy mode pulses its trigger (UART1 on the emulated board);
+    the LPM01A and Joulescope simulators take it as their trigger input and draw the active
+    current while the board is inside a window; energy per inference from the meters' markers
+    equals the simulated power x window length / inferences within 1 %."""
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    from harness.power import open_meter
+    from harness.power.fakes import FakeJoulescope
+    from harness.power.simulators import LpmSimulator
+    from harness.power.trigger import TriggerLine
+
+    transport = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3, "pace": True},
+                               serial={"read_timeout": 5}, preload=str(MODELS / benchmark / "int8.tflite"),
+                               tiny={"benchmark": benchmark, "mode": "energy"})
+    transport.open(Deadline(300))
+    try:
+        client = TinyClient(transport)
+        client.drain(Deadline(5))
+        assert client.send_command("timestamp", Deadline(5)) == ["m-ready"]  # energy mode: the pin, no line
+        wire = datasets.read(MODELS / benchmark / "tiny-dataset").x[0].tobytes()
+        figures = {}
+        with TriggerLine(transport.trigger_port) as line:
+            client.send_command("timestamp", Deadline(5))  # one pulse the line must see
+            deadline = time.monotonic() + 5
+            while not line.falling() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert line.falling(), "the firmware's trigger never reached the host"
+
+            base = len(line.falling())  # from here on, timestamps come in (start, end) pairs
+
+            def current(t: float) -> float:  # the board draws its active current inside a window
+                return ACTIVE_A if sum(1 for f in line.falling()[base:] if f <= t) % 2 else IDLE_A
+
+            with LpmSimulator(lambda k: current(sim.sample_time(k)), trigger=line) as sim:
+                lpm = open_meter(f"lpm01a://{sim.port}?voltage=3300&freq=1k&trigger=d7")
+                figures["lpm01a"] = _measure_energy(lpm, client, line, wire, ENERGY_N[benchmark])
+            api = FakeJoulescope(lambda k: current(api.devices[0].sample_time(k)), voltage=VOLTS, trigger=line)
+            js = open_meter("joulescope://JS220-000001?freq=1000&trigger=gpi0", api=api)
+            figures["joulescope"] = _measure_energy(js, client, line, wire, ENERGY_N[benchmark])
+    finally:
+        transport.close()
+    for meter, (measured, expected) in figures.items():
+        assert measured == pytest.approx(expected, rel=0.01), meter
+    record_property("energy_uj_per_inference", {m: f[0] for m, f in figures.items()})
+    print(f"\nENERGY {benchmark}: " + ", ".join(f"{m} {f[0]:.3f} uJ/inf (P x window / N {f[1]:.3f})"
+                                              for m, f in figures.items()))

@@ -86,12 +86,12 @@ def test_lpm01a_refused_command_and_bad_url() -> None:
 
 
 def test_ina_bridge_energy_and_trigger_across_a_micros_wrap() -> None:
-    with InaBridgeSimulator(profile, events=(200, 1199), t0_us=2**32 - 500_000) as sim:
+    with InaBridgeSimulator(profile, events=(200, 201, 1199, 1200), t0_us=2**32 - 500_000) as sim:
         s = record(f"ina://{sim.port}?period_us=1000&trigger=1", 1.4)
         assert sim.commands == ["INFO", "START 1000", "STOP"]
     assert s.voltage_v[0] == pytest.approx(3.3) and s.current_a[250] == pytest.approx(0.010)
     assert s.t_s[1000] - s.t_s[0] == pytest.approx(1.0)  # continuous through the wrap at sample 500
-    [w] = energy.windows_from_markers(s.markers_s, [100])
+    [w] = energy.windows_from_markers(s.markers_s, [100], "change")
     assert energy.window_energy(s, w).uj_per_inference == pytest.approx(329.67, rel=1e-9)
 
 

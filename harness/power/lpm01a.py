@@ -42,6 +42,7 @@ def parse_current(text: str) -> float | None:
 @register("lpm01a")
 class Lpm01aMeter(PowerMeter):
     supports_trigger = True
+    edge_convention = "falling"  # `eventsrc d7 fal`: only falling edges are reported
 
     def __init__(self, url: str, **_options: object) -> None:
         self.url = url

@@ -145,7 +145,7 @@ def measured_columns(device: DeviceProfile, meter: PowerMeter, samples: Samples,
         raise ValueError("the runner reported no energy window (its agent or firmware has no energy phase)")
     counts = [w["inferences"] for w in measured.energy_windows]
     if meter.trigger:
-        method, windows = "trigger", energy.windows_from_markers(samples.markers_s, counts)
+        method, windows = "trigger", energy.windows_from_markers(samples.markers_s, counts, meter.edge_convention)
     else:
         method = "host clock"
         windows = [energy.Window(w["start_ns"] / 1e9, w["end_ns"] / 1e9, w["inferences"])

@@ -192,6 +192,22 @@ def performance_mode(client: TinyClient, data: bytes, benchmark: str | None, dea
             "seconds": seconds, "valid": not invalid, "invalid_reasons": invalid}
 
 
+def energy_mode(client: TinyClient, data: bytes, number: int, warmups: int, windows: int,
+                deadline: Deadline) -> list[int]:
+    """Tiny's energy mode: windows of a download then `infer N W`; the board's timestamps pulse
+    the trigger instead of printing, so the meter's markers time the windows. The inference
+    count of each window, for energy.windows_from_markers."""
+    counts = []
+    for _ in range(windows):
+        client.load(data, deadline)
+        result = client.infer(number, warmups, deadline, timeout=600.0)
+        if "start_time" in result:
+            raise DeviceError(f"{client.transport.url}: the board printed m-lap-us- timestamps: it is in "
+                              "performance mode, not energy mode (its partition tag says 'p')")
+        counts.append(number)
+    return counts
+
+
 def accuracy_mode(client: TinyClient, dataset: Path, benchmark: str | None, deadline: Deadline,
                   samples: int | None = None) -> dict[str, Any]:
     """Tiny's accuracy mode over a Tiny dataset folder: each .bin's bytes sent as they are (the
