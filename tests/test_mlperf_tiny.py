@@ -297,3 +297,22 @@ def test_energy_from_firmware_driven_triggers(benchmark: str, record_property) -
     record_property("energy_uj_per_inference", {m: f[0] for m, f in figures.items()})
     print(f"\nENERGY {benchmark}: " + ", ".join(f"{m} {f[0]:.3f} uJ/inf (P x window / N {f[1]:.3f})"
                                               for m, f in figures.items()))
+
+
+@pytest.mark.slow
+def test_text_mode_deploys_the_model_and_its_tag_to_the_harness_firmware() -> None:
+    """No model declared and none on the board: the runner writes the model and its manifest's
+    benchmark id into the model partition (the emulated board's flash) and measures it."""
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    transport = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3}, serial={"read_timeout": 5})
+    transport.open(Deadline(300))
+    try:
+        runner = FirmwareRunner(transport, protocol="mlperf-tiny", read_timeout=5, tiny={"mode": "latency"})
+        job = Job(model_path=MODELS / "ic01" / "int8.tflite", dataset_path=MODELS / "ic01" / "tiny-dataset",
+                  warmup_count=1, warmup_min_seconds=0, measure_count=3, measure_min_seconds=0, accuracy_samples=6)
+        measured = runner.measure(job, Deadline(600))
+        assert measured.environment["model"] == "ic01" == measured.environment["mlperf_tiny_benchmark"]
+        assert measured.latency_us["n"] == 3 and measured.accuracy_samples == 6
+    finally:
+        transport.close()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,7 +73,7 @@ class FirmwareRunner(Runner):
         if self.protocol == "mlperf-tiny":
             from harness.runners.mlperf_tiny import measure_text_mode
 
-            measured = measure_text_mode(self.transport, job, deadline, self.tiny)
+            measured = measure_text_mode(self.transport, job, deadline, self.tiny, deploy=self._deploy_tiny)
             self.runtime = measured.runtime  # what the board says it is, not this class's default
             return measured
         model = job.model_path.read_bytes()
@@ -169,6 +170,27 @@ class FirmwareRunner(Runner):
         self.client.sync(deadline)
         _loaded, _length, crc = self.client.slot_info(SLOT, deadline)
         return crc
+
+    def _deploy_tiny(self, model_path: Path, benchmark: str | None, deadline: Deadline) -> None:
+        """This harness's firmware in Tiny mode: the model and its Tiny tag go into the model
+        partition (esptool on a flashed board; on the emulated board, its flash at power-on)."""
+        if self.flash is not None:
+            from harness.runners.esptool_deploy import flash_model
+
+            port, baud = getattr(self.transport, "port", None), getattr(self.transport, "baud", None)
+            if port is None or baud is None:
+                raise InfrastructureError(f"{self.transport.url}: esptool needs a serial port")
+            self.transport.close()
+            flash_model(port, baud, self.flash["chip"], self.flash["offset"], model_path.read_bytes(), deadline,
+                        benchmark=benchmark)
+            self.transport.open(deadline)
+        elif hasattr(self.transport, "preload"):
+            self.transport.close()
+            self.transport.preload, self.transport.tiny = model_path, {"benchmark": benchmark}  # type: ignore[attr-defined]
+            self.transport.open(deadline)
+        else:
+            raise DeviceError(f"{self.transport.url}: Tiny text mode has no model upload; flash the board "
+                              "(serial.deploy: esptool) or declare the model it holds (serial.model)")
 
     def _run_work(self, progress: _Progress, count: int) -> float:
         """Seconds the board may compute on `count` inferences, beyond the link's own timeout.

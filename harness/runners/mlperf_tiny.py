@@ -22,7 +22,7 @@ import re
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from harness.models.tflite_model import read_model
 from harness.rto import RetransmitTimer
 from harness.runners import agent
 from harness.runners.base import Job, Measurement
+from harness.runners.frames import crc32
 from harness.transports.base import StreamTransport
 
 READY = "m-ready"
@@ -42,6 +43,7 @@ TINY_ITERATIONS = {"kws01": (70, 10), "vww01": (20, 5), "ic01": (20, 5), "ad01":
 TINY_WINDOWS = 5
 TINY_MIN_SECONDS = 10.0
 KNOWN_BENCHMARKS = (*TINY_ITERATIONS, "strww01")
+HARNESS_FIRMWARE = "edge-harness-fw"  # firmware/core: deployable in Tiny mode (a tagged partition)
 
 
 class TinyClient:
@@ -259,14 +261,38 @@ def _wire_input(benchmark: str | None, job: Job, dataset: Any, detail: dict[str,
     return agent._latency_input(None, detail).tobytes()
 
 
+def manifest_benchmark(model_path: Path) -> str | None:
+    """The Tiny benchmark id the model's manifest names (`mlperf_tiny: {benchmark: kws01}`)."""
+    from harness.models.manifest import MANIFEST, load_manifest
+
+    if not (model_path.parent / MANIFEST).is_file():
+        return None
+    info = load_manifest(model_path.parent).mlperf_tiny
+    return info.benchmark if info else None
+
+
+def _deployed(ident: dict[str, Any], model: bytes, benchmark: str | None) -> bool:
+    """Whether this harness's firmware holds `model` with that tag: it answers the benchmark id,
+    or (untagged) the model's CRC-32."""
+    return ident.get("model") == (benchmark or f"{crc32(model):08x}")
+
+
 def measure_text_mode(transport: StreamTransport, job: Job, deadline: Deadline,
-                      tiny: dict[str, Any] | None = None) -> Measurement:
+                      tiny: dict[str, Any] | None = None,
+                      deploy: Callable[[Path, str | None, Deadline], None] | None = None) -> Measurement:
     """Latency from `infer 1 0` timestamps (or Tiny's performance mode with `tiny.mode:
     performance`), accuracy from `results`; the model is the board's own. `tiny`: the profile's
     declared model id and sha256, the mode, and an N/W override."""
     tiny = tiny or {}
     client = TinyClient(transport, getattr(transport, "read_timeout", None) or 5.0)
     ident = identify(client, deadline, tiny)
+    if tiny.get("model") is None and ident["name"] == HARNESS_FIRMWARE and deploy is not None:
+        # This harness's own firmware, no model declared: deploy the job's model with its tag.
+        wanted = manifest_benchmark(job.model_path)
+        if not _deployed(ident, job.model_path.read_bytes(), wanted):
+            deploy(job.model_path, wanted, deadline)
+            client = TinyClient(transport, getattr(transport, "read_timeout", None) or 5.0)
+            ident = identify(client, deadline, tiny)
     declared_sha = tiny.get("model_sha256")
     if declared_sha and hashlib.sha256(job.model_path.read_bytes()).hexdigest() != declared_sha:
         raise ConfigError(f"{job.model_path}: sha256 differs from the model_sha256 the profile declares for "
