@@ -58,6 +58,7 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
         else:
             measured = pooled(repetitions)
             samples = measured.samples_us
+            row["runtime"] = runner.runtime  # a Tiny board says what it runs once measured
             row.update(status="ok", **_metrics(measured))
             row["conditions"] = {**row["conditions"], **conditions.merge([c for _, c in repetitions])}
             if len(repetitions) > 1:

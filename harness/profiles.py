@@ -80,6 +80,10 @@ class QemuOptions(StrictModel):
     pace: bool = False
     memory: Bytes | None = None
     boot_timeout: Seconds = 120.0
+    # Cortex-M: a model in the board's flash at power-on (a board flashed by someone else), with
+    # the MLPerf Tiny benchmark id its partition is tagged with (firmware_image.py)
+    preload: str | None = None
+    tiny_benchmark: str | None = None
 
 
 class LabgridSection(StrictModel):

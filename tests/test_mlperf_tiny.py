@@ -316,3 +316,42 @@ def test_text_mode_deploys_the_model_and_its_tag_to_the_harness_firmware() -> No
         assert measured.latency_us["n"] == 3 and measured.accuracy_samples == 6
     finally:
         transport.close()
+
+
+@pytest.mark.slow
+def test_harness_run_on_a_tiny_board_flashed_by_someone_else(tmp_path: Path) -> None:
+    """The CLI end to end: a profile declares a Tiny board (the separate tiny-api firmware with
+    kws01 in its flash); `harness run` checks identity only, runs Tiny's performance mode and
+    stores the board's runtime and the windows."""
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    import hashlib
+
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.store import Store
+    from tests.suite_files import write_emulated_mcu_profile, write_suite
+
+    model = MODELS / "kws01" / "int8.tflite"
+    profile = write_emulated_mcu_profile(tmp_path, "tiny-kws01", "a Tiny board flashed elsewhere", extra=f"""\
+qemu:
+  image: {build_tiny_api("kws01")}
+  icount_shift: 3
+  preload: {model}
+serial:
+  protocol: mlperf-tiny
+  model: kws01
+  model_sha256: {hashlib.sha256(model.read_bytes()).hexdigest()}
+  tiny_mode: performance
+  tiny_iterations: [4, 1]
+""")
+    suite = write_suite(tmp_path, families={"kws01": ["int8"]})
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    result = CliRunner().invoke(app, ["run", str(suite), "--device", str(profile), "--store", db,
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    store = Store(db)
+    [row] = store.results(store.latest_run_id())
+    assert row["status"] == "ok" and row["runtime"] == "mlperf-tiny (tiny-api-qemu)"
+    assert row["accuracy_top1"] >= 0.75

@@ -31,9 +31,12 @@ IDLE_MAX_S = 5.0
 
 
 class MeteredRunner(Runner):
+    @property
+    def runtime(self) -> str:  # type: ignore[override]
+        return self.inner.runtime  # the board's own answer once measured (firmware, Tiny)
+
     def __init__(self, inner: Runner, device: DeviceProfile, meter: PowerMeter | None) -> None:
         self.inner, self.device, self.meter = inner, device, meter
-        self.runtime = inner.runtime
         self.power = device.power
         self._opened = False
         self._unavailable: str | None = None

@@ -93,8 +93,9 @@ class QemuMcuTransport(StreamTransport):
         self.pace = bool(options.get("pace"))
         self.boot_timeout = float(options.get("boot_timeout") or 60.0)
         self.serial_options = serial or {}
-        self.preload = Path(preload) if preload else None
-        self.tiny = tiny or {}  # {benchmark: kws01, mode: performance|energy}: the partition's tag
+        preload = preload or options.get("preload")
+        self.preload = firmware_image(str(preload)) if preload else None  # relative to the source tree
+        self.tiny = tiny or {"benchmark": options.get("tiny_benchmark")}  # {benchmark: kws01, mode: performance|energy}: the partition's tag
         self.trigger_port: int | None = None  # UART1, the firmware's trigger line (open() picks it)
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
