@@ -131,7 +131,7 @@ def _job(case: ModelCase, suite: Suite) -> Job:
                warmup_count=run.warmup.count, warmup_min_seconds=run.warmup.min_seconds,
                measure_count=run.measure.count, measure_min_seconds=run.measure.min_seconds,
                measure_max_seconds=run.measure.max_seconds, threads=run.threads,
-               accuracy_samples=run.accuracy_samples)
+               accuracy_samples=run.accuracy_samples, tiny_benchmark=case.tiny_benchmark)
 
 
 def repooled(row: dict[str, Any], stored_samples: list[float],

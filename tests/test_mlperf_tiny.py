@@ -355,3 +355,40 @@ serial:
     [row] = store.results(store.latest_run_id())
     assert row["status"] == "ok" and row["runtime"] == "mlperf-tiny (tiny-api-qemu)"
     assert row["accuracy_top1"] >= 0.75
+
+
+@pytest.mark.slow
+def test_harness_run_in_text_mode_tags_the_model_from_the_suite(tmp_path: Path) -> None:
+    """`harness run` with `serial.protocol: mlperf-tiny` on this harness's firmware: the suite's
+    `mlperf_tiny: {benchmark: kws01}` (here on a copy of the model without a manifest) is the tag
+    deployed with the model; the board then answers kws01 and scores the Tiny dataset."""
+    require_tool("qemu-system-arm")
+    require_tool("arm-none-eabi-gcc")
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.store import Store
+    from tests.suite_files import FAST_RUN, write_emulated_mcu_profile
+
+    folder = tmp_path / "kws"
+    folder.mkdir()
+    shutil.copy(MODELS / "kws01" / "int8.tflite", folder / "int8.tflite")
+    shutil.copytree(MODELS / "kws01" / "tiny-dataset", folder / "tiny-dataset")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"name: tiny\nmodels:\n  - path: {folder}\n    mlperf_tiny: {{benchmark: kws01}}\n" + FAST_RUN)
+    profile = write_emulated_mcu_profile(tmp_path, "fw-tiny", "this firmware, Tiny mode", extra="""\
+qemu: {icount_shift: 3}
+serial: {protocol: mlperf-tiny, read_timeout: 5}
+""")
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    result = CliRunner().invoke(app, ["run", str(suite), "--device", str(profile), "--store", db,
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    store = Store(db)
+    [row] = store.results(store.latest_run_id())
+    assert row["status"] == "ok" and row["runtime"] == "mlperf-tiny (edge-harness-fw)", row.get("reason")
+    assert row["accuracy_top1"] >= 0.75
+    [env] = store.environments(store.latest_run_id())
+    assert env["data"]["model"] == "kws01"

@@ -288,7 +288,7 @@ def measure_text_mode(transport: StreamTransport, job: Job, deadline: Deadline,
     ident = identify(client, deadline, tiny)
     if tiny.get("model") is None and ident["name"] == HARNESS_FIRMWARE and deploy is not None:
         # This harness's own firmware, no model declared: deploy the job's model with its tag.
-        wanted = manifest_benchmark(job.model_path)
+        wanted = job.tiny_benchmark or manifest_benchmark(job.model_path)
         if not _deployed(ident, job.model_path.read_bytes(), wanted):
             deploy(job.model_path, wanted, deadline)
             client = TinyClient(transport, getattr(transport, "read_timeout", None) or 5.0)
