@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -20,11 +23,18 @@ from harness import datasets
 from harness.deadline import Deadline
 from harness.errors import DeviceError
 from harness.health import health_check
+from harness.power import energy, open_meter
+from harness.power.fakes import FakeJoulescope
+from harness.power.simulators import LpmSimulator
+from harness.power.trigger import TriggerLine
 from harness.runners.base import Job
 from harness.runners.firmware import FirmwareRunner
-from harness.runners.mlperf_tiny import TinyClient, accuracy_mode, gather_infer_results, performance_mode
+from harness.runners.mlperf_tiny import (TinyClient, accuracy_mode, energy_mode, gather_infer_results,
+                                         performance_mode)
 from harness.transports import open_transport
+from harness.transports.qemu_mcu import BUILD_DIR, PORT_DIR
 from tests.conftest import MODELS, require_tool
+from tests.suite_files import FAST_RUN, write_emulated_mcu_profile, write_suite
 
 
 BENCHMARKS = {"kws01": 12, "vww01": 2, "ic01": 10, "ad01": 1}
@@ -148,8 +158,6 @@ def test_performance_and_accuracy_mode(tiny_board, record_property) -> None:
 def test_runner_drives_the_board_as_tiny_firmware(tiny_board) -> None:
     benchmark, transport, _ = tiny_board
     model = MODELS / benchmark / "int8.tflite"
-    import hashlib
-
     declared = {"model": benchmark, "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
                 "mode": "performance", "iterations": [3, 1]}
     runner = FirmwareRunner(transport, protocol="mlperf-tiny", read_timeout=5, tiny=declared)
@@ -169,9 +177,6 @@ def test_runner_drives_the_board_as_tiny_firmware(tiny_board) -> None:
 def build_tiny_api(benchmark: str) -> Path:
     """The second firmware image (firmware/tiny-api: th_load_tensor, th_infer, th_results,
     th_timestamp, th_printf), its benchmark fixed at build time as a Tiny submission's is."""
-    import subprocess
-
-    from harness.transports.qemu_mcu import BUILD_DIR, PORT_DIR
 
     out = BUILD_DIR / "qemu-mps2"
     subprocess.run(["make", "-s", "-C", str(PORT_DIR), "tiny-api", f"TINY_MODEL={benchmark}", f"OUT={out}"],
@@ -184,8 +189,6 @@ def build_tiny_api(benchmark: str) -> Path:
 def test_runner_drives_a_separate_tiny_api_firmware(benchmark: str, record_property) -> None:
     require_tool("qemu-system-arm")
     require_tool("arm-none-eabi-gcc")
-    import hashlib
-
     model = MODELS / benchmark / "int8.tflite"
     transport = open_transport("qemu://mps2-an385", serial={"read_timeout": 5}, preload=str(model),
                                qemu={"icount_shift": 3, "image": str(build_tiny_api(benchmark))})
@@ -228,8 +231,6 @@ ACTIVE_A, IDLE_A, VOLTS = 0.012, 0.002, 3.3
 
 def _measure_energy(meter, client: TinyClient, line, wire: bytes, number: int) -> tuple[float, float]:
     """(energy per inference the meter's trigger windows give, P x window / N from the pin)."""
-    from harness.power import energy
-    from harness.runners.mlperf_tiny import energy_mode
 
     meter.open(Deadline(10))
     try:
@@ -257,10 +258,6 @@ def test_energy_from_firmware_driven_triggers(benchmark: str, record_property) -
     equals the simulated power x window length / inferences within 1 %."""
     require_tool("qemu-system-arm")
     require_tool("arm-none-eabi-gcc")
-    from harness.power import open_meter
-    from harness.power.fakes import FakeJoulescope
-    from harness.power.simulators import LpmSimulator
-    from harness.power.trigger import TriggerLine
 
     transport = open_transport("qemu://mps2-an385", qemu={"icount_shift": 3, "pace": True},
                                serial={"read_timeout": 5}, preload=str(MODELS / benchmark / "int8.tflite"),
@@ -318,6 +315,23 @@ def test_text_mode_deploys_the_model_and_its_tag_to_the_harness_firmware() -> No
         transport.close()
 
 
+def harness_run(tmp_path: Path, suite: Path, profile: Path) -> tuple[dict, dict]:
+    """`harness run` through the CLI: the one result row and its environment."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+    from harness.store import Store
+
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    result = CliRunner().invoke(app, ["run", str(suite), "--device", str(profile), "--store", db,
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    store = Store(db)
+    [row] = store.results(store.latest_run_id())
+    [env] = store.environments(store.latest_run_id())
+    return row, env["data"]
+
+
 @pytest.mark.slow
 def test_harness_run_on_a_tiny_board_flashed_by_someone_else(tmp_path: Path) -> None:
     """The CLI end to end: a profile declares a Tiny board (the separate tiny-api firmware with
@@ -325,13 +339,6 @@ def test_harness_run_on_a_tiny_board_flashed_by_someone_else(tmp_path: Path) -> 
     stores the board's runtime and the windows."""
     require_tool("qemu-system-arm")
     require_tool("arm-none-eabi-gcc")
-    import hashlib
-
-    from typer.testing import CliRunner
-
-    from harness.cli import app
-    from harness.store import Store
-    from tests.suite_files import write_emulated_mcu_profile, write_suite
 
     model = MODELS / "kws01" / "int8.tflite"
     profile = write_emulated_mcu_profile(tmp_path, "tiny-kws01", "a Tiny board flashed elsewhere", extra=f"""\
@@ -346,13 +353,7 @@ serial:
   tiny_mode: performance
   tiny_iterations: [4, 1]
 """)
-    suite = write_suite(tmp_path, families={"kws01": ["int8"]})
-    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
-    result = CliRunner().invoke(app, ["run", str(suite), "--device", str(profile), "--store", db,
-                                      "--out", str(tmp_path / "out")])
-    assert result.exit_code == 0, result.output
-    store = Store(db)
-    [row] = store.results(store.latest_run_id())
+    row, _ = harness_run(tmp_path, write_suite(tmp_path, families={"kws01": ["int8"]}), profile)
     assert row["status"] == "ok" and row["runtime"] == "mlperf-tiny (tiny-api-qemu)"
     assert row["accuracy_top1"] >= 0.75
 
@@ -364,13 +365,6 @@ def test_harness_run_in_text_mode_tags_the_model_from_the_suite(tmp_path: Path) 
     deployed with the model; the board then answers kws01 and scores the Tiny dataset."""
     require_tool("qemu-system-arm")
     require_tool("arm-none-eabi-gcc")
-    import shutil
-
-    from typer.testing import CliRunner
-
-    from harness.cli import app
-    from harness.store import Store
-    from tests.suite_files import FAST_RUN, write_emulated_mcu_profile
 
     folder = tmp_path / "kws"
     folder.mkdir()
@@ -382,13 +376,6 @@ def test_harness_run_in_text_mode_tags_the_model_from_the_suite(tmp_path: Path) 
 qemu: {icount_shift: 3}
 serial: {protocol: mlperf-tiny, read_timeout: 5}
 """)
-    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
-    result = CliRunner().invoke(app, ["run", str(suite), "--device", str(profile), "--store", db,
-                                      "--out", str(tmp_path / "out")])
-    assert result.exit_code == 0, result.output
-    store = Store(db)
-    [row] = store.results(store.latest_run_id())
+    row, env = harness_run(tmp_path, suite, profile)
     assert row["status"] == "ok" and row["runtime"] == "mlperf-tiny (edge-harness-fw)", row.get("reason")
-    assert row["accuracy_top1"] >= 0.75
-    [env] = store.environments(store.latest_run_id())
-    assert env["data"]["model"] == "kws01"
+    assert row["accuracy_top1"] >= 0.75 and env["model"] == "kws01"
