@@ -248,11 +248,24 @@ def identify(client: TinyClient, deadline: Deadline, declared: dict[str, Any] | 
     return {"name": name, **answers}
 
 
-def _wire_input(benchmark: str | None, job: Job, dataset: Any, detail: dict[str, Any]) -> bytes:
-    """One input as the Tiny runner sends it: a Tiny dataset's first .bin, else a neutral input
-    in the benchmark's wire format (int8 features, uint8 pixels, float32 values)."""
+def to_wire(benchmark: str | None, x: np.ndarray, detail: dict[str, Any]) -> bytes:
+    """One model input (float, or the model's dtype) as the Tiny runner sends it for this
+    benchmark: the inverse of the firmware's th_load_tensor."""
+    if benchmark == "ad01":
+        return np.asarray(x, "<f4").tobytes()  # the board quantizes
+    q = agent.quantize(x, detail)
+    if benchmark in ("vww01", "ic01"):
+        return (q.astype(np.int16) + 128).astype(np.uint8).tobytes()  # the board subtracts 128
+    return q.tobytes()
+
+
+def _wire_input(benchmark: str | None, dataset: Any, npz: Any, detail: dict[str, Any]) -> bytes:
+    """One input for the latency runs: a Tiny dataset's first .bin as it is, the first sample
+    of an .npz in the benchmark's wire format, or a neutral input in that format."""
     if dataset is not None:
         return dataset.x[0].tobytes()
+    if npz is not None:
+        return to_wire(benchmark, npz["x"][:1], detail)
     count = int(np.prod(detail["shape"]))
     if benchmark == "ad01":
         return np.zeros(count, "<f4").tobytes()
@@ -311,8 +324,7 @@ def measure_text_mode(transport: StreamTransport, job: Job, deadline: Deadline,
 
         dataset = read(job.dataset_path)
     npz = np.load(job.dataset_path) if job.dataset_path and not tiny_set else None
-    wire = _wire_input(benchmark, job, dataset, detail) if npz is None else \
-        agent._latency_input(npz, detail).tobytes()
+    wire = _wire_input(benchmark, dataset, npz, detail)
     start = time.monotonic_ns()
     client.load(wire, deadline)
     first = client.infer(1, job.warmup_count, deadline, timeout=300.0)
@@ -340,11 +352,12 @@ def measure_text_mode(transport: StreamTransport, job: Job, deadline: Deadline,
         n = len(y) if job.accuracy_samples is None else min(job.accuracy_samples, len(y))
         predictions = []
         for i in range(n):
-            client.load(agent.quantize(npz["x"][i:i + 1], detail).tobytes(), deadline)
+            client.load(to_wire(benchmark, npz["x"][i:i + 1], detail), deadline)
             scores = client.infer(1, 0, deadline, timeout=300.0)["results"]
             predictions.append(int(np.argmax(scores)))
         result = {"accuracy_top1": sum(int(p == int(t)) for p, t in zip(predictions, y[:n])) / n,
                   "accuracy_samples": n, "predictions": predictions}
+        env["mlperf_tiny_accuracy"] = {"metric": "top1", "accuracy_top1": result["accuracy_top1"], "samples": n}
     return Measurement(runtime=f"mlperf-tiny ({name})", environment=env,
                        latency_us=agent.summarize(samples), samples_us=samples,
                        first_inference_ms=first.get("elapsed_time", 0) / 1000.0,
