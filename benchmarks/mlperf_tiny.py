@@ -72,8 +72,9 @@ def main() -> None:
             w = perf["windows"][0]
             metric = (f"AUC {acc['auc']:.3f}" if acc.get("metric") == "auc" else
                       f"top-1 {acc['accuracy_top1']:.3f}" if acc else "no dataset")
+            metric += f" n={acc['samples']}" if acc else ""
             print(f"{benchmark:<10} {len(perf['windows']):>7} {w['inferences']:>8} {perf['median_throughput']:>13.1f} "
-                  f"{metric + (f' n={acc["samples"]}' if acc else ''):>16}  {perf['valid']} "
+                  f"{metric:>16}  {perf['valid']} "
                   f"({'; '.join(perf['invalid_reasons'])})")
 
 
