@@ -210,6 +210,19 @@ def energy_mode(client: TinyClient, data: bytes, number: int, warmups: int, wind
     return counts
 
 
+def _npz_accuracy(client: TinyClient, npz: Any, benchmark: str | None, detail: dict[str, Any],
+                  samples: int | None, deadline: Deadline) -> dict[str, Any]:
+    """Top-1 over a prepared .npz (model-input domain), each sample sent in the benchmark's wire format."""
+    y = npz["y"]
+    n = len(y) if samples is None else min(samples, len(y))
+    predictions = []
+    for i in range(n):
+        client.load(to_wire(benchmark, npz["x"][i:i + 1], detail), deadline)
+        predictions.append(int(np.argmax(client.infer(1, 0, deadline, timeout=300.0)["results"])))
+    return {"metric": "top1", "accuracy_top1": float(np.mean(np.asarray(predictions) == y[:n])), "samples": n,
+            "predictions": predictions}
+
+
 def accuracy_mode(client: TinyClient, dataset: Path, benchmark: str | None, deadline: Deadline,
                   samples: int | None = None) -> dict[str, Any]:
     """Tiny's accuracy mode over a Tiny dataset folder: each .bin's bytes sent as they are (the
@@ -343,21 +356,13 @@ def measure_text_mode(transport: StreamTransport, job: Job, deadline: Deadline,
     result: dict[str, Any] = {}
     if tiny_set:
         acc = accuracy_mode(client, job.dataset_path, benchmark, deadline, job.accuracy_samples)
+    elif npz is not None:
+        acc = _npz_accuracy(client, npz, benchmark, detail, job.accuracy_samples, deadline)
+    if tiny_set or npz is not None:
         env["mlperf_tiny_accuracy"] = {k: v for k, v in acc.items() if k != "predictions"}
         if acc["metric"] == "top1":
             result = {"accuracy_top1": acc["accuracy_top1"], "accuracy_samples": acc["samples"],
                       "predictions": acc["predictions"]}
-    elif npz is not None:
-        y = npz["y"]
-        n = len(y) if job.accuracy_samples is None else min(job.accuracy_samples, len(y))
-        predictions = []
-        for i in range(n):
-            client.load(to_wire(benchmark, npz["x"][i:i + 1], detail), deadline)
-            scores = client.infer(1, 0, deadline, timeout=300.0)["results"]
-            predictions.append(int(np.argmax(scores)))
-        result = {"accuracy_top1": sum(int(p == int(t)) for p, t in zip(predictions, y[:n])) / n,
-                  "accuracy_samples": n, "predictions": predictions}
-        env["mlperf_tiny_accuracy"] = {"metric": "top1", "accuracy_top1": result["accuracy_top1"], "samples": n}
     return Measurement(runtime=f"mlperf-tiny ({name})", environment=env,
                        latency_us=agent.summarize(samples), samples_us=samples,
                        first_inference_ms=first.get("elapsed_time", 0) / 1000.0,
