@@ -61,6 +61,7 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
             interrupts.raise_if_requested()  # measured while a stop came: dropped, remeasured on resume
             measured = pooled(repetitions)
             samples = measured.samples_us
+            row["runtime"] = runner.runtime  # a Tiny board says what it runs once measured
             row.update(status="ok", **_metrics(measured))
             row["conditions"] = {**row["conditions"], **conditions.merge([c for _, c in repetitions])}
             if len(repetitions) > 1:
@@ -135,7 +136,7 @@ def _job(case: ModelCase, suite: Suite) -> Job:
                warmup_count=run.warmup.count, warmup_min_seconds=run.warmup.min_seconds,
                measure_count=run.measure.count, measure_min_seconds=run.measure.min_seconds,
                measure_max_seconds=run.measure.max_seconds, threads=run.threads,
-               accuracy_samples=run.accuracy_samples)
+               accuracy_samples=run.accuracy_samples, tiny_benchmark=case.tiny_benchmark)
 
 
 def repooled(row: dict[str, Any], stored_samples: list[float],

@@ -77,8 +77,10 @@ def _runner_at(profile: DeviceProfile, url: str, deadline: Deadline) -> Runner:
         return FirmwareRunner(transport, gdb=gdb)
     flash = ({"chip": serial.esptool_chip, "offset": serial.model_partition}
              if serial.deploy == "esptool" else None)
+    tiny = {"model": serial.model, "model_sha256": serial.model_sha256, "mode": serial.tiny_mode,
+            "iterations": serial.tiny_iterations}
     return FirmwareRunner(transport, protocol=serial.protocol, read_timeout=serial.read_timeout, flash=flash,
-                          gdb=gdb)
+                          gdb=gdb, tiny=tiny if serial.protocol == "mlperf-tiny" else None)
 
 
 def _gdb_deployer(profile: DeviceProfile, transport: Any) -> Any:

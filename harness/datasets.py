@@ -31,6 +31,7 @@ from harness.locations import cache_dir
 LABELS_CSV = "y_labels.csv"
 CSV_COLUMNS = ("file", "classes", "class", "bytes_to_send", "stride")
 CONVERT_VERSION = "v1"
+TINY_WIRE_CONVERSIONS = ("vww01", "ic01", "ad01")  # Tiny .bin files that are not the int8 tensor (kws01 is)
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def dataset_sha256(path: Path) -> str:
 
 
 def check(data: Dataset, model: ModelIO, model_name: str, *, sha256: str | None = None,
-          samples: int | None = None, classes: int | None = None) -> np.ndarray:
+          samples: int | None = None, classes: int | None = None, tiny_benchmark: str | None = None) -> np.ndarray:
     """The inputs as the model takes them; every mismatch is a ConfigError naming the file."""
     where = str(data.path)
     x, y = data.x, data.y
@@ -200,7 +201,7 @@ def check(data: Dataset, model: ModelIO, model_name: str, *, sha256: str | None 
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
         bad = int(y.max()) if int(y.max()) >= n_classes else int(y.min())
         raise ConfigError(f"{where}: label {bad} is out of range for {model_name}'s {n_classes} classes (0..{n_classes - 1})")
-    x = _as_model_input(data, x, model, model_name)
+    x = _as_model_input(data, x, model, model_name, tiny_benchmark)
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         bad = int(np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(axis=1))[0])
         raise ConfigError(f"{where}: sample {bad} has NaN or infinite inputs")
@@ -212,9 +213,22 @@ def check(data: Dataset, model: ModelIO, model_name: str, *, sha256: str | None 
     return x
 
 
-def _as_model_input(data: Dataset, x: np.ndarray, model: ModelIO, model_name: str) -> np.ndarray:
+def _tiny_wire(x: np.ndarray, benchmark: str, model: ModelIO) -> np.ndarray:
+    """An MLPerf Tiny benchmark's .bin bytes as its firmware's th_load_tensor reads them: uint8
+    pixels minus 128 (vww01, ic01), little-endian float32 (ad01; quantized like any float input)."""
+    if benchmark == "ad01":
+        x = np.ascontiguousarray(x).view("<f4").astype(np.float32)
+    else:
+        x = (x.astype(np.int16) - 128).astype(np.int8)
+    return x.reshape(len(x), *model.shape[1:]) if x.shape[1] == int(np.prod(model.shape[1:])) else x
+
+
+def _as_model_input(data: Dataset, x: np.ndarray, model: ModelIO, model_name: str,
+                    tiny_benchmark: str | None = None) -> np.ndarray:
     where, want = str(data.path), np.dtype(model.dtype)
-    if data.files[0].name == LABELS_CSV:  # raw bytes: the model's input tensor as it is sent
+    if data.files[0].name == LABELS_CSV and tiny_benchmark in TINY_WIRE_CONVERSIONS:
+        x = _tiny_wire(x, tiny_benchmark, model)
+    elif data.files[0].name == LABELS_CSV:  # raw bytes: the model's input tensor as it is sent
         per_sample = int(np.prod(model.shape[1:])) * want.itemsize
         if x.shape[1] != per_sample:
             raise ConfigError(f"{where}: bytes_to_send {x.shape[1]} but {model_name} takes {per_sample} bytes "
@@ -231,14 +245,17 @@ def _as_model_input(data: Dataset, x: np.ndarray, model: ModelIO, model_name: st
     return x
 
 
-def prepare(path: Path, model: ModelIO, model_name: str, **expected: Any) -> Path:
+def prepare(path: Path, model: ModelIO, model_name: str, tiny_benchmark: str | None = None,
+            **expected: Any) -> Path:
     """Check the dataset at `path` against a model; the .npz the runners read (the file itself,
-    or a conversion cached by sha256)."""
+    or a conversion cached by sha256). `tiny_benchmark`: the model's MLPerf Tiny id, which says
+    how its Tiny .bin files are to be read."""
     data = read(path)
-    x = check(data, model, model_name, **expected)
+    x = check(data, model, model_name, tiny_benchmark=tiny_benchmark, **expected)
     if path.suffix == ".npz" and x is data.x:
         return path
-    target = cache_dir() / "datasets" / f"{data.sha256}-{x.dtype}-{CONVERT_VERSION}.npz"
+    tag = f"-{tiny_benchmark}" if tiny_benchmark in TINY_WIRE_CONVERSIONS else ""
+    target = cache_dir() / "datasets" / f"{data.sha256}-{x.dtype}{tag}-{CONVERT_VERSION}.npz"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp.npz")

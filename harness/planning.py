@@ -75,7 +75,7 @@ def _dataset(case: ModelCase, suite: Suite, model: TfliteModel) -> Path:
     info = family.dataset
     io = datasets.ModelIO(model.inputs[0].shape, model.inputs[0].dtype,
                           int(np.prod(model.outputs[0].shape[1:])) if model.outputs else 0)
-    return datasets.prepare(case.dataset_path, io, case.model_path.name,
+    return datasets.prepare(case.dataset_path, io, case.model_path.name, case.tiny_benchmark,
                             sha256=info.sha256 if info else None, samples=info.samples if info else None,
                             classes=family.num_classes)
 

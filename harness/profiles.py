@@ -72,6 +72,14 @@ class SerialOptions(StrictModel):
     deploy: Literal["upload", "esptool"] = "upload"  # esptool: flash the model partition (ESP32)
     esptool_chip: str = "auto"
     model_partition: int = 0x200000  # offset of the `model` partition (firmware/ports/esp32/partitions.csv)
+    # mlperf-tiny, a board flashed by someone else: the model id it answers (m-model-[kws01]) and
+    # the sha256 of the .tflite it was built with; the health check then checks identity only.
+    model: str | None = None
+    model_sha256: str | None = None
+    # mlperf-tiny: `performance` runs Tiny's performance mode (5 windows of N inferences);
+    # tiny_iterations overrides N/W (the run is then flagged as not meeting Tiny's rules).
+    tiny_mode: Literal["latency", "performance"] = "latency"
+    tiny_iterations: list[int] | None = None
 
 
 class QemuOptions(StrictModel):
@@ -82,6 +90,10 @@ class QemuOptions(StrictModel):
     pace: bool = False
     memory: Bytes | None = None
     boot_timeout: PositiveSeconds = 120.0
+    # Cortex-M: a model in the board's flash at power-on (a board flashed by someone else), with
+    # the MLPerf Tiny benchmark id its partition is tagged with (firmware_image.py)
+    preload: str | None = None
+    tiny_benchmark: str | None = None
 
 
 class GdbSection(StrictModel):

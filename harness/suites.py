@@ -12,7 +12,7 @@ import pydantic
 from harness import configfile
 from harness.configfile import StrictModel
 from harness.errors import ConfigError
-from harness.models.manifest import MANIFEST, FamilyManifest, load_manifest, single_model
+from harness.models.manifest import MANIFEST, FamilyManifest, MlperfTinyInfo, load_manifest, single_model
 from harness.profiles import Thresholds
 from harness.units import PositiveSeconds, Seconds
 
@@ -42,6 +42,8 @@ class SuiteModel(StrictModel):
     path: str = pydantic.Field(description="A model family folder (manifest.json optional) or a .tflite "
                                "file, relative to the suite file.")
     variants: list[str] | None = pydantic.Field(None, description="Default: every variant of the family.")
+    mlperf_tiny: MlperfTinyInfo | None = pydantic.Field(
+        None, description="The MLPerf Tiny benchmark the model stands for; default: the manifest's.")
 
 
 class SuiteFile(StrictModel):
@@ -63,6 +65,7 @@ class ModelCase:
     reference_variant: str
     task: str
     manifest_accuracy: float | None
+    tiny_benchmark: str | None = None  # the suite's or the manifest's mlperf_tiny.benchmark
 
     @property
     def key(self) -> str:
@@ -132,6 +135,7 @@ def _cases(manifest: FamilyManifest, family_dir: Path, entry: SuiteModel, path: 
     if dataset is not None and not dataset.exists():
         errors.append(f"{family_dir / MANIFEST}: dataset {dataset} not found")
     cases = []
+    tiny = entry.mlperf_tiny or manifest.mlperf_tiny
     for j, name in enumerate(names):
         variant = manifest.variant(name)
         if variant is None:
@@ -146,5 +150,6 @@ def _cases(manifest: FamilyManifest, family_dir: Path, entry: SuiteModel, path: 
             family=str(manifest.family), variant=name, model_path=family_dir / variant.file_name,
             dataset_path=dataset, reference_variant=str(manifest.reference_variant),
             task=str(manifest.task), manifest_accuracy=variant.host_accuracy,
+            tiny_benchmark=tiny.benchmark if tiny else None,
         ))
     return cases, errors

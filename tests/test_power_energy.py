@@ -52,7 +52,7 @@ def test_battery_formula() -> None:
 def test_markers_pair_into_windows_and_missing_trigger_is_clear() -> None:
     windows = energy.windows_from_markers([1.0, 1.999, 2.1, 2.5], [50, 20])
     assert [(w.start_s, w.end_s, w.inferences) for w in windows] == [(1.0, 1.999, 50), (2.1, 2.5, 20)]
-    with pytest.raises(ValueError, match="trigger never came: expected 4 edges for 2 windows, the meter saw 1"):
+    with pytest.raises(ValueError, match="trigger never came: expected 4 timestamps"):
         energy.windows_from_markers([1.0], [50, 20])
 
 

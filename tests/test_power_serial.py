@@ -86,12 +86,12 @@ def test_lpm01a_refused_command_and_bad_url() -> None:
 
 
 def test_ina_bridge_energy_and_trigger_across_a_micros_wrap() -> None:
-    with InaBridgeSimulator(profile, events=(200, 1199), t0_us=2**32 - 500_000) as sim:
+    with InaBridgeSimulator(profile, events=(200, 201, 1199, 1200), t0_us=2**32 - 500_000) as sim:
         s = record(f"ina://{sim.port}?period_us=2200&trigger=1", 2.9)  # one INA226 conversion pair
         assert sim.commands == ["INFO", "START 2200", "STOP"]
     assert s.voltage_v[0] == pytest.approx(3.3) and s.current_a[250] == pytest.approx(0.010)
     assert s.t_s[1000] - s.t_s[0] == pytest.approx(2.2)  # continuous through the wrap at sample 227
-    [w] = energy.windows_from_markers(s.markers_s, [100])
+    [w] = energy.windows_from_markers(s.markers_s, [100], "change")
     assert energy.window_energy(s, w).uj_per_inference == pytest.approx(0.033 * 999 * 2200 / 100, rel=1e-9)
 
 

@@ -22,12 +22,12 @@ def ppk_profile(k: int) -> float:
 
 
 def test_joulescope_energy_per_inference_and_gpi0_edges() -> None:
-    api = FakeJoulescope(js_profile, voltage=3.3, edges=(200, 1199))
+    api = FakeJoulescope(js_profile, voltage=3.3, edges=(200, 201, 1199, 1200))  # two timestamp pulses
     s = record("joulescope://JS220-000001?freq=1000&trigger=gpi0&io_voltage=1.8V", 1.4, api=api)
     params = api.devices[0].parameters
     assert params["sampling_frequency"] == 1000 and params["current_lsb"] == "gpi0"
     assert params["io_voltage"] == "1.8V"  # the DUT's logic level, from the URL (docs/power.md)
-    [w] = energy.windows_from_markers(s.markers_s, [100])
+    [w] = energy.windows_from_markers(s.markers_s, [100], "change")
     assert (w.start_s, w.end_s) == (s.t_s[200], s.t_s[1199])
     assert energy.window_energy(s, w).uj_per_inference == pytest.approx(329.67, rel=1e-9)
     assert energy.average_power(s, s.t_s[10], s.t_s[190]) == pytest.approx(0.0033)
@@ -43,11 +43,11 @@ def test_joulescope_not_connected_dropped_and_stalled() -> None:
 
 
 def test_ppk2_source_meter_energy_per_inference() -> None:
-    api = FakePPK2(ppk_profile, edges=(20_000, 119_999))
+    api = FakePPK2(ppk_profile, edges=(20_000, 20_001, 119_999, 120_000))
     s = record("ppk2:///dev/ttyACM0?voltage=1800&trigger=d0", 1.4, api=api)
     assert ("use_source_meter",) in api.calls and ("set_source_voltage", 1800) in api.calls
     assert ("toggle_DUT_power", "OFF") == api.calls[-1]
-    [w] = energy.windows_from_markers(s.markers_s, [1000])
+    [w] = energy.windows_from_markers(s.markers_s, [1000], "change")
     assert (w.start_s, w.end_s) == (s.t_s[20_000], s.t_s[119_999])
     # 10 mA at 1.8 V over 99 999 periods of 10 us, 1000 inferences
     assert energy.window_energy(s, w).uj_per_inference == pytest.approx(0.018 * 0.99999 * 1e6 / 1000, rel=1e-9)

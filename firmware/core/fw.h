@@ -40,6 +40,7 @@ void fw_slot_init(void);
 void fw_slot_begin(uint32_t total);
 int fw_slot_commit(uint32_t total, char *message, size_t message_len);
 uint8_t *fw_input(uint32_t *len);
+void fw_input_quant(float *scale, int32_t *zero_point);  /* the input tensor's quantization */
 const uint8_t *fw_output(uint32_t *len);
 uint32_t fw_output_count(void);           /* output elements */
 float fw_output_value(uint32_t index);     /* dequantized output element */

@@ -31,4 +31,14 @@ uint8_t *port_staging(uint32_t *capacity);
 
 const char *port_board_name(void);
 
+/* The 8 reserved bytes of the model partition's header (harness/firmware_image.py), or 0 when
+ * the port has none: the MLPerf Tiny benchmark id (NUL-padded, <= 7 characters) and the Tiny
+ * mode byte ('p' performance, 'e' energy), written at deploy. */
+const uint8_t *port_preloaded_tag(void);
+
+/* The energy trigger, MLPerf Tiny's timestamp pin: 0 pulls it low, 1 releases it (idle high).
+ * A real board drives the GPIO its port names; the emulated board writes the level to its second
+ * UART, which the host's meter simulator takes as its trigger input (docs/power.md). */
+void port_trigger(int level);
+
 #endif

@@ -68,6 +68,13 @@ uint8_t *fw_input(uint32_t *len) {
     return input_copy;
 }
 
+void fw_input_quant(float *scale, int32_t *zero_point) {
+    eh_tensor_info info;
+    eh_input_info(&engine, 0, &info);
+    *scale = info.scale != 0.0f ? info.scale : 1.0f;
+    *zero_point = info.zero_point;
+}
+
 void fw_prepare(void) {
     uint32_t len = eh_input_bytes(&engine, 0);
     memcpy(eh_input(&engine, 0), input_copy, len);

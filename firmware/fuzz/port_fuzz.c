@@ -44,3 +44,5 @@ uint8_t *port_staging(uint32_t *capacity) {
 uint32_t port_free_heap(void) { return 0; }
 uint32_t port_preloaded_length(void) { return fuzz_preloaded; }
 const char *port_board_name(void) { return "host-fuzz"; }
+const uint8_t *port_preloaded_tag(void) { return 0; }
+void port_trigger(int level) { (void)level; }

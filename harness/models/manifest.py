@@ -67,6 +67,12 @@ class VariantInfo(_Frozen):
         return self.file or f"{self.name}.tflite"
 
 
+class MlperfTinyInfo(_Frozen):
+    """Which MLPerf Tiny benchmark the model stands for: its id, input conversion and result format."""
+
+    benchmark: str = pydantic.Field(description="kws01, vww01, ic01 or ad01 (strww01 is known by id only).")
+
+
 class FamilyManifest(_Frozen):
     family: str | None = pydantic.Field(None, description="Default: the folder's name.")
     task: str | None = pydantic.Field(
@@ -78,6 +84,7 @@ class FamilyManifest(_Frozen):
     reference_variant: str | None = pydantic.Field(
         None, description="The baseline accuracy deltas are taken against; default: fp32 if present, else the first.")
     generator: dict[str, str | int | None] | None = None
+    mlperf_tiny: MlperfTinyInfo | None = None
     variants: list[VariantInfo] | None = pydantic.Field(
         None, description="Default: every *.tflite in the folder, sorted by name.")
 

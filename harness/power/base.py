@@ -53,6 +53,7 @@ class Samples:
 class PowerMeter(abc.ABC):
     url: str
     supports_trigger: bool = False  # the meter has a GPIO/trigger input
+    edge_convention: str = "change"  # which edges its markers are (harness/power/trigger.py)
     trigger: bool = False  # this URL asks for trigger edges (window alignment by GPIO)
 
     @abc.abstractmethod

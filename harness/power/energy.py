@@ -113,10 +113,14 @@ def _median_step(samples: Samples) -> float:
     return float(np.median(steps)) if len(steps) else 0.0
 
 
-def windows_from_markers(markers_s: list[float], inferences: list[int]) -> list[Window]:
-    """Pair trigger edges (start, end, start, end, ...) with the board's inference counts."""
-    if len(markers_s) < 2 * len(inferences):
-        raise ValueError(f"trigger never came: expected {2 * len(inferences)} edges for "
-                         f"{len(inferences)} windows, the meter saw {len(markers_s)}")
-    edges = sorted(markers_s)[: 2 * len(inferences)]
+def windows_from_markers(markers_s: list[float], inferences: list[int], convention: str = "falling") -> list[Window]:
+    """Pair the firmware's timestamps (start, end, start, end, ...) with the board's inference
+    counts; `convention`: which edges the meter's markers are (harness/power/trigger.py)."""
+    from harness.power.trigger import timestamps
+
+    stamps = timestamps(markers_s, convention)
+    if len(stamps) < 2 * len(inferences):
+        raise ValueError(f"trigger never came: expected {2 * len(inferences)} timestamps (falling edges) for "
+                         f"{len(inferences)} windows, the meter saw {len(stamps)} in {len(markers_s)} markers")
+    edges = stamps[: 2 * len(inferences)]
     return [Window(edges[2 * k], edges[2 * k + 1], n) for k, n in enumerate(inferences)]

@@ -69,8 +69,9 @@ class FakeJoulescopeDevice:
                   "v_range", "current_lsb", "voltage_lsb", "io_voltage", "buffer_duration")
 
     def __init__(self, serial: str, current: Profile, voltage: float, edges: tuple[int, ...],
-                 stall_after: int | None, nan_at: tuple[int, ...]) -> None:
+                 stall_after: int | None, nan_at: tuple[int, ...], trigger: Any = None) -> None:
         self.device_serial_number, self.current, self.voltage = serial, current, voltage
+        self.trigger = trigger  # a live trigger input (harness/power/trigger.TriggerLine), else `edges`
         self.edges, self.nan_at = sorted(edges), set(nan_at)
         self.parameters: dict[str, Any] = {}
         self.clock = _Clock(2e6, stall_after)
@@ -103,15 +104,22 @@ class FakeJoulescopeDevice:
         self.streaming = False
 
     def gpi0(self, k: int) -> int:
+        if self.trigger is not None:  # the pin's level over this sample's period
+            t = self.sample_time(k)
+            return 0 if self.trigger.low_between(t - 1 / self.clock.fs, t) else 1
         return sum(1 for e in self.edges if e <= k) % 2  # each listed sample toggles GPI0
+
+    def sample_time(self, k: int) -> float:
+        return (self.clock.t0 or 0.0) + k / self.clock.fs
 
 
 class FakeJoulescope:
     """Stands in for the `joulescope` module."""
 
     def __init__(self, current: Profile, voltage: float = 3.3, serial: str = "JS220-000001",
-                 edges: tuple[int, ...] = (), stall_after: int | None = None, nan_at: tuple[int, ...] = ()) -> None:
-        self.devices = [FakeJoulescopeDevice(serial, current, voltage, edges, stall_after, nan_at)]
+                 edges: tuple[int, ...] = (), stall_after: int | None = None, nan_at: tuple[int, ...] = (),
+                 trigger: Any = None) -> None:
+        self.devices = [FakeJoulescopeDevice(serial, current, voltage, edges, stall_after, nan_at, trigger)]
 
     def scan(self, config: str | None = None) -> list[FakeJoulescopeDevice]:
         return list(self.devices)

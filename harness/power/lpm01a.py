@@ -61,6 +61,7 @@ def check_url(url: str) -> tuple[str, float, float]:
 @register("lpm01a")
 class Lpm01aMeter(PowerMeter):
     supports_trigger = True
+    edge_convention = "falling"  # `eventsrc d7 fal`: only falling edges are reported
 
     def __init__(self, url: str, **_options: object) -> None:
         self.url = url

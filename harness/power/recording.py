@@ -36,9 +36,12 @@ BOARD_COMMAND_TIMEOUT_S = 30.0
 
 
 class MeteredRunner(Runner):
+    @property
+    def runtime(self) -> str:  # type: ignore[override]
+        return self.inner.runtime  # the board's own answer once measured (firmware, Tiny)
+
     def __init__(self, inner: Runner, device: DeviceProfile, meter: PowerMeter | None) -> None:
         self.inner, self.device, self.meter = inner, device, meter
-        self.runtime = inner.runtime
         self.power = device.power
         self._opened = False
         self._unavailable: str | None = None
@@ -157,7 +160,7 @@ def measured_columns(device: DeviceProfile, meter: PowerMeter, samples: Samples,
         raise ValueError("the runner reported no energy window (its agent or firmware has no energy phase)")
     counts = [w["inferences"] for w in measured.energy_windows]
     if meter.trigger:
-        method, windows = "trigger", energy.windows_from_markers(samples.markers_s, counts)
+        method, windows = "trigger", energy.windows_from_markers(samples.markers_s, counts, meter.edge_convention)
     else:
         method = "host clock"
         windows = [energy.Window(w["start_ns"] / 1e9, w["end_ns"] / 1e9, w["inferences"])

@@ -16,7 +16,10 @@ import select
 import threading
 import time
 import tty
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from harness.power.trigger import TriggerLine
 
 
 def format_current(amps: float) -> str:
@@ -35,8 +38,10 @@ class PtySimulator:
 
     def __init__(self, current: Callable[[int], float], events: tuple[int, ...] = (),
                  silent_after: int | None = None, garble_at: int | None = None,
-                 skip: tuple[int, ...] = ()) -> None:
+                 skip: tuple[int, ...] = (), trigger: "TriggerLine | None" = None) -> None:
         self.current, self.events = current, set(events)
+        self.trigger = trigger  # a live trigger input (the emulated board's pin), else `events`
+        self._falling_sent = 0
         self.silent_after, self.garble_at, self.skip = silent_after, garble_at, set(skip)
         self.master, slave = os.openpty()
         tty.setraw(slave)
@@ -91,6 +96,19 @@ class PtySimulator:
 
     def begin(self) -> None:
         self.sent, self._t0, self.running = 0, time.monotonic(), True
+        self._falling_sent = len(self.trigger.falling()) if self.trigger is not None else 0  # edges before start
+
+    def sample_time(self, k: int) -> float:
+        return self._t0 + k / self.freq
+
+    def falling_due(self, k: int) -> int:
+        """Trigger falling edges that have happened by sample k and are not reported yet."""
+        if self.trigger is None:
+            return 0
+        falling = self.trigger.falling()
+        due = sum(1 for t in falling[self._falling_sent:] if t <= self.sample_time(k))
+        self._falling_sent += due
+        return due
 
     def handle(self, line: str) -> None:
         raise NotImplementedError
@@ -126,7 +144,7 @@ class LpmSimulator(PtySimulator):
     def sample_text(self, k: int) -> str:
         text = "12" if k == self.garble_at else format_current(self.current(k))
         text = "" if k in self.skip else text + "\r\n"
-        if k in self.events:
+        for _ in range(int(k in self.events) + self.falling_due(k)):
             text += "event 1 fal\r\n"
         if (k + 1) % 100 == 0:
             ms = round((k + 1) * 1000 / self.freq)

@@ -23,6 +23,7 @@ class Job:
     accuracy_samples: int | None = None
     energy_windows: int = 0  # > 0: after latency, this many windows of continuous inference
     energy_window_seconds: float = 0.0
+    tiny_benchmark: str | None = None  # MLPerf Tiny id (suite or manifest): the tag deployed in Tiny mode
 
     def agent_job(self, runtime: str, model: str, dataset: str | None) -> dict[str, Any]:
         """The JSON job runners/agent.py reads, with paths as seen on the target."""

@@ -24,13 +24,13 @@ def esptool_argv(port: str, baud: int, chip: str, offset: int, image: Path, conn
 
 
 def flash_model(port: str, baud: int, chip: str, offset: int, model: bytes, deadline: Deadline,
-                connect_attempts: int = 7) -> None:
+                connect_attempts: int = 7, benchmark: str | None = None) -> None:
     """The port must be closed by the caller: esptool needs it to itself."""
     if importlib.util.find_spec("esptool") is None:
         raise ConfigError("deploy 'esptool' needs esptool: pip install 'edge-harness[esp32]'")
     with tempfile.TemporaryDirectory(prefix="edge-harness-flash-") as tmp:
         image = Path(tmp) / "model-partition.bin"
-        image.write_bytes(partition_image(model))
+        image.write_bytes(partition_image(model, benchmark))  # the MLPerf Tiny tag, when given
         argv = esptool_argv(port, baud, chip, offset, image, connect_attempts)
         try:
             done = subprocess.run(argv, capture_output=True, text=True,

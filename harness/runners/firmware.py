@@ -26,13 +26,14 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness.cycles.runner import estimate_since, log_offset
 from harness.deadline import Deadline
-from harness.errors import InfrastructureError
+from harness.errors import DeviceError, InfrastructureError
 from harness.memory import ARENA
 from harness.models.tflite_model import TensorInfo, read_model
 from harness.runners import agent
@@ -67,13 +68,14 @@ class FirmwareRunner(Runner):
 
     def __init__(self, transport: StreamTransport, protocol: str = "binary",
                  read_timeout: float | None = None, flash: dict[str, Any] | None = None,
-                 gdb: GdbDeployer | None = None) -> None:
+                 gdb: GdbDeployer | None = None, tiny: dict[str, Any] | None = None) -> None:
         self.transport = transport
         self.protocol = protocol
+        self.tiny = tiny  # mlperf-tiny: the board's declared model id/sha256, mode, N/W override
         self.flash = flash  # {"chip", "offset"}: deploy with esptool instead of uploading
         self.gdb = gdb  # deploy (and stage datasets) through a debug probe's GDB server
         self.deploys: list[dict[str, Any]] = []  # each GDB deploy: cached?, seconds, bytes written
-        timeout = read_timeout or getattr(transport, "read_timeout", None) or 5.0
+        timeout = self.read_timeout = read_timeout or getattr(transport, "read_timeout", None) or 5.0
         self.client = FirmwareClient(transport, read_timeout=timeout)
         self.resets = 0  # board resets survived, for diagnostics and tests
         self.last_outputs: dict[int, tuple[int, bytes]] = {}  # eval index -> (argmax, raw output)
@@ -82,7 +84,9 @@ class FirmwareRunner(Runner):
         if self.protocol == "mlperf-tiny":
             from harness.runners.mlperf_tiny import measure_text_mode
 
-            return measure_text_mode(self.transport, job, deadline)
+            measured = measure_text_mode(self.transport, job, deadline, self.tiny, deploy=self._deploy_tiny)
+            self.runtime = measured.runtime  # what the board says it is, not this class's default
+            return measured
         model = job.model_path.read_bytes()
         facts = read_model(job.model_path)
         progress = _Progress()
@@ -95,6 +99,16 @@ class FirmwareRunner(Runner):
                     raise
                 self.resets += 1
         raise AssertionError("unreachable")
+
+    def identity_check(self, deadline: Deadline) -> str | None:
+        """MLPerf Tiny boards: name, profile and the declared model id answer; None when they do."""
+        from harness.runners.mlperf_tiny import TinyClient, identify
+
+        try:
+            identify(TinyClient(self.transport, self.read_timeout), deadline, self.tiny)
+        except (DeviceError, InfrastructureError) as exc:
+            return f"health check failed: {exc}"
+        return None
 
     def recover(self, deadline: Deadline) -> None:
         # Reopen the link (an emulator restarts: a power cycle), then reset the board; the next
@@ -220,6 +234,27 @@ class FirmwareRunner(Runner):
         self.client.sync(deadline)
         _loaded, _length, crc = self.client.slot_info(SLOT, deadline)
         return crc
+
+    def _deploy_tiny(self, model_path: Path, benchmark: str | None, deadline: Deadline) -> None:
+        """This harness's firmware in Tiny mode: the model and its Tiny tag go into the model
+        partition (esptool on a flashed board; on the emulated board, its flash at power-on)."""
+        if self.flash is not None:
+            from harness.runners.esptool_deploy import flash_model
+
+            port, baud = getattr(self.transport, "port", None), getattr(self.transport, "baud", None)
+            if port is None or baud is None:
+                raise InfrastructureError(f"{self.transport.url}: esptool needs a serial port")
+            self.transport.close()
+            flash_model(port, baud, self.flash["chip"], self.flash["offset"], model_path.read_bytes(), deadline,
+                        benchmark=benchmark)
+            self.transport.open(deadline)
+        elif hasattr(self.transport, "preload"):
+            self.transport.close()
+            self.transport.preload, self.transport.tiny = model_path, {"benchmark": benchmark}  # type: ignore[attr-defined]
+            self.transport.open(deadline)
+        else:
+            raise DeviceError(f"{self.transport.url}: Tiny text mode has no model upload; flash the board "
+                              "(serial.deploy: esptool) or declare the model it holds (serial.model)")
 
     def _run_work(self, progress: _Progress, count: int) -> float:
         """Seconds the board may compute on `count` inferences, beyond the link's own timeout.

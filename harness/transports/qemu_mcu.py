@@ -80,7 +80,7 @@ class QemuMcuTransport(StreamTransport):
     def __init__(self, url: str, qemu: dict[str, Any] | None = None,
                  serial: dict[str, Any] | None = None, preload: str | Path | None = None,
                  cycles: dict[str, Any] | None = None, gdb: dict[str, Any] | None = None,
-                 **_other: Any) -> None:
+                 tiny: dict[str, Any] | None = None, **_other: Any) -> None:
         self.url = url
         self.machine = urlsplit(url).netloc
         options = qemu or {}
@@ -90,7 +90,10 @@ class QemuMcuTransport(StreamTransport):
         self.pace = bool(options.get("pace"))
         self.boot_timeout = float(options.get("boot_timeout") or 60.0)
         self.serial_options = serial or {}
-        self.preload = Path(preload) if preload else None
+        preload = preload or options.get("preload")
+        self.preload = firmware_image(str(preload)) if preload else None  # relative to the source tree
+        self.tiny = tiny or {"benchmark": options.get("tiny_benchmark")}  # {benchmark: kws01, mode: performance|energy}: the partition's tag
+        self.trigger_port: int | None = None  # UART1, the firmware's trigger line (open() picks it)
         self.cycles = cycles  # the profile's cycles section: load the counting plugin
         self.cycle_log: Path | None = None  # the plugin's log while QEMU runs
         # A gdb://host:port server (port 0: any free one): the firmware arrives through the stub.
@@ -107,9 +110,12 @@ class QemuMcuTransport(StreamTransport):
                 "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on",
                 "-icount", f"shift={self.icount_shift},{'align=on,sleep=on' if self.pace else 'sleep=off'}",
                 "-qmp", f"unix:{qmp_path},server=on,wait=off"]
+        if self.trigger_port is not None:  # UART1: a byte per trigger level change (port.c)
+            argv += ["-serial", f"tcp:127.0.0.1:{self.trigger_port},server=on,wait=off,nodelay=on"]
         if self.preload is not None:  # the image an ESP32's flash partition holds, in PSRAM
             assert self._dir is not None
-            image = write_partition_image(self.preload, Path(self._dir.name) / "model-partition.bin")
+            image = write_partition_image(self.preload, Path(self._dir.name) / "model-partition.bin",
+                                          self.tiny.get("benchmark"), self.tiny.get("mode", "performance"))
             argv += ["-device", f"loader,file={image},addr={PSRAM:#x},force-raw=on"]
         if self.cycles is not None:
             from harness.cycles.plugin import plugin_argv
@@ -137,6 +143,7 @@ class QemuMcuTransport(StreamTransport):
             self.gdb_url = f"gdb://{self._stub[0]}:{self._stub[1] or _free_port()}"
         self._dir = tempfile.TemporaryDirectory(prefix="edge-harness-qemu-")
         port, qmp_path = _free_port(), f"{self._dir.name}/qmp.sock"
+        self.trigger_port = _free_port()
         log = open(f"{self._dir.name}/qemu.log", "wb")
         # Its own process group: a terminal's Ctrl-C is the harness's to handle.
         self._proc = interrupts.popen(self.argv(port, qmp_path), stdin=subprocess.DEVNULL,

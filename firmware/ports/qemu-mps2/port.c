@@ -6,6 +6,7 @@
 
 #define SYSCLK_HZ 25000000u          /* AN385 system clock, SysTick's processor clock source */
 #define UART0 ((volatile uint32_t *)0x40004000u)
+#define UART1 ((volatile uint32_t *)0x40005000u)  /* the trigger line: QEMU's second -serial */
 #define UART_DATA 0
 #define UART_STATE 1                 /* bit 0 TX full, bit 1 RX full */
 #define UART_CTRL 2                  /* bit 0 TX enable, 1 RX enable, 3 RX interrupt enable */
@@ -142,9 +143,22 @@ uint8_t *port_staging(uint32_t *capacity) {
 
 const char *port_board_name(void) { return "qemu-mps2-an385"; }
 
+const uint8_t *port_preloaded_tag(void) {
+    return port_preloaded_length() ? (const uint8_t *)SLOT->reserved : 0;
+}
+
+/* One byte per level change on UART1, '0' low and '1' high: the host stamps its arrival
+ * (harness/power/trigger.py), as a meter's trigger input stamps a GPIO edge. */
+void port_trigger(int level) {
+    while (UART1[UART_STATE] & 1u) {}
+    UART1[UART_DATA] = level ? '1' : '0';
+}
+
 int main(void) {
     UART0[UART_BAUDDIV] = SYSCLK_HZ / 115200u;
     UART0[UART_CTRL] = 0x1u | 0x2u | CTRL_RX_INT;
+    UART1[UART_BAUDDIV] = SYSCLK_HZ / 115200u;
+    UART1[UART_CTRL] = 0x1u;
     NVIC_ISER0 = 1u << 0;  /* UART0 RX */
     port_timer_restart();
     fw_main();

@@ -3,6 +3,7 @@
  * everything else is firmware/core, tested under QEMU. */
 #include <string.h>
 
+#include "driver/gpio.h"
 #include "driver/uart.h"
 #include "esp_heap_caps.h"
 #include "esp_partition.h"
@@ -18,6 +19,11 @@ static uint8_t *slot;
 static uint32_t slot_capacity, preloaded;
 static uint8_t arena[256u << 10];
 static int64_t epoch;
+static uint8_t tag[8];
+/* The timestamp pin MLPerf Tiny's energy runner wires to the meter's trigger input. */
+#ifndef TRIGGER_GPIO
+#define TRIGGER_GPIO GPIO_NUM_4
+#endif
 
 int port_getc(void) {
     uint8_t c;
@@ -44,6 +50,8 @@ uint8_t *port_staging(uint32_t *capacity) {
 }
 
 const char *port_board_name(void) { return CONFIG_IDF_TARGET; }
+const uint8_t *port_preloaded_tag(void) { return preloaded ? tag : 0; }
+void port_trigger(int level) { gpio_set_level(TRIGGER_GPIO, level); }
 
 /* The model partition is copied to PSRAM: uploads over the UART then work the same way. */
 static void load_partition(void) {
@@ -53,6 +61,7 @@ static void load_partition(void) {
     if (!part || !slot) { slot_capacity = 0; return; }
     uint32_t header[2];
     esp_partition_read(part, 0, header, sizeof header);
+    esp_partition_read(part, sizeof header, tag, sizeof tag);
     if (header[0] == PRELOAD_MAGIC && header[1] <= slot_capacity) {
         esp_partition_read(part, MODEL_HEADER, slot, header[1]);
         preloaded = header[1];
@@ -62,6 +71,8 @@ static void load_partition(void) {
 void app_main(void) {
     uart_driver_install(UART, 16384, 4096, 0, NULL, 0);
     load_partition();
+    gpio_set_direction(TRIGGER_GPIO, GPIO_MODE_OUTPUT);
+    gpio_set_level(TRIGGER_GPIO, 1);
     port_timer_restart();
     fw_main();
 }
