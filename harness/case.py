@@ -58,7 +58,7 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
         else:
             measured = pooled(repetitions)
             samples = measured.samples_us
-            row.update(status="ok", **_metrics(measured))
+            row.update(status="ok", runtime=measured.runtime, **_metrics(measured))
             row["conditions"] = {**row["conditions"], **conditions.merge([c for _, c in repetitions])}
             if len(repetitions) > 1:
                 row["latency_repeat_p50_us"] = [statistics.median(m.samples_us) for m, _ in repetitions]
@@ -168,7 +168,8 @@ def _metrics(m: Measurement) -> dict[str, Any]:
         "accuracy_top5": m.accuracy_top5, "accuracy_samples": m.accuracy_samples,
         "emulated": m.emulated,
         "conditions": {k: m.environment.get(k) for k in _VOLATILE},
-        "extra": {"predictions": m.predictions} if m.predictions else None,
+        "extra": ({k: v for k, v in (("predictions", m.predictions), ("op_profile", m.op_profile)) if v}
+                  or None),
     }
 
 

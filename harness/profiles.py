@@ -34,6 +34,8 @@ class Runtime(str, enum.Enum):
     EDGETPU = "edgetpu"
     TFLM = "tflm"
     HARNESS_FW = "edge-harness-fw"  # the reference firmware's own int8 engine (firmware/engine)
+    ONNXRUNTIME = "onnxruntime"  # CPU execution provider (harness/runners/adapters/onnxruntime.py)
+    EXECUTORCH = "executorch"  # .pte programs (harness/runners/adapters/executorch.py)
 
     @property
     def microcontroller(self) -> bool:

@@ -79,7 +79,7 @@ class FamilyManifest(_Frozen):
         None, description="The baseline accuracy deltas are taken against; default: fp32 if present, else the first.")
     generator: dict[str, str | int | None] | None = None
     variants: list[VariantInfo] | None = pydantic.Field(
-        None, description="Default: every *.tflite in the folder, sorted by name.")
+        None, description="Default: every model file (*.tflite, *.onnx, *.pte) in the folder, sorted by name.")
 
     @pydantic.field_validator("task")
     @classmethod
@@ -133,7 +133,11 @@ def complete(manifest: FamilyManifest, directory: Path) -> FamilyManifest:
     """Fill in what the manifest leaves out from the folder's own files."""
     variants = manifest.variants
     if variants is None:
-        variants = [VariantInfo(file=p.name) for p in sorted(directory.glob("*.tflite"))]
+        from harness.models.formats import model_suffixes
+
+        suffixes = model_suffixes()
+        variants = [VariantInfo(file=p.name) for p in sorted(directory.iterdir())
+                    if p.suffix in suffixes and p.is_file()]
     names = [v.variant_name for v in variants]
     dataset = manifest.dataset
     if dataset is None and manifest.variants is None:

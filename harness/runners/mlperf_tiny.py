@@ -135,7 +135,7 @@ def measure_text_mode(transport: StreamTransport, job: Job, deadline: Deadline) 
     detail = {"dtype": inp.dtype, "scale": inp.scale or 0.0, "zero_point": inp.zero_point or 0,
               "shape": list(inp.shape)}
     dataset = np.load(job.dataset_path) if job.dataset_path else None
-    client.load(agent._latency_input(dataset, detail).tobytes(), deadline)
+    client.load(agent.latency_input(dataset, detail).tobytes(), deadline)
     start = time.monotonic_ns()
     first = client.infer(1, job.warmup_count, deadline, timeout=300.0)
     samples: list[float] = []
