@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import enum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pydantic
@@ -179,6 +179,11 @@ class DeviceProfile(StrictModel):
     labgrid: LabgridSection | None = None
     recovery: RecoverySection = RecoverySection()
     thresholds: Thresholds = Thresholds()
+
+    def transport_options(self) -> dict[str, Any]:
+        """The plain options its transport takes; transports never see a profile."""
+        return {section: value.model_dump() for section in ("ssh", "serial", "qemu")
+                if (value := getattr(self, section)) is not None}
 
     @pydantic.field_validator("transport")
     @classmethod
