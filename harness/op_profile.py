@@ -59,3 +59,19 @@ def format_moves(moves: list[dict[str, Any]]) -> list[str]:
     return [f"  {('#' + str(m['index']) + ' ') if m['index'] is not None else ''}{m['op']}: "
             f"{100 * m['base_share']:.1f}% -> {100 * m['new_share']:.1f}% of the time "
             f"({m['moved_points']:+.1f} points)" for m in moves]
+
+
+def compare_rows(base_rows: Sequence[Mapping[str, Any]], new_rows: Sequence[Mapping[str, Any]],
+                 top: int = 3) -> list[str]:
+    """For `harness compare`: per case with a profile in both runs, the operators whose share of
+    the time moved most. Only profiles of one method and unit are compared."""
+    base = {(r["device"], r["family"], r["variant"]): of_row(r) for r in base_rows}
+    lines = []
+    for r in new_rows:
+        key = (r["device"], r["family"], r["variant"])
+        a, b = base.get(key), of_row(r)
+        if not a or not b or (a["method"], a["unit"]) != (b["method"], b["unit"]):
+            continue
+        lines.append(f"{key[0]} {key[1]}/{key[2]}: operators whose share of the time moved most ({b['method']})")
+        lines += format_moves(share_moves(a, b, top))
+    return lines

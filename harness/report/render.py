@@ -83,7 +83,7 @@ def render_run_report(store: Store, run_id: str, out_dir: Path, profiles_dir: Pa
 
 def run_context(store: Store, run_id: str, profiles_dir: Path | None,
                 equipment: Equipment | None = None) -> dict[str, Any]:
-    from harness.report import charts
+    from harness.report import charts, runtimes
 
     run = store.run(run_id)
     rows = store.results(run_id)
@@ -100,6 +100,7 @@ def run_context(store: Store, run_id: str, profiles_dir: Path | None,
                                              f"{r['device']} {r['family']}/{r['variant']}: latency distribution")
                    for r in rows if r["status"] == "ok" and r["latency_n"]},
         "compression": compression_table(rows),
+        "runtimes": runtimes.runtime_table(rows), "op_charts": runtimes.op_charts(rows),
         "thresholds": [r for r in rows if r["thresholds"]],
     }
 
