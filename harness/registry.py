@@ -123,3 +123,7 @@ MODEL_FORMATS: Catalog[Any] = Catalog("model format", {
     "onnx": "harness.models.formats:OnnxFormat",
     "pte": "harness.models.formats:PteFormat",
 })
+# A report section: a callable (result rows) -> HTML Markup, or None to leave it out of the run report.
+REPORT_SECTIONS: Catalog[Any] = Catalog("report section", {
+    "runtimes": "harness.report.runtimes:section",
+}, instantiate=False)

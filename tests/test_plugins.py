@@ -32,6 +32,7 @@ def test_builtins_are_declared_as_entry_points_too() -> None:
     assert declared["edge_harness.meters"] == meters._builtin
     assert declared["edge_harness.runtimes"] == adapters.RUNTIMES._builtin
     assert declared["edge_harness.model_formats"] == registry.MODEL_FORMATS._builtin
+    assert declared["edge_harness.report_sections"] == registry.REPORT_SECTIONS._builtin
     assert set(registry.GROUPS.values()) >= set(declared)
 
 

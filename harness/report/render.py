@@ -83,7 +83,7 @@ def render_run_report(store: Store, run_id: str, out_dir: Path, profiles_dir: Pa
 
 def run_context(store: Store, run_id: str, profiles_dir: Path | None,
                 equipment: Equipment | None = None) -> dict[str, Any]:
-    from harness.report import charts, runtimes
+    from harness.report import charts
 
     run = store.run(run_id)
     rows = store.results(run_id)
@@ -100,9 +100,17 @@ def run_context(store: Store, run_id: str, profiles_dir: Path | None,
                                              f"{r['device']} {r['family']}/{r['variant']}: latency distribution")
                    for r in rows if r["status"] == "ok" and r["latency_n"]},
         "compression": compression_table(rows),
-        "runtimes": runtimes.runtime_table(rows), "op_charts": runtimes.op_charts(rows),
+        "sections": sections(rows),
         "thresholds": [r for r in rows if r["thresholds"]],
     }
+
+
+def sections(rows: list[dict[str, Any]]) -> list[markupsafe.Markup]:
+    """The run report's registered sections (built-in and plugins: the edge_harness.report_sections
+    entry points, harness/registry.py), each a callable rows -> HTML, or None to leave it out."""
+    from harness.registry import REPORT_SECTIONS
+
+    return [html for section in REPORT_SECTIONS.all().values() if (html := section(rows)) is not None]
 
 
 def power_note(rows: list[dict[str, Any]]) -> str | None:

@@ -14,14 +14,15 @@ BAR = "#0969da"
 
 
 def runtime_table(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per family measured on more than one runtime: each (device, variant, runtime) row, fastest
-    first. Working memory keeps its method (harness/memory.py): figures of two methods are shown
-    side by side, never divided."""
+    """Per family that some device ran on more than one runtime (one network in several formats):
+    each (device, variant, runtime) row of it, fastest first. Working memory keeps its method
+    (harness/memory.py): figures of two methods are shown side by side, never divided."""
     ok = [r for r in rows if r.get("status") == "ok" and r.get("runtime")]
     table = []
     for family in sorted({r["family"] for r in ok}):
         group = [r for r in ok if r["family"] == family]
-        if len({r["runtime"] for r in group}) < 2:
+        runtimes_per_device = {d: {r["runtime"] for r in group if r["device"] == d} for d in {r["device"] for r in group}}
+        if max(len(v) for v in runtimes_per_device.values()) < 2:
             continue
         for r in sorted(group, key=lambda r: (r.get("latency_p50_us") or float("inf"))):
             profile = op_profile.of_row(r)
@@ -61,3 +62,13 @@ def op_charts(rows: list[Mapping[str, Any]]) -> dict[int, Markup]:
             out[r["id"]] = op_chart(profile, f"{r['device']} {r['family']}/{r['variant']} ({r['runtime']}): "
                                              f"share of time per operator ({profile['method']})")
     return out
+
+
+def section(rows: list[Mapping[str, Any]]) -> Markup | None:
+    """The run report's section (registered as a report section, harness/registry.py)."""
+    from harness.report.render import environment
+
+    table, charts = runtime_table(list(rows)), op_charts(list(rows))
+    if not table and not charts:
+        return None
+    return Markup(environment().get_template("section_runtimes.html.j2").render(runtimes=table, op_charts=charts))

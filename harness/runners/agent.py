@@ -95,8 +95,9 @@ class Adapter:
         return None
 
     def settings(self) -> dict[str, Any]:
-        """Runtime settings that change its speed (threads, optimisation level), recorded."""
-        return {"threads": self.threads}
+        """Runtime settings beyond the suite's threads that change its speed (an optimisation
+        level, an execution provider), recorded with the result; none by default."""
+        return {}
 
     def profile(self, runs: int) -> list[dict[str, Any]] | None:
         """Per-operator times over `runs` inferences: [{index, op, time_us}] (mean per inference),
@@ -426,7 +427,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     env = environment()
     try:
         env.update(adapter.versions())
-        env["runtime_settings"] = adapter.settings()
+        if adapter.settings():
+            env["runtime_settings"] = adapter.settings()
     except ImportError as exc:
         return {"ok": False, "kind": "device", "environment": env,
                 "message": f"runtime {adapter.name!r} is not installed on this machine: {exc}"}
