@@ -137,7 +137,7 @@ def complete(manifest: FamilyManifest, directory: Path) -> FamilyManifest:
 
         suffixes = model_suffixes()
         variants = [VariantInfo(file=p.name) for p in sorted(directory.iterdir())
-                    if p.suffix in suffixes and p.is_file()]
+                    if p.suffix in suffixes]
     names = [v.variant_name for v in variants]
     dataset = manifest.dataset
     if dataset is None and manifest.variants is None:
