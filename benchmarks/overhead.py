@@ -20,7 +20,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from harness.provenance import controller
-from harness.runners import agent
+from harness.runners import adapters, agent
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 CASES = [("digits-cnn", "fp32"), ("digits-cnn", "int8"), ("mobilenetv2-035-96", "int8")]
@@ -44,7 +44,7 @@ def bare_loop(path: Path, count: int) -> list[float]:
 def harness_loop(path: Path, count: int) -> list[float]:
     job = {"warmup": {"count": 10, "min_seconds": 0}, "measure": {"count": count, "min_seconds": 0},
            "dataset": None, "accuracy_samples": None}
-    return agent.measure(agent.LiteRtAdapter(str(path), 1), job)["samples_us"]
+    return agent.measure(adapters.adapter("litert")(str(path), 1), job)["samples_us"]
 
 
 def main() -> None:

@@ -61,8 +61,7 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
             interrupts.raise_if_requested()  # measured while a stop came: dropped, remeasured on resume
             measured = pooled(repetitions)
             samples = measured.samples_us
-            row["runtime"] = runner.runtime  # a Tiny board says what it runs once measured
-            row.update(status="ok", **_metrics(measured))
+            row.update(status="ok", runtime=measured.runtime or runner.runtime, **_metrics(measured))
             row["conditions"] = {**row["conditions"], **conditions.merge([c for _, c in repetitions])}
             if len(repetitions) > 1:
                 row["latency_repeat_p50_us"] = [statistics.median(m.samples_us) for m, _ in repetitions]
@@ -164,7 +163,7 @@ def _latency_columns(lat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metrics(m: Measurement) -> dict[str, Any]:
-    extra: dict[str, Any] = {"predictions": m.predictions} if m.predictions else {}
+    extra: dict[str, Any] = {k: v for k, v in (("predictions", m.predictions), ("op_profile", m.op_profile)) if v}
     if m.cycles:
         extra["cycles"] = m.cycles  # the estimate's breakdown (harness/cycles)
     return {

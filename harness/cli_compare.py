@@ -90,6 +90,10 @@ def compare_command(base: str, new: str, store_url: str | None, criteria: Criter
     else:
         print_comparison(comparison, title)
         print_answers(answers)
+        from harness.op_profile import compare_rows  # where the time moved inside each model
+
+        for line in compare_rows(store.results(base_id), store.results(new_id)) if new_family is None else []:
+            console.print(line, markup=False, highlight=False)
     if new_family is not None:  # A/B: a regression of B against A, or a question answered no
         if comparison.regressed:
             return EXIT_REGRESSION

@@ -12,13 +12,8 @@ from harness.transports import CommandTransport, open_transport
 
 
 def transport_options(profile: DeviceProfile) -> dict[str, Any]:
-    """The plain options a transport takes; transports never see a profile."""
-    options: dict[str, Any] = {}
-    for section in ("ssh", "serial", "qemu", "cycles", "gdb"):
-        value = getattr(profile, section)
-        if value is not None:
-            options[section] = value.model_dump()
-    return options
+    """The plain options a transport takes (kept for callers; the profile owns it now)."""
+    return profile.transport_options()
 
 
 def preflight(profile: DeviceProfile) -> None:

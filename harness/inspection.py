@@ -16,7 +16,7 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError, DeviceError, ModelError
 from harness.locations import cache_dir
 from harness.models.fit import VariantFacts
-from harness.models.tflite_model import TfliteModel, read_model
+from harness.models.formats import ModelInfo, read_model
 from harness.runners.agent_runner import AgentRunner
 from harness.runners.base import Job
 from harness.transports.local import LocalTransport
@@ -27,7 +27,7 @@ CACHE_VERSION = "v2"  # bump when what the probe records changes
 
 @dataclass(frozen=True)
 class Inspection:
-    model: TfliteModel
+    model: ModelInfo
     tflm_runnable: bool
     tflm_arena_bytes: int | None
     tflm_error: str | None
@@ -44,7 +44,7 @@ class Inspection:
             model_bytes=self.model.bytes, quantization=self.model.quantization, accuracy=accuracy,
             activation_bytes=activation, tflm_runnable=self.tflm_runnable, tflm_error=self.tflm_error,
             operators=tuple(self.model.operators), macs=self.model.macs,
-            activation_bound=not self.tflm_arena_bytes,
+            activation_bound=not self.tflm_arena_bytes, model_format=self.model.format,
         )
 
 
@@ -54,18 +54,22 @@ def inspect_model(path: Path, *, use_cache: bool = True) -> Inspection:
     if use_cache and cached.is_file():
         tflm = json.loads(cached.read_text())
     else:
-        tflm = _probe_tflm(path)
+        tflm = _probe_tflm(path) if model.format == "tflite" else {
+            "runnable": False, "arena_bytes": None, "error": f"TFLite-Micro reads .tflite only, this is {model.format}"}
         _write_cache(cached, tflm)
     return Inspection(model, tflm["runnable"], tflm["arena_bytes"], tflm["error"])
 
 
 def model_files(paths: list[Path]) -> list[Path]:
-    """.tflite files as given, and those in the folders given (sorted)."""
+    """Model files as given, and those in the folders given (sorted)."""
+    from harness.models.formats import model_suffixes
+
+    suffixes = model_suffixes()
     files: list[Path] = []
     for path in paths:
-        found = sorted(path.glob("*.tflite")) if path.is_dir() else [path]
+        found = sorted(p for p in path.iterdir() if p.suffix in suffixes) if path.is_dir() else [path]
         if not found:
-            raise ConfigError(f"{path}: no .tflite file in this folder")
+            raise ConfigError(f"{path}: no model file ({', '.join(suffixes)}) in this folder")
         files.extend(found)
     return files
 

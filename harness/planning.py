@@ -17,7 +17,7 @@ import numpy as np
 from harness import datasets
 from harness.errors import ConfigError, ModelError
 from harness.models import fit as fitting
-from harness.models.tflite_model import TfliteModel, read_model
+from harness.models.formats import ModelInfo, read_model
 from harness.profiles import DeviceProfile
 from harness.suites import ModelCase, Suite
 
@@ -65,10 +65,11 @@ def _facts(case: ModelCase, device: DeviceProfile) -> fitting.VariantFacts:
         model_bytes=model.bytes, quantization=model.quantization, accuracy=case.manifest_accuracy,
         activation_bytes=model.activation_bytes_upper_bound, tflm_runnable=None,
         operators=tuple(model.operators), macs=model.macs, activation_bound=True,
+        model_format=model.format,
     )
 
 
-def _dataset(case: ModelCase, suite: Suite, model: TfliteModel) -> Path:
+def _dataset(case: ModelCase, suite: Suite, model: ModelInfo) -> Path:
     """The dataset checked against this model (harness/datasets.py); the .npz runners read."""
     assert case.dataset_path is not None
     family = suite.families[case.family]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import enum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pydantic
@@ -35,6 +35,8 @@ class Runtime(str, enum.Enum):
     EDGETPU = "edgetpu"
     TFLM = "tflm"
     HARNESS_FW = "edge-harness-fw"  # the reference firmware's own int8 engine (firmware/engine)
+    ONNXRUNTIME = "onnxruntime"  # CPU execution provider (harness/runners/adapters/onnxruntime.py)
+    EXECUTORCH = "executorch"  # .pte programs (harness/runners/adapters/executorch.py)
 
     @property
     def microcontroller(self) -> bool:
@@ -219,6 +221,11 @@ class DeviceProfile(StrictModel):
     labgrid: LabgridSection | None = None
     recovery: RecoverySection = RecoverySection()
     thresholds: Thresholds = Thresholds()
+
+    def transport_options(self) -> dict[str, Any]:
+        """The plain options its transport takes; transports never see a profile."""
+        return {section: value.model_dump() for section in ("ssh", "serial", "qemu", "cycles", "gdb")
+                if (value := getattr(self, section)) is not None}
 
     @pydantic.field_validator("transport")
     @classmethod

@@ -19,7 +19,7 @@ SUITE_SUFFIXES = (".yaml", ".yml")
 
 
 def load_targets(paths: list[Path]) -> Suite:
-    """One suite file, or any number of .tflite files and model folders."""
+    """One suite file, or any number of model files (.tflite, .onnx, .pte) and model folders."""
     if len(paths) == 1 and paths[0].suffix in SUITE_SUFFIXES:
         return load_suite(paths[0])
     if any(p.suffix in SUITE_SUFFIXES for p in paths):
@@ -36,8 +36,15 @@ def _problem(path: Path) -> str | None:
         return None
     if not path.exists():
         return f"{path}: no such file or folder"
-    if path.suffix != ".tflite":
-        return f"{path}: not a .tflite model, a model folder or a suite (.yaml)"
+    from harness.errors import ModelError
+    from harness.models.formats import model_suffixes, read_model
+
+    if path.suffix in model_suffixes():
+        return None  # its content is checked, and a corrupt file named, when the run is planned
+    try:  # a model under another name: recognised by its content
+        read_model(path)
+    except ModelError:
+        return f"{path}: not a .tflite model, a model folder or a suite (.yaml), nor by its content .onnx or .pte"
     return None
 
 

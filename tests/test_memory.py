@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from harness import memory
 from harness.cli import app
 from harness.models.tflite_model import read_model
-from harness.runners import agent
+from harness.runners import adapters, agent
 from harness.store import Store
 from harness.units import human_bytes
 from tests.conftest import MODELS, REPO, require, require_tool
@@ -36,9 +36,9 @@ def harness(*args: str) -> str:
 def test_methods_by_runtime_class_and_never_one_ratio_across_methods() -> None:
     # the agent (stdlib only, imports nothing of harness) uses the same names
     assert (agent.ARENA, agent.RSS_INCREASE) == (memory.ARENA, memory.RSS_INCREASE)
-    assert agent.TflmAdapter.memory_method == memory.ARENA
-    for adapter in (agent.LiteRtAdapter, agent.TfliteRuntimeAdapter, agent.EdgeTpuAdapter):
-        assert adapter.memory_method == memory.RSS_INCREASE
+    assert adapters.adapter("tflm").memory_method == memory.ARENA
+    for name in ("litert", "tflite-runtime", "edgetpu", "onnxruntime", "executorch"):
+        assert adapters.adapter(name).memory_method == memory.RSS_INCREASE
     arena = {"device": "mcu", "working_memory_bytes": 2_000, "working_memory_method": "arena"}
     rss = {"device": "host", "working_memory_bytes": 4_000_000, "working_memory_method": "rss-increase"}
     assert memory.ratio(arena, rss) is None and memory.ratio(rss, arena) is None

@@ -41,6 +41,7 @@ class VariantFacts:
     operators: tuple[str, ...] = ()
     macs: int = 0
     activation_bound: bool = False  # True: activation_bytes is an upper bound (no reuse), a guess
+    model_format: str = "tflite"  # harness/models/formats.py
 
     @property
     def activation_label(self) -> str:
@@ -86,6 +87,9 @@ def check(facts: VariantFacts, device: DeviceProfile, measured: Measured | None 
     if facts.model_bytes > device.model_volume_cap:
         reasons.append(f"model {human_bytes(facts.model_bytes)} exceeds the model-volume cap "
                        f"{human_bytes(device.model_volume_cap)}")
+    if not _reads(device.runtime, facts.model_format):  # nothing else about it matters
+        return Fit(facts, [*reasons, f"{device.runtime.value} reads no {facts.model_format} models, and "
+                                     "this board has no other runtime for them"])
     if device.runtime is Runtime.HARNESS_FW:
         reasons += _engine_reasons(facts)
     wm = measured.working_memory if measured is not None else None
@@ -102,6 +106,14 @@ def check(facts: VariantFacts, device: DeviceProfile, measured: Measured | None 
     if device.runtime is Runtime.EDGETPU and not facts.file_name.endswith("_edgetpu.tflite"):
         reasons.append("not compiled for the Edge TPU (needs a *_edgetpu.tflite variant)")
     return Fit(facts, reasons)
+
+
+def _reads(runtime: Runtime, model_format: str) -> bool:
+    if runtime is Runtime.HARNESS_FW:
+        return model_format == "tflite"  # the firmware engine parses flatbuffers only
+    from harness.runners.adapters import runtime_for
+
+    return runtime_for(runtime.value, model_format) is not None
 
 
 def _tflm_reasons(facts: VariantFacts, device: DeviceProfile, arena: memory.WorkingMemory | None) -> list[str]:

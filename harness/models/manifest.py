@@ -86,7 +86,7 @@ class FamilyManifest(_Frozen):
     generator: dict[str, str | int | None] | None = None
     mlperf_tiny: MlperfTinyInfo | None = None
     variants: list[VariantInfo] | None = pydantic.Field(
-        None, description="Default: every *.tflite in the folder, sorted by name.")
+        None, description="Default: every model file (*.tflite, *.onnx, *.pte) in the folder, sorted by name.")
 
     @pydantic.field_validator("task")
     @classmethod
@@ -140,7 +140,11 @@ def complete(manifest: FamilyManifest, directory: Path) -> FamilyManifest:
     """Fill in what the manifest leaves out from the folder's own files."""
     variants = manifest.variants
     if variants is None:
-        variants = [VariantInfo(file=p.name) for p in sorted(directory.glob("*.tflite"))]
+        from harness.models.formats import model_suffixes
+
+        suffixes = model_suffixes()
+        variants = [VariantInfo(file=p.name) for p in sorted(directory.iterdir())
+                    if p.suffix in suffixes]
     names = [v.variant_name for v in variants]
     dataset = manifest.dataset
     if dataset is None and manifest.variants is None:

@@ -14,7 +14,7 @@ from typing import Any
 from harness import datasets
 from harness.errors import ConfigError
 from harness.models.manifest import MANIFEST, complete, FamilyManifest
-from harness.models.tflite_model import read_model
+from harness.models.formats import read_model
 
 
 def init_manifest(directory: Path, *, force: bool = False) -> tuple[Path, dict[str, Any]]:

@@ -43,6 +43,9 @@ class TensorInfo:
 
 @dataclass(frozen=True)
 class TfliteModel:
+    """The static facts of one model file, whatever its format (harness/models/formats.py
+    names it ModelInfo; it was born here with .tflite as the only format)."""
+
     path: str
     bytes: int
     gzip_bytes: int
@@ -56,6 +59,7 @@ class TfliteModel:
     activation_bytes_upper_bound: int = 0  # all non-constant tensors, no memory reuse
     planned_activation_bytes: int = 0  # greedy placement by tensor lifetime, as TFLite-Micro plans
     sparsity: float = 0.0  # fraction of exact zeros among the weights
+    format: str = "tflite"  # the model format that read it (harness/models/formats.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +88,8 @@ def _schema():
     return schema_py_generated
 
 
-def read_model(path: Path) -> TfliteModel:
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, refusing what is never a model (a FIFO, a device, > 1 GiB)."""
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):  # a FIFO would block, /dev/zero never end
@@ -92,14 +97,25 @@ def read_model(path: Path) -> TfliteModel:
         if info.st_size > MAX_MODEL_BYTES:
             raise ModelError(f"{path}: {info.st_size / 2**30:.1f} GiB is larger than the "
                              f"{MAX_MODEL_BYTES >> 30} GiB a model may be (docs/operations.md)")
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found") from None
     except OSError as exc:
         raise ModelError(f"{path}: cannot read model: {exc.strerror}") from None
-    if len(data) < 8 or data[4:8] != _TFLITE_IDENTIFIER:
+
+
+def is_tflite(data: bytes) -> bool:
+    return len(data) >= 8 and data[4:8] == _TFLITE_IDENTIFIER
+
+
+def read_model(path: Path) -> TfliteModel:
+    return parse_tflite(path, read_bytes(path))
+
+
+def parse_tflite(path: Path, data: bytes) -> TfliteModel:
+    if not is_tflite(data):
         raise ModelError(f"{path}: not a TFLite model (no 'TFL3' flatbuffer identifier)")
-    cached = _cached(path, data)
+    cached = cached_facts(path, data)
     if cached is not None:
         return cached
     try:
@@ -108,7 +124,7 @@ def read_model(path: Path) -> TfliteModel:
         raise
     except Exception as exc:  # a truncated flatbuffer raises anything from struct to IndexError
         raise ModelError(f"{path}: corrupt TFLite model: {type(exc).__name__}: {exc}") from None
-    _store(model)
+    store_facts(model)
     return model
 
 
@@ -122,7 +138,7 @@ def _facts_file(sha256: str) -> Path:
     return cache_dir() / "facts" / f"{sha256}-{FACTS_VERSION}.json"
 
 
-def _cached(path: Path, data: bytes) -> TfliteModel | None:
+def cached_facts(path: Path, data: bytes) -> TfliteModel | None:
     try:
         facts = json.loads(_facts_file(hashlib.sha256(data).hexdigest()).read_text())
         if set(facts) != {f.name for f in fields(TfliteModel)}:
@@ -134,7 +150,7 @@ def _cached(path: Path, data: bytes) -> TfliteModel | None:
         return None  # not cached yet, or from another version: parse
 
 
-def _store(model: TfliteModel) -> None:
+def store_facts(model: TfliteModel) -> None:
     file = _facts_file(model.sha256)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ def check_url(url: str) -> None:
     module = _REGISTRY.modules.get(urlsplit(url).scheme)
     if module is None:
         return
-    check = getattr(importlib.import_module(module), "check_url", None)
+    check = getattr(importlib.import_module(module.partition(":")[0]), "check_url", None)
     if check is not None:
         check(url)
 

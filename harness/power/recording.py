@@ -135,11 +135,10 @@ class _BoardCommands:
         self.device, self.transport = device, None
 
     def __call__(self, argv: list[str]) -> bytes:
-        from harness.connect import transport_options
         from harness.transports import open_transport
 
         if self.transport is None:
-            self.transport = open_transport(self.device.transport, **transport_options(self.device))
+            self.transport = open_transport(self.device.transport, **self.device.transport_options())
             self.transport.open(Deadline(BOARD_COMMAND_TIMEOUT_S))
         done = self.transport.run(argv, deadline=Deadline(BOARD_COMMAND_TIMEOUT_S))
         if done.returncode != 0:

@@ -101,9 +101,18 @@ def run_context(store: Store, run_id: str, profiles_dir: Path | None,
                                              f"{r['device']} {r['family']}/{r['variant']}: latency distribution")
                    for r in rows if r["status"] == "ok" and r["latency_n"]},
         "compression": compression_table(rows),
+        "sections": sections(rows),
         "thresholds": [r for r in rows if r["thresholds"]],
         "cycles": report_rows(rows),
     }
+
+
+def sections(rows: list[dict[str, Any]]) -> list[markupsafe.Markup]:
+    """The run report's registered sections (built-in and plugins: the edge_harness.report_sections
+    entry points, harness/registry.py), each a callable rows -> HTML, or None to leave it out."""
+    from harness.registry import REPORT_SECTIONS
+
+    return [html for section in REPORT_SECTIONS.all().values() if (html := section(rows)) is not None]
 
 
 def power_note(rows: list[dict[str, Any]]) -> str | None:

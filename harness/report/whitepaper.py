@@ -15,6 +15,7 @@ from harness.errors import ConfigError
 from harness.progress import Step, quiet
 from harness.report import charts, dataset, export
 from harness.report.definition import ReportDefinition
+from harness.report.runtimes import runtime_table
 from harness.report.render import _equipment, compression_table, environment, power_note, write_atomically
 from harness.store import Store
 
@@ -137,6 +138,7 @@ def context(data: dict[str, Any]) -> dict[str, Any]:
             "unchanged; below it is faster."),
         "device_pages": [_device_page(d, data) for d in data["devices"]],
         "compression": compression_table(data["chosen"]),
+        "runtimes": runtime_table(data["chosen"]),
         "memory": memory_side_by_side(data["chosen"]),
         "threshold_rows": _threshold_rows(data["chosen"], definition, data["equipment"]),
         "summary": _summary(data, pools),

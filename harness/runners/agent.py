@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The measurement agent: runs one model on the machine it finds itself on and prints JSON.
 
-This one file is the whole on-board half of the harness. The host runner runs it in a
-subprocess on the host; the SSH runner copies it to a board and runs it there. It needs only
-the standard library, numpy and one interpreter package (ai-edge-litert, tflite-runtime,
-pycoral's libedgetpu delegate, or tflite-micro); psutil is used when present. So it must not
-import anything from the `harness` package.
+This file and one adapter file (harness/runners/adapters/<runtime>.py) are the whole on-board
+half of the harness. The host runner runs it in a subprocess on the host; the SSH runner copies
+both to a board and runs it there. They need only the standard library, numpy and one runtime
+package (ai-edge-litert, tflite-runtime, pycoral's libedgetpu delegate, tflite-micro,
+onnxruntime, executorch); psutil is used when present. So they must not import anything from
+the `harness` package.
 
 Usage: python3 agent.py < job.json > result.json   (see `run_job` for the job's keys)
 Measurement follows TFLite's benchmark_model: init, first inference, warm-up by count and
@@ -66,13 +67,19 @@ def median_ci_ranks(n: int, z: float = 1.959964) -> tuple[int, int]:
 # ---------------------------------------------------------------- interpreters
 
 class Adapter:
-    """The few calls the measurement needs, over any of the supported interpreters."""
+    """The few calls the measurement needs, over one runtime. Each runtime is one file in
+    harness/runners/adapters/ defining ADAPTER; the runner stages it beside this file and names it
+    in the job. Class attributes declare what it reads and reports (the controller reads them)."""
 
     name = "?"
+    formats: tuple[str, ...] = ()  # model formats it reads (harness/models/formats.py names)
+    per_op = False  # whether it gives per-operator times (`profile()`)
+    memory_method = RSS_INCREASE  # an interpreter in this process: what its RSS grew by
 
-    def __init__(self, model_path: str, threads: int) -> None:
+    def __init__(self, model_path: str, threads: int, options: dict[str, Any] | None = None) -> None:
         self.model_path = model_path
         self.threads = threads
+        self.options = options or {}
 
     def import_runtime(self) -> None:
         """Import the interpreter's library: before the memory baseline, so the RSS increase is
@@ -87,11 +94,21 @@ class Adapter:
     def arena_bytes(self) -> int | None:
         return None
 
-    memory_method = RSS_INCREASE  # an interpreter in this process: what its RSS grew by
+    def settings(self) -> dict[str, Any]:
+        """Runtime settings beyond the suite's threads that change its speed (an optimisation
+        level, an execution provider), recorded with the result; none by default."""
+        return {}
+
+    def profile(self, runs: int) -> list[dict[str, Any]] | None:
+        """Per-operator times over `runs` inferences: [{index, op, time_us}] (mean per inference),
+        or None where the runtime cannot give them."""
+        return None
 
 
-class LiteRtAdapter(Adapter):
-    name = "litert"
+class TfliteApiAdapter(Adapter):
+    """The tf.lite.Interpreter API that LiteRT, tflite-runtime and pycoral share."""
+
+    formats = ("tflite",)
     module = "ai_edge_litert.interpreter"
     package = "ai_edge_litert"
 
@@ -134,100 +151,22 @@ class LiteRtAdapter(Adapter):
         return {"runtime": self.name, "runtime_version": str(getattr(pkg, "__version__", "unknown"))}
 
 
-class TfliteRuntimeAdapter(LiteRtAdapter):
-    name = "tflite-runtime"
-    module = "tflite_runtime.interpreter"
-    package = "tflite_runtime"
+ADAPTER_MODULE = "edge_harness_agent"  # adapters import this file under this name
 
 
-class EdgeTpuAdapter(TfliteRuntimeAdapter):
-    """A Coral Edge TPU (Dev Board, or a USB accelerator on any host) via libedgetpu.so.1, under
-    tflite_runtime (pycoral's) or, where that is missing, ai_edge_litert."""
+def load_adapter(path: str) -> type[Adapter]:
+    """The ADAPTER class of the adapter file at `path` (staged beside this file on a board)."""
+    import importlib.util
 
-    name = "edgetpu"
-    library = "libedgetpu.so.1"
-
-    def versions(self) -> dict[str, str]:
-        import importlib.util
-
-        for package in ("tflite_runtime", "ai_edge_litert"):
-            if importlib.util.find_spec(package) is not None:
-                self.module, self.package = f"{package}.interpreter", package
-                return {**super().versions(), "interpreter": package}
-        raise ImportError("neither tflite_runtime (pycoral) nor ai_edge_litert is installed")
-
-    def delegates(self) -> list[Any]:
-        import ctypes
-
-        if not self.model_path.endswith("_edgetpu.tflite"):
-            raise AgentError("model", f"{self.model_path}: not compiled for the Edge TPU "
-                                      "(run edgetpu_compiler; the variant must end in _edgetpu.tflite)")
-        try:
-            ctypes.CDLL(self.library)
-        except OSError as exc:
-            raise AgentError("device", f"Edge TPU runtime {self.library} is not installed ({exc}); "
-                                       "install libedgetpu1-std from Coral's apt repository")
-        mod = __import__(self.module, fromlist=["load_delegate"])
-        try:
-            return [mod.load_delegate(self.library)]
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise AgentError("device", f"no Edge TPU found: {self.library} loads but its delegate "
-                                       f"failed ({exc}); plug in the Coral USB accelerator (lsusb "
-                                       "shows 1a6e:089a or 18d1:9302) or, on a Dev Board, check /dev/apex_0")
-
-
-class TflmAdapter(Adapter):
-    """Real TFLite-Micro (reference kernels) through the tflite-micro wheel."""
-
-    name = "tflm"
-    memory_method = ARENA  # what a microcontroller would need: the arena, not this host's RSS
-
-    def import_runtime(self) -> None:
-        from tflite_micro.python.tflite_micro import runtime
-
-        self._runtime = runtime
-
-    def load(self) -> None:
-        runtime = self._runtime
-        arena = int(os.environ.get("EDGE_HARNESS_TFLM_ARENA", 64 * 1024 * 1024))
-        try:
-            self.interp = runtime.Interpreter.from_file(self.model_path, arena_size=arena)
-        except (ValueError, RuntimeError) as exc:
-            raise AgentError("model", f"{self.model_path}: TFLite-Micro cannot run it: {exc}")
-        self._in = self.interp.get_input_details(0)
-
-    def input_detail(self) -> dict[str, Any]:
-        q = self._in.get("quantization_parameters") or {}
-        scales, zeros = list(q.get("scales", [])), list(q.get("zero_points", []))
-        return {"shape": list(self._in["shape"]), "dtype": self._in["dtype"].__name__,
-                "scale": float(scales[0]) if scales else 0.0, "zero_point": int(zeros[0]) if zeros else 0}
-
-    def set_input(self, array: Any) -> None:
-        self.interp.set_input(array, 0)
-
-    def invoke(self) -> None:
-        self.interp.invoke()
-
-    def get_output(self) -> Any:
-        return self.interp.get_output(0)
-
-    def versions(self) -> dict[str, str]:
-        from importlib.metadata import version
-
-        return {"runtime": self.name, "runtime_version": version("tflite-micro")}
-
-    def arena_bytes(self) -> int | None:
-        """Arena bytes TFLite-Micro's recording allocator reports (it prints them to stderr)."""
-        report = _capture_stderr(self.interp.print_allocations)
-        for line in report.splitlines():
-            if "Arena allocation total" in line:
-                return int(line.split("total")[1].split()[0])
-        return None
-
-
-ADAPTERS: dict[str, type[Adapter]] = {
-    a.name: a for a in (LiteRtAdapter, TfliteRuntimeAdapter, EdgeTpuAdapter, TflmAdapter)
-}
+    sys.modules.setdefault(ADAPTER_MODULE, sys.modules[__name__])
+    name = "edge_harness_adapter_" + os.path.basename(path).split(".")[0].replace("-", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the adapter file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module.ADAPTER
 
 
 class AgentError(Exception):
@@ -372,7 +311,7 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     init_ms = (_now() - t0) / 1e6
     rss_loaded = rss_bytes()
     detail = adapter.input_detail()
-    sample = _latency_input(dataset, detail)
+    sample = latency_input(dataset, detail)
     if list(sample.shape) != list(detail["shape"]):
         raise AgentError("model", f"dataset sample shape {list(sample.shape)} does not match "
                                   f"model input {detail['shape']}")
@@ -397,6 +336,8 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
                    "arena_bytes": arena, "working_memory_bytes": working,
                    "working_memory_method": adapter.memory_method if working is not None else None},
     }
+    if job.get("profile_runs"):  # per-operator times, after (and apart from) the timed runs
+        result["op_profile"] = adapter.profile(int(job["profile_runs"]))
     if job.get("energy"):  # the power meter's windows: after the latency runs, before accuracy
         result["energy_windows"] = energy_windows(adapter.invoke, int(job["energy"]["windows"]),
                                                   float(job["energy"]["seconds"]))
@@ -431,7 +372,8 @@ def energy_windows(invoke: Callable[[], None], windows: int, seconds: float) -> 
     return out
 
 
-def _latency_input(dataset: Any, detail: dict[str, Any]) -> Any:
+def latency_input(dataset: Any, detail: dict[str, Any]) -> Any:
+    """The input the latency runs use: the dataset's first sample, or seeded random input."""
     import numpy as np
 
     if dataset is not None:
@@ -474,15 +416,19 @@ def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """job: runtime, model, dataset|null, warmup{count,min_seconds}, measure{count,min_seconds,
-    max_seconds}, threads, accuracy_samples|null, energy{windows,seconds} (optional)."""
-    adapter_cls = ADAPTERS.get(job["runtime"])
-    if adapter_cls is None:
-        return {"ok": False, "kind": "device", "message": f"unknown runtime {job['runtime']!r}"}
-    adapter = adapter_cls(job["model"], int(job.get("threads", 1)))
+    """job: runtime, adapter (its file), model, dataset|null, warmup{count,min_seconds},
+    measure{count,min_seconds,max_seconds}, threads, options{} (runtime settings),
+    accuracy_samples|null, profile_runs (optional), energy{windows,seconds} (optional)."""
+    try:
+        adapter_cls = load_adapter(job["adapter"])
+    except (ImportError, OSError, AttributeError, KeyError) as exc:
+        return {"ok": False, "kind": "device", "message": f"runtime {job['runtime']!r}: no adapter: {exc}"}
+    adapter = adapter_cls(job["model"], int(job.get("threads", 1)), job.get("options"))
     env = environment()
     try:
         env.update(adapter.versions())
+        if adapter.settings():
+            env["runtime_settings"] = adapter.settings()
     except ImportError as exc:
         return {"ok": False, "kind": "device", "environment": env,
                 "message": f"runtime {adapter.name!r} is not installed on this machine: {exc}"}
@@ -501,6 +447,8 @@ def main() -> int:
     print(json.dumps(run_job(job)))
     return 0
 
+
+sys.modules.setdefault(ADAPTER_MODULE, sys.modules[__name__])  # imported, not run: same name
 
 if __name__ == "__main__":
     sys.exit(main())

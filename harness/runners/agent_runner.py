@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import time
@@ -11,7 +12,8 @@ from typing import Any
 from harness import interrupts
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
-from harness.runners import agent
+from harness.models.formats import format_of
+from harness.runners import adapters, agent
 from harness.runners.base import Job, Measurement, Runner
 from harness.transports.base import CommandTransport
 
@@ -22,16 +24,29 @@ _SENT_FROM_OUTSIDE = {signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGH
                       signal.SIGPIPE}
 
 
+PROFILE_RUNS = 50  # inferences a per-operator profile averages over
+
+
 class AgentRunner(Runner):
+    """Stages the agent core and the one adapter file the job's runtime needs, then runs it."""
+
     def __init__(self, transport: CommandTransport, runtime: str) -> None:
         self.transport = transport
-        self.runtime = runtime
+        self.runtime = runtime  # the profile's; a model of another format may pick another
 
     def measure(self, job: Job, deadline: Deadline) -> Measurement:
+        fmt = format_of(job.model_path)
+        runtime = adapters.runtime_for(self.runtime, fmt)
+        if runtime is None:
+            raise DeviceError(f"{job.model_path}: {self.runtime} reads no {fmt} models and this board has "
+                              "no other runtime for them")
         agent_path = self.transport.stage(AGENT_FILE, deadline)
+        adapter_path = self.transport.stage(adapters.adapter_file(runtime), deadline)
         model = self.transport.stage(job.model_path, deadline)
         dataset = self.transport.stage(job.dataset_path, deadline) if job.dataset_path else None
-        request = json.dumps(job.agent_job(self.runtime, model, dataset)).encode()
+        if adapters.adapter(runtime).per_op and not job.profile_runs:
+            job = dataclasses.replace(job, profile_runs=PROFILE_RUNS)
+        request = json.dumps(job.agent_job(runtime, model, dataset, adapter_path)).encode()
         start = time.monotonic_ns()
         with interrupts.abandonable():  # a Ctrl-C ends this agent; the case is not stored
             done = self.transport.run([self.transport.python, agent_path], stdin=request, deadline=deadline)
@@ -47,7 +62,7 @@ class AgentRunner(Runner):
         if not reply.get("ok"):
             kind = ModelError if reply.get("kind") == "model" else DeviceError
             raise kind(reply.get("message", "agent failed without a message"))
-        measured = _measurement(reply, self.runtime, self.transport.emulated, (start, end))
+        measured = _measurement(reply, runtime, self.transport.emulated, (start, end))
         if reply.get("energy_windows"):
             offset, error = self._clock_offset_ns(agent_path, deadline)
             measured.energy_clock_error_ns = error
@@ -108,4 +123,15 @@ def _measurement(reply: dict[str, Any], runtime: str, emulated: bool,
         working_memory_method=memory.get("working_memory_method"), accuracy_top1=acc.get("top1"),
         accuracy_top5=acc.get("top5"), accuracy_samples=acc.get("samples"),
         predictions=acc.get("predictions", []), emulated=emulated, window_ns=window,
+        op_profile=_op_profile(reply.get("op_profile"), runtime),
     )
+
+
+def _op_profile(ops: list[dict[str, Any]] | None, runtime: str) -> dict[str, Any] | None:
+    if not ops:
+        return None
+    from harness.op_profile import build
+
+    run_us = ops[0].get("run_us")
+    return build([{k: o[k] for k in ("index", "op", "name", "time_us") if k in o} for o in ops],
+                 method=f"{runtime} profiler", unit="us", runtime_total=run_us)

@@ -24,11 +24,14 @@ class Job:
     energy_windows: int = 0  # > 0: after latency, this many windows of continuous inference
     energy_window_seconds: float = 0.0
     tiny_benchmark: str | None = None  # MLPerf Tiny id (suite or manifest): the tag deployed in Tiny mode
+    profile_runs: int = 0  # > 0: per-operator times over this many inferences, where the runtime has them
+    runtime_options: dict[str, Any] = field(default_factory=dict)  # e.g. graph_optimization_level
 
-    def agent_job(self, runtime: str, model: str, dataset: str | None) -> dict[str, Any]:
+    def agent_job(self, runtime: str, model: str, dataset: str | None, adapter: str = "") -> dict[str, Any]:
         """The JSON job runners/agent.py reads, with paths as seen on the target."""
         return {
-            "runtime": runtime, "model": model, "dataset": dataset, "threads": self.threads,
+            "runtime": runtime, "adapter": adapter, "model": model, "dataset": dataset,
+            "threads": self.threads, "options": self.runtime_options, "profile_runs": self.profile_runs,
             "warmup": {"count": self.warmup_count, "min_seconds": self.warmup_min_seconds},
             "measure": {"count": self.measure_count, "min_seconds": self.measure_min_seconds,
                         "max_seconds": self.measure_max_seconds},
@@ -67,6 +70,8 @@ class Measurement:
     power: dict[str, Any] | None = None  # store power columns, filled by harness.power.recording
     # an emulated Cortex-M's cycle estimate (harness/cycles/model.py estimate()): its own figure
     cycles: dict[str, Any] | None = None
+    # per-operator profile (harness/op_profile.py): {method, unit, ops: [{index, op, time_us|cycles}]}
+    op_profile: dict[str, Any] | None = None
 
 
 class Runner(abc.ABC):

@@ -142,7 +142,7 @@ class FirmwareRunner(Runner):
         detail = {"dtype": inp.dtype, "scale": inp.scale or 0.0, "zero_point": inp.zero_point or 0,
                   "shape": list(inp.shape)}
         dataset = np.load(job.dataset_path) if job.dataset_path else None
-        sample = agent._latency_input(dataset, detail)
+        sample = agent.latency_input(dataset, detail)
         client.set_input(sample.tobytes(), max_data, deadline)
         cycles_from = log_offset(self.transport)  # an emulated board counting cycles (harness/cycles)
         start = time.monotonic_ns()

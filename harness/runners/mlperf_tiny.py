@@ -284,7 +284,7 @@ def _wire_input(benchmark: str | None, dataset: Any, npz: Any, detail: dict[str,
         return np.zeros(count, "<f4").tobytes()
     if benchmark in ("vww01", "ic01"):
         return np.full(count, 128, np.uint8).tobytes()
-    return agent._latency_input(None, detail).tobytes()
+    return agent.latency_input(None, detail).tobytes()
 
 
 def manifest_benchmark(model_path: Path) -> str | None:

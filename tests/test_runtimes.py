@@ -1,0 +1,82 @@
+"""Model formats and runtimes: the digits CNN as .tflite and .onnx (models/digits-cnn-runtimes),
+each runtime measured on `host` in every format it reads, end to end through the CLI and store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ModelError
+from harness.models.formats import read_model
+from harness import op_profile
+from tests.conftest import MODELS, REPO
+
+FAMILY = MODELS / "digits-cnn-runtimes"
+
+
+def test_formats_are_detected_by_content_not_name(tmp_path: Path) -> None:
+    tflite, onnx = read_model(FAMILY / "../digits-cnn/fp32.tflite"), read_model(FAMILY / "fp32.onnx")
+    assert (tflite.format, onnx.format) == ("tflite", "onnx")
+    # the same network: the same parameters, MACs and I/O, whatever the format
+    assert (onnx.parameters, onnx.macs) == (tflite.parameters, tflite.macs) == (47532, 484992)
+    assert onnx.inputs[0].shape == tflite.inputs[0].shape == (1, 8, 8, 1)
+    assert onnx.outputs[0].shape == (1, 10) and onnx.quantization == "float32"
+    renamed = tmp_path / "model.bin"
+    shutil.copy(FAMILY / "fp32.onnx", renamed)
+    assert read_model(renamed).format == "onnx"
+    corrupt = tmp_path / "m.onnx"
+    corrupt.write_bytes((FAMILY / "fp32.onnx").read_bytes()[:5000])
+    with pytest.raises(ModelError, match=f"{corrupt}: corrupt ONNX model"):
+        read_model(corrupt)
+    garbage = tmp_path / "m.onnx"
+    garbage.write_bytes(b"not a model at all, not even close")
+    with pytest.raises(ModelError, match="not a TFLite model .* nor any other format this harness reads"):
+        read_model(garbage)
+
+
+def test_share_moves_names_the_operators_that_moved() -> None:
+    base = op_profile.build([{"index": 0, "op": "Conv", "time_us": 80}, {"index": 1, "op": "Gemm", "time_us": 20}],
+                            method="m", unit="us")
+    new = op_profile.build([{"index": 0, "op": "Conv", "time_us": 50}, {"index": 1, "op": "Gemm", "time_us": 50}],
+                           method="m", unit="us")
+    moves = op_profile.share_moves(base, new)
+    assert [(m["op"], round(m["moved_points"])) for m in moves] == [("Conv", -30), ("Gemm", 30)]
+    assert "Conv: 80.0% -> 50.0% of the time (-30.0 points)" in op_profile.format_moves(moves)[0]
+
+
+@pytest.mark.slow
+def test_every_runtime_on_host_in_every_format_it_reads(tmp_path: Path) -> None:
+    db, out = tmp_path / "r.sqlite", tmp_path / "report"
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(REPO / "suites" / "runtimes.yaml"),
+                           "--device", "host", "--device", "host-tflm", "--store", str(db), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = {(r["device"], r["variant"]): dict(r) for r in conn.execute("select * from results")}
+    ran = {(d, v): r["runtime"] for (d, v), r in rows.items() if r["status"] == "ok"}
+    assert ran == {("host", "tflite-fp32"): "litert", ("host", "onnx-fp32"): "onnxruntime",
+                   ("host-tflm", "tflite-fp32"): "tflm"}
+    assert "tflm reads no onnx models" in rows[("host-tflm", "onnx-fp32")]["reason"]
+    ok = [rows[k] for k in ran]
+    # the same network computes the same answers on every runtime (documented tolerance: none
+    # needed for float32 here; max output difference 7e-7, tools/tflite_to_onnx.py)
+    assert {r["accuracy_top1"] for r in ok} == {0.975}
+    assert len({json.dumps(json.loads(r["extra"])["predictions"]) for r in ok}) == 1
+    assert {r["working_memory_method"] for r in ok} == {"rss-increase", "arena"}
+    profiles = {r["runtime"]: json.loads(r["extra"]).get("op_profile") for r in ok}
+    assert profiles["litert"] is None and profiles["tflm"] is None  # no per-op API: none invented
+    ort = profiles["onnxruntime"]
+    assert ort["method"] == "onnxruntime profiler" and len(ort["ops"]) >= 8
+    assert {o["op"] for o in ort["ops"]} >= {"Conv", "Softmax"}
+    assert sum(o["share"] for o in ort["ops"]) == pytest.approx(1.0)
+    # ONNX Runtime times both the nodes and the whole run; the nodes fit inside the run
+    assert 0 < ort["total"] <= ort["runtime_total"]
+    html = (out / "report.html").read_text()
+    assert "Runtimes side by side" in html and "onnxruntime" in html
