@@ -1,0 +1,121 @@
+"""`kill -9` of a real `harness run` (in a subprocess) mid-case takes every process it started with
+it: the measurement agent and the emulator run in process groups of their own (harness/interrupts.py),
+so nothing else would end them. Then `--resume` completes the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from harness.store import Store
+from harness.suites import load_suite
+from tests.conftest import REPO, require_tool
+from tests.test_resume import QUICKSTART, stored
+
+pytestmark = pytest.mark.slow
+
+QUICKSTART_INT8 = REPO / "suites" / "quickstart-int8.yaml"
+GONE_WITHIN_S = 5.0
+
+
+def harness(suite: Path, device: str, db: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "harness.cli", "run", str(suite), "--device", device, "--store", str(db),
+            "--profiles", str(REPO / "device_profiles"), *extra]
+
+
+def session(sid: int) -> list[psutil.Process]:
+    """The live processes of a session: the harness's session holds all it started (own groups)."""
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+            continue
+    return found
+
+
+def child_running(proc: subprocess.Popen, marker: str, db: Path) -> psutil.Process:
+    """Once a result is stored, the child whose argv holds `marker` while a case is in progress."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (db.parent / "harness.log").read_text(errors="replace")[-3000:]
+        if stored(db):
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                try:
+                    if any(marker in part for part in child.cmdline()):
+                        return child
+                except psutil.NoSuchProcess:
+                    continue
+        time.sleep(0.02)
+    raise AssertionError(f"no {marker} running mid-suite")
+
+
+def kill_9_mid_case(suite: Path, device: str, db: Path, marker: str) -> tuple[str, float]:
+    """Kills the harness's pid alone (not its group) mid-case; returns the run id and the seconds
+    until no process of its session remained."""
+    with open(db.parent / "harness.log", "ab") as log:
+        proc = subprocess.Popen(harness(suite, device, db), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        child = child_running(proc, marker, db)
+        assert os.getpgid(child.pid) != os.getpgid(proc.pid), "the child shares the harness's group"
+        assert len(stored(db)) < len(load_suite(suite).cases), "killed mid-suite"
+        os.kill(proc.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        proc.wait(timeout=10)
+        while (left := session(proc.pid)) and time.monotonic() - killed < 30:
+            time.sleep(0.01)
+        gone = time.monotonic() - killed
+    finally:
+        for p in session(proc.pid):  # a failed test leaves nothing behind either
+            p.kill()
+    assert not left, f"orphans after 30 s: {[p.cmdline() for p in left]}"
+    assert gone < GONE_WITHIN_S, f"orphans lived {gone:.2f} s"
+    print(f"{device}: every child gone {gone * 1000:.0f} ms after kill -9")
+    [run] = Store(str(db)).runs()
+    assert run["status"] == "running"  # killed: nobody wrote an end
+    return run["run_id"], gone
+
+
+def resume_completes(suite: Path, device: str, db: Path, run_id: str) -> None:
+    done = subprocess.run(harness(suite, device, db, "--resume", run_id), cwd=REPO, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    store = Store(str(db))
+    rows = store.results(run_id)
+    assert {(r["family"], r["variant"]) for r in rows} == {(c.family, c.variant) for c in load_suite(suite).cases}
+    assert all(r["status"] == "ok" for r in rows), [(r["variant"], r["reason"]) for r in rows]
+    assert store.run(run_id)["status"] == "complete"
+
+
+def long_quickstart(directory: Path) -> Path:
+    """The quickstart's digits variants with 15 s cases: an orphaned agent would outlive the
+    assertion's window (quickstart's own ~1 s cases end, and their agents with them, anyway)."""
+    spec = yaml.safe_load(QUICKSTART.read_text())
+    spec["models"] = [{"path": str(REPO / "models" / "digits-cnn"), "variants": ["tiny-int8", "int8"]}]
+    spec["run"]["measure"]["min_seconds"] = "15 s"
+    path = directory / "long-quickstart.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_kill_9_takes_the_agent_with_it(tmp_path: Path) -> None:
+    suite, db = long_quickstart(tmp_path), tmp_path / "r.sqlite"
+    run_id, _ = kill_9_mid_case(suite, "host", db, "agent.py")
+    resume_completes(suite, "host", db, run_id)
+
+
+def test_kill_9_takes_the_emulator_with_it(tmp_path: Path) -> None:
+    require_tool("qemu-system-arm")
+    db = tmp_path / "r.sqlite"
+    run_id, _ = kill_9_mid_case(QUICKSTART_INT8, "qemu-cortex-m", db, "qemu-system-arm")
+    resume_completes(QUICKSTART_INT8, "qemu-cortex-m", db, run_id)
