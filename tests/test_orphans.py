@@ -1,6 +1,6 @@
 """`kill -9` of a real `harness run` (in a subprocess) mid-case takes every process it started with
 it: the measurement agent and the emulator run in process groups of their own (harness/interrupts.py),
-so nothing else would end them. Then `--resume` completes the run."""
+so nothing else would end them; a board's agent runs under sshd. Then `--resume` completes the run."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ import yaml
 from harness.store import Store
 from harness.suites import load_suite
 from tests.conftest import REPO, require_tool
+from tests.sshd_server import start_sshd
 from tests.test_resume import QUICKSTART, stored
+from tests.test_ssh_run import board_profile
 
 pytestmark = pytest.mark.slow
 
@@ -31,52 +33,56 @@ def harness(suite: Path, device: str, db: Path, *extra: str) -> list[str]:
             "--profiles", str(REPO / "device_profiles"), *extra]
 
 
-def session(sid: int) -> list[psutil.Process]:
-    """The live processes of a session: the harness's session holds all it started (own groups)."""
+def of_run(sid: int, markers: tuple[str, ...]) -> list[psutil.Process]:
+    """The live processes of the run: its session (all the harness started, in groups of their own)
+    and any whose argv holds every marker (a board's agent, under sshd)."""
     found = []
     for p in psutil.process_iter():
         try:
-            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
+            if p.status() == psutil.STATUS_ZOMBIE:
+                continue
+            argv = " ".join(p.cmdline())
+            if os.getsid(p.pid) == sid or all(m in argv for m in markers):
                 found.append(p)
         except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
             continue
     return found
 
 
-def child_running(proc: subprocess.Popen, marker: str, db: Path) -> psutil.Process:
-    """Once a result is stored, the child whose argv holds `marker` while a case is in progress."""
+def running(proc: subprocess.Popen, markers: tuple[str, ...], db: Path) -> psutil.Process:
+    """Once a result is stored, the process whose argv holds the markers while a case is in progress."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         assert proc.poll() is None, (db.parent / "harness.log").read_text(errors="replace")[-3000:]
         if stored(db):
-            for child in psutil.Process(proc.pid).children(recursive=True):
+            for p in of_run(proc.pid, markers):
                 try:
-                    if any(marker in part for part in child.cmdline()):
-                        return child
+                    if p.pid != proc.pid and all(m in " ".join(p.cmdline()) for m in markers):
+                        return p
                 except psutil.NoSuchProcess:
                     continue
         time.sleep(0.02)
-    raise AssertionError(f"no {marker} running mid-suite")
+    raise AssertionError(f"no {markers} running mid-suite")
 
 
-def kill_9_mid_case(suite: Path, device: str, db: Path, marker: str) -> tuple[str, float]:
+def kill_9_mid_case(suite: Path, device: str, db: Path, *markers: str) -> tuple[str, float]:
     """Kills the harness's pid alone (not its group) mid-case; returns the run id and the seconds
-    until no process of its session remained."""
+    until no process of the run remained."""
     with open(db.parent / "harness.log", "ab") as log:
         proc = subprocess.Popen(harness(suite, device, db), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        child = child_running(proc, marker, db)
+        child = running(proc, markers, db)
         assert os.getpgid(child.pid) != os.getpgid(proc.pid), "the child shares the harness's group"
         assert len(stored(db)) < len(load_suite(suite).cases), "killed mid-suite"
         os.kill(proc.pid, signal.SIGKILL)
         killed = time.monotonic()
         proc.wait(timeout=10)
-        while (left := session(proc.pid)) and time.monotonic() - killed < 30:
+        while (left := of_run(proc.pid, markers)) and time.monotonic() - killed < 30:
             time.sleep(0.01)
         gone = time.monotonic() - killed
     finally:
-        for p in session(proc.pid):  # a failed test leaves nothing behind either
+        for p in of_run(proc.pid, markers):  # a failed test leaves nothing behind either
             p.kill()
     assert not left, f"orphans after 30 s: {[p.cmdline() for p in left]}"
     assert gone < GONE_WITHIN_S, f"orphans lived {gone:.2f} s"
@@ -112,6 +118,19 @@ def test_kill_9_takes_the_agent_with_it(tmp_path: Path) -> None:
     suite, db = long_quickstart(tmp_path), tmp_path / "r.sqlite"
     run_id, _ = kill_9_mid_case(suite, "host", db, "agent.py")
     resume_completes(suite, "host", db, run_id)
+
+
+def test_kill_9_ends_the_agent_on_an_ssh_board(tmp_path: Path) -> None:
+    """The board's agent is sshd's child, out of reach of the kernel's PDEATHSIG: it ends because
+    sshd, losing the connection, closes the output nobody can read any more."""
+    sshd = start_sshd()
+    try:
+        suite, db = long_quickstart(tmp_path), tmp_path / "r.sqlite"
+        device = str(board_profile(tmp_path, sshd))
+        run_id, _ = kill_9_mid_case(suite, device, db, "agent.py", str(sshd.directory))
+        resume_completes(suite, device, db, run_id)
+    finally:
+        sshd.stop()
 
 
 def test_kill_9_takes_the_emulator_with_it(tmp_path: Path) -> None:
