@@ -33,59 +33,73 @@ def harness(suite: Path, device: str, db: Path, *extra: str) -> list[str]:
             "--profiles", str(REPO / "device_profiles"), *extra]
 
 
-def of_run(sid: int, markers: tuple[str, ...]) -> list[psutil.Process]:
+def of_run(sid: int, board: str | None) -> list[psutil.Process]:
     """The live processes of the run: its session (all the harness started, in groups of their own)
-    and any whose argv holds every marker (a board's agent, under sshd)."""
+    and any whose argv names the board's own directory (a board's agent, under sshd). Not matched
+    by program name: other runs on this machine have agents and QEMUs too."""
     found = []
     for p in psutil.process_iter():
         try:
             if p.status() == psutil.STATUS_ZOMBIE:
                 continue
             argv = " ".join(p.cmdline())
-            if os.getsid(p.pid) == sid or all(m in argv for m in markers):
+            if os.getsid(p.pid) == sid or (board is not None and board in argv):
                 found.append(p)
         except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
             continue
     return found
 
 
-def running(proc: subprocess.Popen, markers: tuple[str, ...], db: Path) -> psutil.Process:
-    """Once a result is stored, the process whose argv holds the markers while a case is in progress."""
+def describe(processes: list[psutil.Process]) -> list[str]:
+    out = []
+    for p in processes:
+        try:
+            out.append(f"{p.pid} {p.status()} {' '.join(p.cmdline())[:200]}")
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def running(proc: subprocess.Popen, marker: str, board: str | None, db: Path) -> psutil.Process:
+    """Once a result is stored, the run's process whose argv holds `marker` while a case is in progress."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         assert proc.poll() is None, (db.parent / "harness.log").read_text(errors="replace")[-3000:]
         if stored(db):
-            for p in of_run(proc.pid, markers):
+            for p in of_run(proc.pid, board):
                 try:
-                    if p.pid != proc.pid and all(m in " ".join(p.cmdline()) for m in markers):
+                    if p.pid != proc.pid and marker in " ".join(p.cmdline()):
                         return p
                 except psutil.NoSuchProcess:
                     continue
         time.sleep(0.02)
-    raise AssertionError(f"no {markers} running mid-suite")
+    raise AssertionError(f"no {marker} running mid-suite")
 
 
-def kill_9_mid_case(suite: Path, device: str, db: Path, *markers: str) -> tuple[str, float]:
+def kill_9_mid_case(suite: Path, device: str, db: Path, marker: str,
+                    board: str | None = None) -> tuple[str, float]:
     """Kills the harness's pid alone (not its group) mid-case; returns the run id and the seconds
     until no process of the run remained."""
     with open(db.parent / "harness.log", "ab") as log:
         proc = subprocess.Popen(harness(suite, device, db), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
-        child = running(proc, markers, db)
+        child = running(proc, marker, board, db)
         assert os.getpgid(child.pid) != os.getpgid(proc.pid), "the child shares the harness's group"
         assert len(stored(db)) < len(load_suite(suite).cases), "killed mid-suite"
         os.kill(proc.pid, signal.SIGKILL)
         killed = time.monotonic()
         proc.wait(timeout=10)
-        while (left := of_run(proc.pid, markers)) and time.monotonic() - killed < 30:
+        seen: list[str] = []
+        while (left := of_run(proc.pid, board)) and time.monotonic() - killed < 30:
+            seen = describe(left)
             time.sleep(0.01)
         gone = time.monotonic() - killed
     finally:
-        for p in of_run(proc.pid, markers):  # a failed test leaves nothing behind either
+        for p in of_run(proc.pid, board):  # a failed test leaves nothing behind either
             p.kill()
-    assert not left, f"orphans after 30 s: {[p.cmdline() for p in left]}"
-    assert gone < GONE_WITHIN_S, f"orphans lived {gone:.2f} s"
+    assert not left, f"orphans after 30 s: {describe(left)}"
+    assert gone < GONE_WITHIN_S, f"orphans lived {gone:.2f} s: {describe(seen)}"
     print(f"{device}: every child gone {gone * 1000:.0f} ms after kill -9")
     [run] = Store(str(db)).runs()
     assert run["status"] == "running"  # killed: nobody wrote an end
@@ -127,7 +141,7 @@ def test_kill_9_ends_the_agent_on_an_ssh_board(tmp_path: Path) -> None:
     try:
         suite, db = long_quickstart(tmp_path), tmp_path / "r.sqlite"
         device = str(board_profile(tmp_path, sshd))
-        run_id, _ = kill_9_mid_case(suite, device, db, "agent.py", str(sshd.directory))
+        run_id, _ = kill_9_mid_case(suite, device, db, "agent.py", str(sshd.options()["workdir"]))
         resume_completes(suite, device, db, run_id)
     finally:
         sshd.stop()
