@@ -10,11 +10,19 @@ Ctrl-C (SIGINT to its foreground process group) reaches the harness only, and th
 
 A case ended by the harness's own stop is never a result: `raise_if_requested()` turns whatever
 the abandoned measurement ended with into `Interrupted`, which nothing below the CLI catches.
+
+Out of the terminal's group, a child would outlive a `kill -9` of the harness (an agent burning
+CPU, an emulator running until someone kills it). So on Linux every child gets PR_SET_PDEATHSIG
+(SIGKILL when its parent dies). The kernel's "parent" is the *thread* that forked, and boards are
+driven from worker threads (harness/fleet.py) that end before the process does; so every child is
+forked by one spawner thread that lives as long as the process, and then dies exactly with it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -77,9 +85,11 @@ def abandoning() -> bool:
     return _stop.is_set() and getattr(_local, "abandonable", False)
 
 
-def popen(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    """Popen in a process group of its own, tracked so that a stop can end it (see `forget`)."""
-    proc = subprocess.Popen(argv, process_group=0, **kwargs)
+def popen(argv: list[str], *, session: bool = False, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Popen in a process group (`session`: a session) of its own, killed when the harness dies,
+    tracked so that a stop can end it (see `forget`)."""
+    own = {"start_new_session": True} if session else {"process_group": 0}
+    proc = _spawn(argv, **own, **kwargs)
     with _lock:
         _children.add(proc)
         if getattr(_local, "abandonable", False):
@@ -87,6 +97,59 @@ def popen(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     if abandoning():  # the stop came while it started
         _signal_group(proc, signal.SIGTERM)
     return proc
+
+
+# ---------------------------------------------------------------- dying with the harness
+
+_PR_SET_PDEATHSIG = 1
+_spawns: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[tuple[bool, Any]]]] = queue.SimpleQueue()
+_spawner: threading.Thread | None = None
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None  # elsewhere a child can outlive a kill -9 of the harness (docs/running.md)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child must not dlopen
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+_prctl = _load_prctl()
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    def preexec() -> None:  # in the child, between fork and exec: no locks, no allocation to speak of
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the harness died before the prctl took effect
+            os._exit(1)
+    return preexec
+
+
+def _spawn(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """subprocess.Popen, forked by the spawner thread (see the module's docstring)."""
+    global _spawner
+    reply: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+    start = lambda: subprocess.Popen(argv, preexec_fn=_die_with(os.getpid()), **kwargs)  # noqa: E731
+    with _lock:
+        if _spawner is None or not _spawner.is_alive():
+            _spawner = threading.Thread(target=_serve_spawns, name="spawner", daemon=True)
+            _spawner.start()
+    _spawns.put((start, reply))
+    ok, value = reply.get()
+    if not ok:
+        raise value
+    return value
+
+
+def _serve_spawns() -> None:
+    while True:  # never returns: its children's PR_SET_PDEATHSIG fires when this thread ends
+        start, reply = _spawns.get()
+        try:
+            reply.put((True, start()))
+        except BaseException as exc:  # OSError (no such program) and the like: the caller's to raise
+            reply.put((False, exc))
 
 
 def forget(proc: subprocess.Popen[bytes]) -> None:

@@ -21,8 +21,10 @@ import math
 import os
 import platform
 import resource
+import select
 import sys
 import tempfile
+import threading
 import time
 from typing import Any, Callable
 
@@ -439,7 +441,29 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "protocol": AGENT_PROTOCOL, "environment": env, **result}
 
 
+def exit_when_unread() -> None:
+    """End at once when nobody can read the result any more: the controller that started this
+    agent died (a kill -9; over SSH, sshd exits with the connection and closes its end). poll()
+    reports POLLERR on a pipe's write end without readers, POLLHUP on a socket whose peer closed,
+    without asking for any event. A file or a terminal that stays open never triggers it. On the
+    host the kernel kills the agent too (PR_SET_PDEATHSIG, harness/interrupts.py); a board's
+    agent has only this."""
+    if not hasattr(select, "poll"):
+        return
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), 0)
+        while True:
+            for _fd, events in poller.poll():
+                if events & (select.POLLERR | select.POLLHUP | select.POLLNVAL):
+                    os._exit(141)  # as a write into that pipe would end it: 128 + SIGPIPE
+
+    threading.Thread(target=watch, name="exit-when-unread", daemon=True).start()
+
+
 def main() -> int:
+    exit_when_unread()
     if sys.argv[1:] == ["--clock"]:  # the controller estimates this machine's clock offset
         print(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
         return 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import interrupts
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
 from harness.firmware_image import elf_build_id, elf_segments, partition_image
@@ -61,8 +62,9 @@ class GdbDeployer:
 
     def _start(self, argv: list[str], host: str, port: int, deadline: Deadline) -> None:
         try:
-            self._server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL, start_new_session=True)
+            # Its own session (the probe's children with it), killed if the harness dies.
+            self._server = interrupts.popen(argv, session=True, stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except OSError as exc:
             hint = " (pip install 'edge-harness[pyocd]')" if Path(argv[0]).name == "pyocd" else ""
             raise ConfigError(f"GDB server {argv[0]!r} cannot be started: {exc}{hint}") from None
@@ -77,6 +79,8 @@ class GdbDeployer:
             except subprocess.TimeoutExpired:
                 os.killpg(self._server.pid, signal.SIGKILL)
                 self._server.wait()
+        if self._server is not None:
+            interrupts.forget(self._server)
         self._server = None
 
     def _connect(self, deadline: Deadline) -> GdbRemote:
