@@ -1,4 +1,8 @@
-"""The latency regression rule, decided from the run-to-run history of a case. Pure functions.
+"""The regression rule for a noisy metric, decided from the run-to-run history of a case. Pure functions.
+
+Latency, the working memory measured as an RSS increase, and energy measured by a meter all vary
+from run to run of identical code; each is judged by this rule against its own history (values in
+the metric's unit; `show` prints them). Exact figures (a TFLite-Micro arena) keep a plain threshold.
 
 One rule for `harness compare`, `harness run --baseline` and the nightly dashboard, so they
 never disagree. Numbers in, a `Decision` out; no store, no I/O, no printing.
@@ -52,7 +56,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 REGRESSION, IMPROVEMENT, UNCHANGED, SUSPECT = "regression", "improvement", "unchanged", "suspect"
 HISTORY_RUNS = 10  # the last N good runs whose medians make the band
@@ -95,6 +99,10 @@ def run_value(p50_us: float | None, repeat_medians_us: Sequence[float] | None = 
     return p50_us
 
 
+def _microseconds(value: float) -> str:
+    return f"{value:.4g} µs"
+
+
 def noise_band(history: Sequence[float], alpha: float = 0.01, min_history: int = MIN_HISTORY) -> Band | None:
     """The prediction interval of one more run's value, or None with fewer than min_history runs."""
     n = len(history)
@@ -107,8 +115,10 @@ def noise_band(history: Sequence[float], alpha: float = 0.01, min_history: int =
 
 
 def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: float | None, floor_pct: float,
-           alpha: float = 0.01, min_history: int = MIN_HISTORY, p_value: float | None = None) -> Decision:
-    """The verdict on the new run's value against the history (see the module docstring)."""
+           alpha: float = 0.01, min_history: int = MIN_HISTORY, p_value: float | None = None,
+           show: Callable[[float], str] = _microseconds) -> Decision:
+    """The verdict on the new run's value against the history (see the module docstring).
+    `show` prints a value in the reason (latency in µs by default; memory passes bytes)."""
     if not history or not new:
         raise ValueError("decide needs at least one history value and one new value")
     center = float(statistics.median(history))
@@ -118,7 +128,7 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
     band = noise_band(history, alpha, min_history)
     sign = 1 if shift > 0 else -1
     direction = REGRESSION if sign > 0 else IMPROVEMENT
-    facts = [f"shift {shift:+.1f} % vs history median {center:.4g} µs (n={len(history)})"]
+    facts = [f"shift {shift:+.1f} % vs history median {show(center)} (n={len(history)})"]
     if len(new) > 1:
         facts.append(f"{len(new)} repetitions")
     if p_value is not None:
@@ -131,7 +141,7 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
     if band is None and p_value is not None and not p_value < alpha:
         failed.append(f"within-run test not significant ({format_p(p_value)} >= {alpha:g})")
     if band is not None:
-        facts.insert(1, f"band {band.low:.4g}–{band.high:.4g} µs (±{band.half_pct:.1f} %)")
+        facts.insert(1, f"band {show(band.low)}–{show(band.high)} (±{band.half_pct:.1f} %)")
         if band.low <= value <= band.high:
             failed.insert(0, "inside the run-to-run noise band")
         verdict = UNCHANGED if failed else direction
