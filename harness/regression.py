@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from harness import history as run_history
 from harness import memory
@@ -129,10 +129,12 @@ def measured_energy_value(row: Mapping[str, Any]) -> float | None:
     return row.get("energy_uj") if row.get("power_status") == "measured" else None
 
 
-# The metrics judged against their run-to-run history, and how a stored row gives each one's value.
-HISTORY_METRICS = {"latency": latency_value, "memory": noisy_memory_value, "energy": measured_energy_value}
+ValueOf = Callable[[Mapping[str, Any]], "float | None"]  # a stored row's value of one metric, None: none
 
-Histories = Mapping[str, Sequence[float]]  # metric -> run values of one case, oldest first or any order
+# The metrics judged against their run-to-run history, and how a stored row gives each one's value.
+HISTORY_METRICS: dict[str, ValueOf] = {"latency": latency_value, "memory": noisy_memory_value, "energy": measured_energy_value}
+
+Histories = Mapping[str, Sequence[float]]  # metric -> run values of one case (any order)
 
 
 def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapping[str, Any]],
@@ -158,7 +160,7 @@ def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapp
     return Comparison(verdicts)
 
 
-def _own_value(value_of: Any, row: Mapping[str, Any]) -> list[float]:
+def _own_value(value_of: ValueOf, row: Mapping[str, Any]) -> list[float]:
     value = value_of(row)
     return [] if value is None else [value]
 
@@ -266,7 +268,7 @@ def _memory(base: Mapping[str, Any], new: Mapping[str, Any], criteria: Criteria,
 
 
 def _by_history(metric: str, history: Sequence[float], value: float, criteria: Criteria,
-                limit: float | None, show: Any) -> Check | None:
+                limit: float | None, show: Callable[[float], str]) -> Check | None:
     """One run's value against the case's run-to-run history (harness/history.py); limit None: off."""
     history = [h for h in history if h and h > 0]
     if limit is None or not history:
