@@ -147,6 +147,7 @@ def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapp
     the base run alone."""
     base = {key_of(r): r for r in base_rows}
     new = {key_of(r): r for r in new_rows}
+    memory_noise = _device_noise((histories or {}).get("memory", {}))
     verdicts = []
     for key in sorted(base.keys() | new.keys()):
         if key not in new:
@@ -156,8 +157,19 @@ def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapp
         else:
             case = {m: (histories or {}).get(m, {}).get(key) or _own_value(value_of, base[key])
                     for m, value_of in HISTORY_METRICS.items()}
-            verdicts.append(compare_case(base[key], new[key], samples, criteria, case))
+            verdicts.append(compare_case(base[key], new[key], samples, criteria, case,
+                                         memory_noise.get(key[0], 0.0)))
     return Comparison(verdicts)
+
+
+def _device_noise(histories: Mapping[Key, Sequence[float]]) -> dict[str, float]:
+    """Per device, the run-to-run spread (bytes) of the RSS increase pooled over its cases: the
+    allocator and the runtime's threads move it by a few hundred KiB whatever the model, so three
+    runs of one case that happen to agree must not make a band narrower than that."""
+    devices: dict[str, list[Sequence[float]]] = {}
+    for key, values in histories.items():
+        devices.setdefault(key[0], []).append(values)
+    return {device: run_history.pooled_spread(cases) for device, cases in devices.items()}
 
 
 def _own_value(value_of: ValueOf, row: Mapping[str, Any]) -> list[float]:
@@ -167,10 +179,11 @@ def _own_value(value_of: ValueOf, row: Mapping[str, Any]) -> list[float]:
 
 def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
                  samples: Mapping[int, Sequence[float]], criteria: Criteria = Criteria(),
-                 history: Histories | None = None) -> CaseVerdict:
+                 history: Histories | None = None, memory_noise: float = 0.0) -> CaseVerdict:
     """Two results of one case; latency, noisy memory and measured energy judged against `history`
     (per metric, run values of the case's last good runs up to `base`); without a history (A/B
-    of two variants) latency by the samples, memory and energy by their thresholds."""
+    of two variants) latency by the samples, memory and energy by their thresholds.
+    `memory_noise`: the device's pooled RSS-increase spread (bytes), a floor of the memory band."""
     keys = (key_of(base), key_of(new))
     for side, row in (("new", new), ("base", base)):
         if _unmeasured(row):
@@ -183,7 +196,7 @@ def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
     checks = [c for c in (
         _latency(base, new, samples, criteria) if history is None
         else _latency_history(base, new, samples, criteria, history.get("latency") or ()),
-        _memory(base, new, criteria, None if history is None else history.get("memory")),
+        _memory(base, new, criteria, None if history is None else history.get("memory"), memory_noise),
         _energy(base, new, criteria, None if history is None else history.get("energy")),
         _accuracy(base.get("accuracy_top1"), new.get("accuracy_top1"), criteria.accuracy_points),
     ) if c is not None]
@@ -257,24 +270,25 @@ def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def _memory(base: Mapping[str, Any], new: Mapping[str, Any], criteria: Criteria,
-            history: Sequence[float] | None) -> Check | None:
+            history: Sequence[float] | None, noise: float = 0.0) -> Check | None:
     """An exact method (arena) by the threshold; a noisy one (rss-increase) of two runs by its history."""
     a, b = memory.working_memory(base), memory.working_memory(new)
     if a is None or b is None or a.method != b.method:
         return None  # not measured, or by two methods: never one ratio (harness/memory.py)
     if b.method in memory.EXACT_METHODS or not history:
         return _relative("memory", a.bytes, b.bytes, criteria.memory_pct)
-    return _by_history("memory", history, b.bytes, criteria, criteria.memory_pct, human_bytes)
+    return _by_history("memory", history, b.bytes, criteria, criteria.memory_pct, human_bytes, noise)
 
 
 def _by_history(metric: str, history: Sequence[float], value: float, criteria: Criteria,
-                limit: float | None, show: Callable[[float], str]) -> Check | None:
+                limit: float | None, show: Callable[[float], str], min_spread: float = 0.0) -> Check | None:
     """One run's value against the case's run-to-run history (harness/history.py); limit None: off."""
     history = [h for h in history if h and h > 0]
     if limit is None or not history:
         return None
     d = run_history.decide(history, [value], threshold_pct=limit, floor_pct=criteria.min_effect_pct,
-                           alpha=criteria.alpha, min_history=criteria.min_history, show=show)
+                           alpha=criteria.alpha, min_history=criteria.min_history, show=show,
+                           min_spread=min_spread)
     return Check(metric, d.center, d.value, d.shift_pct, limit, d.verdict, note=f"{metric}: {d.reason}")
 
 

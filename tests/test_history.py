@@ -136,3 +136,13 @@ def test_history_is_the_last_good_runs_of_the_suite_same_environment_first(tmp_p
     assert metric_history(store, "r6", [new], HISTORY_METRICS, limit=2)["latency"][key] == [102.0]
     other_env = night(9, 100.0, "C")  # no run shares its environment: every good run counts
     assert metric_history(store, "r6", [other_env], HISTORY_METRICS)["latency"][key] == [150.0, 102.0, 99.0, 101.0, 100.0]
+
+
+def test_pooled_spread_is_the_noise_cases_share_and_floors_the_band() -> None:
+    from harness.history import noise_band, pooled_spread
+
+    assert pooled_spread([[1.0, 3.0], [10.0, 12.0], [5.0]]) == pytest.approx(2 ** 0.5)  # (2+2)/2, one-run case adds nothing
+    assert pooled_spread([[4.0]]) == 0.0
+    agree = [100.0, 100.0, 101.0]
+    assert noise_band(agree).spread == 0.0
+    assert noise_band(agree, min_spread=5.0).spread == 5.0 and noise_band([50.0, 100.0, 150.0], min_spread=5.0).spread > 5.0

@@ -142,6 +142,15 @@ def test_noisy_memory_and_measured_energy_are_judged_by_their_history() -> None:
     assert outside.verdict == REGRESSION and "band" in outside.note
     assert memory(6.0 * mib, [5.0 * mib] * 8).verdict == REGRESSION  # a steady history: the same +20 % is real
     assert memory(6.0 * mib, None).verdict == SUSPECT  # the base run alone: re-measure first
+    # Three runs of one case that happen to agree make no narrow band when the device's other cases
+    # show the method's noise (pooled): +14 % of this digits-cnn run on a busy host was such a case.
+    agree = {key: [4.40 * mib, 4.41 * mib, 4.40 * mib]}
+    others = {("host", "digits-cnn", v): [4.0 * mib, 4.6 * mib, 4.3 * mib] for v in ("fp32", "fp16")}
+    lone = compare_runs([row(1, working_memory_bytes=int(4.4 * mib))], [row(2, working_memory_bytes=int(5.0 * mib))],
+                        {}, histories={"memory": agree}).verdicts[0]
+    pooled = compare_runs([row(1, working_memory_bytes=int(4.4 * mib))], [row(2, working_memory_bytes=int(5.0 * mib))],
+                          {}, histories={"memory": {**agree, **others}}).verdicts[0]
+    assert lone.verdict == REGRESSION and pooled.check("memory").verdict == UNCHANGED
     assert compare_case(row(1), row(2, working_memory_bytes=4_800_000), {}).check("memory").verdict == REGRESSION  # A/B
 
     arena = {"runtime": "tflm", "working_memory_method": "arena"}
