@@ -9,20 +9,21 @@ run from being good, and a case that newly fails is a regression of the run that
 `last-good`, for a run, is the most recent good run of the same suite on the same devices that
 started before it.
 
-The latency history of a comparison (`latency_history`) is the run value of every case in the
-last N good runs of the base run's suite and devices, up to and including the base run, taken
-from the runs measured in the same environment (fingerprint) as the new result when there are
-such runs; harness/history.py turns it into a noise band and a verdict.
+The history of a comparison (`metric_history`) is, per metric (latency, a noisy working memory,
+measured energy: harness.regression.HISTORY_METRICS), the value of every case in the last N good
+runs of the base run's suite and devices, up to and including the base run, taken from the runs
+measured in the same environment (fingerprint) as the new result when there are such runs;
+harness/history.py turns it into a noise band and a verdict.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timezone
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from harness.errors import ConfigError, StoreError
-from harness.history import HISTORY_RUNS, run_value
+from harness.history import HISTORY_RUNS
 from harness.store import Store
 
 Key = tuple[str, str, str]  # (device, family, variant)
@@ -60,27 +61,34 @@ def good_runs_until(store: Store, base: dict[str, Any], limit: int = HISTORY_RUN
     return found
 
 
-def latency_history(store: Store, base_id: str, new_rows: list[dict[str, Any]],
-                    limit: int = HISTORY_RUNS) -> dict[Key, list[float]]:
-    """Per case of `new_rows`: run values (µs) of the last `limit` good runs up to `base_id`,
-    those of the new result's environment when any run shares it."""
+def metric_history(store: Store, base_id: str, new_rows: list[dict[str, Any]],
+                   metrics: Mapping[str, Callable[[Mapping[str, Any]], float | None]],
+                   limit: int = HISTORY_RUNS) -> dict[str, dict[Key, list[float]]]:
+    """Per metric (name -> the value of a stored row, None when it has none) and case of
+    `new_rows`: the values of the last `limit` good runs up to `base_id`, those of the new
+    result's environment when any run shares it. One pass over the runs for every metric."""
     fingerprints: dict[int, str] = {}
-    values: dict[Key, list[tuple[float, str | None]]] = defaultdict(list)
+    values: dict[str, dict[Key, list[tuple[float, str | None]]]] = {m: defaultdict(list) for m in metrics}
     for run in good_runs_until(store, store.run(base_id), limit):
         fingerprints.update({e["id"]: e["fingerprint"] for e in store.environments(run["run_id"])})
         for row in store.results(run["run_id"]):
-            value = run_value(row["latency_p50_us"], row.get("latency_repeat_p50_us"))
-            if row["status"] == "ok" and value:
-                values[(row["device"], row["family"], row["variant"])].append(
-                    (value, fingerprints.get(row["environment_id"])))
+            if row["status"] != "ok":
+                continue
+            for metric, value_of in metrics.items():
+                value = value_of(row)
+                if value:
+                    values[metric][(row["device"], row["family"], row["variant"])].append(
+                        (value, fingerprints.get(row["environment_id"])))
     for row in new_rows:
         if row.get("environment_id") is not None and row["environment_id"] not in fingerprints:
             fingerprints.update({e["id"]: e["fingerprint"] for e in store.environments(row["run_id"])})
-    history = {}
-    for row in new_rows:
-        key = (row["device"], row["family"], row["variant"])
-        same = [v for v, fp in values.get(key, []) if fp is not None and fp == fingerprints.get(row.get("environment_id"))]
-        history[key] = same or [v for v, _ in values.get(key, [])]
+    history: dict[str, dict[Key, list[float]]] = {m: {} for m in metrics}
+    for metric, by_case in values.items():
+        for row in new_rows:
+            key = (row["device"], row["family"], row["variant"])
+            fingerprint = fingerprints.get(row.get("environment_id"))
+            same = [v for v, fp in by_case.get(key, []) if fp is not None and fp == fingerprint]
+            history[metric][key] = same or [v for v, _ in by_case.get(key, [])]
     return history
 
 

@@ -12,7 +12,7 @@ from harness import baselines, ci_outputs
 from harness.ci_outputs import EXIT_OK, EXIT_RESULT, EXIT_REGRESSION
 from harness.cli_views import console, print_json
 from harness.errors import ConfigError, StoreError
-from harness.regression import (MISSING, TABLE_COLUMNS, Answer, CaseVerdict, Comparison, Criteria,
+from harness.regression import (HISTORY_METRICS, MISSING, TABLE_COLUMNS, Answer, CaseVerdict, Comparison, Criteria,
                                 ab_answers, compare_case, compare_runs, table_rows)
 from harness.store import Store
 
@@ -24,9 +24,9 @@ def load_samples(store: Store, rows: list[Mapping[str, Any]]) -> dict[int, list[
 
 
 def compare_stored(store: Store, base_id: str, new_id: str, criteria: Criteria) -> Comparison:
-    """NEW against BASE, each case's latency against its history up to BASE (harness/history.py)."""
+    """NEW against BASE, each case's noisy metrics against their history up to BASE (harness/history.py)."""
     base_rows, new_rows = store.results(base_id), store.results(new_id)
-    history = baselines.latency_history(store, base_id, new_rows, criteria.history_runs)
+    history = baselines.metric_history(store, base_id, new_rows, HISTORY_METRICS, criteria.history_runs)
     return compare_runs(base_rows, new_rows, load_samples(store, base_rows + new_rows), criteria, history)
 
 

@@ -1,4 +1,8 @@
-"""The latency regression rule, decided from the run-to-run history of a case. Pure functions.
+"""The regression rule for a noisy metric, decided from the run-to-run history of a case. Pure functions.
+
+Latency, the working memory measured as an RSS increase, and energy measured by a meter all vary
+from run to run of identical code; each is judged by this rule against its own history (values in
+the metric's unit; `show` prints them). Exact figures (a TFLite-Micro arena) keep a plain threshold.
 
 One rule for `harness compare`, `harness run --baseline` and the nightly dashboard, so they
 never disagree. Numbers in, a `Decision` out; no store, no I/O, no printing.
@@ -41,8 +45,10 @@ p-values are printed by `format_p` (`p<0.001` when small).
 
 API
     run_value(p50_us, repeat_medians_us=None) -> float | None
-    noise_band(history, alpha=0.01, min_history=3) -> Band | None
-    decide(history, new, *, threshold_pct, floor_pct, alpha=0.01, min_history=3, p_value=None) -> Decision
+    noise_band(history, alpha=0.01, min_history=3, min_spread=0) -> Band | None
+    decide(history, new, *, threshold_pct, floor_pct, alpha=0.01, min_history=3, p_value=None,
+           show=µs, min_spread=0) -> Decision
+    pooled_spread(histories) -> float   the noise several cases share (a floor for min_spread)
     format_p(p) -> str
     HISTORY_RUNS   default N of history runs (10)
 """
@@ -52,7 +58,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 REGRESSION, IMPROVEMENT, UNCHANGED, SUSPECT = "regression", "improvement", "unchanged", "suspect"
 HISTORY_RUNS = 10  # the last N good runs whose medians make the band
@@ -95,30 +101,40 @@ def run_value(p50_us: float | None, repeat_medians_us: Sequence[float] | None = 
     return p50_us
 
 
-def noise_band(history: Sequence[float], alpha: float = 0.01, min_history: int = MIN_HISTORY) -> Band | None:
-    """The prediction interval of one more run's value, or None with fewer than min_history runs."""
+def _microseconds(value: float) -> str:
+    return f"{value:.4g} µs"
+
+
+def noise_band(history: Sequence[float], alpha: float = 0.01, min_history: int = MIN_HISTORY,
+               min_spread: float = 0.0) -> Band | None:
+    """The prediction interval of one more run's value, or None with fewer than min_history runs.
+    `min_spread`: the run-to-run spread the measurement method is known to have (same unit); a
+    short history whose values happen to agree (MAD 0 of 3 runs) never makes a narrower band."""
     n = len(history)
     if n < max(min_history, 2):
         return None
     center = float(statistics.median(history))
-    spread = _MAD_TO_SD * float(statistics.median(abs(h - center) for h in history))
+    spread = max(min_spread, _MAD_TO_SD * float(statistics.median(abs(h - center) for h in history)))
     half = _t_quantile(1 - alpha / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
     return Band(center, center - half, center + half, n, spread)
 
 
 def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: float | None, floor_pct: float,
-           alpha: float = 0.01, min_history: int = MIN_HISTORY, p_value: float | None = None) -> Decision:
-    """The verdict on the new run's value against the history (see the module docstring)."""
+           alpha: float = 0.01, min_history: int = MIN_HISTORY, p_value: float | None = None,
+           show: Callable[[float], str] = _microseconds, min_spread: float = 0.0) -> Decision:
+    """The verdict on the new run's value against the history (see the module docstring).
+    `show` prints a value in the reason (latency in µs by default; memory passes bytes);
+    `min_spread`: the method's known run-to-run spread, a floor of the band's (noise_band)."""
     if not history or not new:
         raise ValueError("decide needs at least one history value and one new value")
     center = float(statistics.median(history))
     value = float(statistics.median(new))
     shift = (value - center) / center * 100
     limit = max(floor_pct, threshold_pct if threshold_pct is not None else floor_pct)
-    band = noise_band(history, alpha, min_history)
+    band = noise_band(history, alpha, min_history, min_spread)
     sign = 1 if shift > 0 else -1
     direction = REGRESSION if sign > 0 else IMPROVEMENT
-    facts = [f"shift {shift:+.1f} % vs history median {center:.4g} µs (n={len(history)})"]
+    facts = [f"shift {shift:+.1f} % vs history median {show(center)} (n={len(history)})"]
     if len(new) > 1:
         facts.append(f"{len(new)} repetitions")
     if p_value is not None:
@@ -131,7 +147,7 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
     if band is None and p_value is not None and not p_value < alpha:
         failed.append(f"within-run test not significant ({format_p(p_value)} >= {alpha:g})")
     if band is not None:
-        facts.insert(1, f"band {band.low:.4g}–{band.high:.4g} µs (±{band.half_pct:.1f} %)")
+        facts.insert(1, f"band {show(band.low)}–{show(band.high)} (±{band.half_pct:.1f} %)")
         if band.low <= value <= band.high:
             failed.insert(0, "inside the run-to-run noise band")
         verdict = UNCHANGED if failed else direction
@@ -148,6 +164,22 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
             failed.append("re-measure (--repeat K or --rerun-suspects) before a verdict")
     reason = "; ".join(facts + failed)
     return Decision(verdict, center, value, shift, band, len(history), len(new), p_value, reason)
+
+
+def pooled_spread(histories: Iterable[Sequence[float]]) -> float:
+    """The pooled standard deviation of several cases' histories: the run-to-run noise they share.
+
+    For a noise that belongs to the measurement, not the case (an RSS increase moves by the same
+    few hundred KiB whatever the model: the allocator and the runtime's threads, not the model),
+    every case's history estimates it: sqrt(sum of squared deviations from each case's mean /
+    sum of (n_i - 1)), far more degrees of freedom than one case's 3 to 10 runs. 0 without any."""
+    squares, df = 0.0, 0
+    for values in histories:
+        if len(values) >= 2:
+            mean = statistics.fmean(values)
+            squares += sum((v - mean) ** 2 for v in values)
+            df += len(values) - 1
+    return math.sqrt(squares / df) if df else 0.0
 
 
 def format_p(p: float | None) -> str:

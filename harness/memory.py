@@ -13,6 +13,12 @@
                               a figure from the model, shown for comparison, never a measurement
 
 Two figures of different methods are never put into one ratio: `ratio` returns None for them.
+
+Exact and noisy methods: an arena is planned by the runtime, so identical code gives identical
+bytes and any change is real (a plain threshold judges it). An RSS increase depends on the
+allocator, page faults and what the process touched first: identical code varied by -15 % to
++32 % between single runs (digits-cnn, host), so it is judged against its run-to-run history
+(harness/history.py), as latency is.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from harness.units import human_bytes
 
 ARENA = "arena"
 RSS_INCREASE = "rss-increase"
+EXACT_METHODS = frozenset({ARENA})  # deterministic: identical code, identical bytes
 METHODS = {
     ARENA: "tensor arena used (activations + persistent allocations)",
     RSS_INCREASE: "peak RSS increase, interpreter creation to the end of the measured runs",

@@ -9,10 +9,12 @@ Cases are matched by (device, family, variant). Per matched case:
               on the samples decides whether the change is real (p < alpha AND relative median
               shift >= min_effect_pct), the threshold whether it matters; with too few samples
               on a side there is no test and the p50 alone decides.
-    memory    relative change of the working memory vs memory_pct, only between two figures of
-              one method (harness/memory.py)
-    energy    relative change of energy per inference vs energy_pct, when a meter measured both
-              sides; estimated energy is shown with a note and never decides a verdict
+    memory    the working memory, only between two figures of one method (harness/memory.py).
+              An exact method (arena): relative change vs memory_pct. A noisy one (rss-increase):
+              two runs are decided by the history rule, as latency, with memory_pct as threshold.
+    energy    energy per inference, when a meter measured both sides: two runs by the history
+              rule (meters are noisy), an A/B by relative change vs energy_pct; estimated energy
+              is shown with a note and never decides a verdict
     accuracy  top-1 change in percentage points vs accuracy_points
     status    ok -> failed/skipped is a regression; failed -> ok an improvement; a case that
               was not measured for an infrastructure reason is `missing`, not a regression.
@@ -27,11 +29,12 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from harness import history as run_history
 from harness import memory
 from harness.history import IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, format_p
+from harness.units import human_bytes
 
 MISSING = "missing"
 _RANK = {REGRESSION: 4, SUSPECT: 3, IMPROVEMENT: 2, UNCHANGED: 1}
@@ -110,15 +113,41 @@ def key_of(row: Mapping[str, Any]) -> Key:
     return (row["device"], row["family"], row["variant"])
 
 
+def latency_value(row: Mapping[str, Any]) -> float | None:
+    """A run's latency value (µs): the median of its repetition medians, else its p50."""
+    return run_history.run_value(row.get("latency_p50_us"), row.get("latency_repeat_p50_us"))
+
+
+def noisy_memory_value(row: Mapping[str, Any]) -> float | None:
+    """Working memory bytes of a noisy method (rss-increase); None for an exact one (arena)."""
+    wm = memory.working_memory(row)
+    return None if wm is None or wm.method in memory.EXACT_METHODS else float(wm.bytes)
+
+
+def measured_energy_value(row: Mapping[str, Any]) -> float | None:
+    """Energy per inference (µJ) a meter measured; an estimate is never history."""
+    return row.get("energy_uj") if row.get("power_status") == "measured" else None
+
+
+ValueOf = Callable[[Mapping[str, Any]], "float | None"]  # a stored row's value of one metric, None: none
+
+# The metrics judged against their run-to-run history, and how a stored row gives each one's value.
+HISTORY_METRICS: dict[str, ValueOf] = {"latency": latency_value, "memory": noisy_memory_value, "energy": measured_energy_value}
+
+Histories = Mapping[str, Sequence[float]]  # metric -> run values of one case (any order)
+
+
 def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapping[str, Any]],
                  samples: Mapping[int, Sequence[float]], criteria: Criteria = Criteria(),
-                 histories: Mapping[Key, Sequence[float]] | None = None) -> Comparison:
+                 histories: Mapping[str, Mapping[Key, Sequence[float]]] | None = None) -> Comparison:
     """Every case of either side, matched by (device, family, variant), in a stable order.
 
-    `histories`: per case, the run values (µs) of the last good runs up to and including the
-    base run (harness.baselines.latency_history); a case without one has the base run alone."""
+    `histories`: per metric of HISTORY_METRICS and case, the run values of the last good runs up
+    to and including the base run (harness.baselines.metric_history); a case without one has
+    the base run alone."""
     base = {key_of(r): r for r in base_rows}
     new = {key_of(r): r for r in new_rows}
+    memory_noise = _device_noise((histories or {}).get("memory", {}))
     verdicts = []
     for key in sorted(base.keys() | new.keys()):
         if key not in new:
@@ -126,21 +155,35 @@ def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapp
         elif key not in base:
             verdicts.append(CaseVerdict(None, key, MISSING, note="new: not in the base run"))
         else:
-            history = (histories or {}).get(key) or _own_value(base[key])
-            verdicts.append(compare_case(base[key], new[key], samples, criteria, history))
+            case = {m: (histories or {}).get(m, {}).get(key) or _own_value(value_of, base[key])
+                    for m, value_of in HISTORY_METRICS.items()}
+            verdicts.append(compare_case(base[key], new[key], samples, criteria, case,
+                                         memory_noise.get(key[0], 0.0)))
     return Comparison(verdicts)
 
 
-def _own_value(row: Mapping[str, Any]) -> list[float]:
-    value = run_history.run_value(row.get("latency_p50_us"), row.get("latency_repeat_p50_us"))
+def _device_noise(histories: Mapping[Key, Sequence[float]]) -> dict[str, float]:
+    """Per device, the run-to-run spread (bytes) of the RSS increase pooled over its cases: the
+    allocator and the runtime's threads move it by a few hundred KiB whatever the model, so three
+    runs of one case that happen to agree must not make a band narrower than that."""
+    devices: dict[str, list[Sequence[float]]] = {}
+    for key, values in histories.items():
+        devices.setdefault(key[0], []).append(values)
+    return {device: run_history.pooled_spread(cases) for device, cases in devices.items()}
+
+
+def _own_value(value_of: ValueOf, row: Mapping[str, Any]) -> list[float]:
+    value = value_of(row)
     return [] if value is None else [value]
 
 
 def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
                  samples: Mapping[int, Sequence[float]], criteria: Criteria = Criteria(),
-                 history: Sequence[float] | None = None) -> CaseVerdict:
-    """Two results of one case, latency judged against `history` (run values, µs, of the case's
-    last good runs up to `base`); without a history (A/B of two variants), by the samples."""
+                 history: Histories | None = None, memory_noise: float = 0.0) -> CaseVerdict:
+    """Two results of one case; latency, noisy memory and measured energy judged against `history`
+    (per metric, run values of the case's last good runs up to `base`); without a history (A/B
+    of two variants) latency by the samples, memory and energy by their thresholds.
+    `memory_noise`: the device's pooled RSS-increase spread (bytes), a floor of the memory band."""
     keys = (key_of(base), key_of(new))
     for side, row in (("new", new), ("base", base)):
         if _unmeasured(row):
@@ -152,9 +195,9 @@ def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
                                   _status_verdict(base["status"], new["status"]), note=new.get("reason") or ""),))
     checks = [c for c in (
         _latency(base, new, samples, criteria) if history is None
-        else _latency_history(base, new, samples, criteria, history),
-        _memory(base, new, criteria.memory_pct),
-        _energy(base, new, criteria.energy_pct),
+        else _latency_history(base, new, samples, criteria, history.get("latency") or ()),
+        _memory(base, new, criteria, None if history is None else history.get("memory"), memory_noise),
+        _energy(base, new, criteria, None if history is None else history.get("energy")),
         _accuracy(base.get("accuracy_top1"), new.get("accuracy_top1"), criteria.accuracy_points),
     ) if c is not None]
     worst = max((c.verdict for c in checks), key=_RANK.__getitem__, default=UNCHANGED)
@@ -226,11 +269,27 @@ def _mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
     return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
-def _memory(base: Mapping[str, Any], new: Mapping[str, Any], limit: float | None) -> Check | None:
+def _memory(base: Mapping[str, Any], new: Mapping[str, Any], criteria: Criteria,
+            history: Sequence[float] | None, noise: float = 0.0) -> Check | None:
+    """An exact method (arena) by the threshold; a noisy one (rss-increase) of two runs by its history."""
     a, b = memory.working_memory(base), memory.working_memory(new)
     if a is None or b is None or a.method != b.method:
         return None  # not measured, or by two methods: never one ratio (harness/memory.py)
-    return _relative("memory", a.bytes, b.bytes, limit)
+    if b.method in memory.EXACT_METHODS or not history:
+        return _relative("memory", a.bytes, b.bytes, criteria.memory_pct)
+    return _by_history("memory", history, b.bytes, criteria, criteria.memory_pct, human_bytes, noise)
+
+
+def _by_history(metric: str, history: Sequence[float], value: float, criteria: Criteria,
+                limit: float | None, show: Callable[[float], str], min_spread: float = 0.0) -> Check | None:
+    """One run's value against the case's run-to-run history (harness/history.py); limit None: off."""
+    history = [h for h in history if h and h > 0]
+    if limit is None or not history:
+        return None
+    d = run_history.decide(history, [value], threshold_pct=limit, floor_pct=criteria.min_effect_pct,
+                           alpha=criteria.alpha, min_history=criteria.min_history, show=show,
+                           min_spread=min_spread)
+    return Check(metric, d.center, d.value, d.shift_pct, limit, d.verdict, note=f"{metric}: {d.reason}")
 
 
 def _relative(metric: str, base: float | None, new: float | None, limit: float | None) -> Check | None:
@@ -241,11 +300,16 @@ def _relative(metric: str, base: float | None, new: float | None, limit: float |
     return Check(metric, base, new, change, limit, verdict)
 
 
-def _energy(base: Mapping[str, Any], new: Mapping[str, Any], limit: float | None) -> Check | None:
-    """Only energy a meter measured on both sides is judged; an estimate (rated power x latency)
-    would turn latency noise into an energy verdict, so it is shown, labelled, and left out."""
+def _energy(base: Mapping[str, Any], new: Mapping[str, Any], criteria: Criteria,
+            history: Sequence[float] | None) -> Check | None:
+    """Only energy a meter measured on both sides is judged (two runs: by its history, a meter is
+    noisy); an estimate (rated power x latency) would turn latency noise into an energy verdict,
+    so it is shown, labelled, and left out."""
+    limit = criteria.energy_pct
     check = _relative("energy", base.get("energy_uj"), new.get("energy_uj"), limit)
     statuses = (base.get("power_status"), new.get("power_status"))
+    if check is not None and statuses == ("measured", "measured") and history:
+        return _by_history("energy", history, new["energy_uj"], criteria, limit, lambda v: f"{v:.4g} µJ")
     if check is None or statuses == ("measured", "measured"):
         return check
     return Check("energy", check.base, check.new, check.change, limit, UNCHANGED,

@@ -32,7 +32,7 @@ def row(rid: int, variant: str, status: str = "ok", error_kind: str | None = Non
 
 
 # Five earlier runs of fp32: a steady history whose noise band is a few µs wide.
-STEADY = {("board-1", "digits-cnn", "fp32"): [1000.0, 1002.0, 998.0, 1001.0, 999.0]}
+STEADY = {"latency": {("board-1", "digits-cnn", "fp32"): [1000.0, 1002.0, 998.0, 1001.0, 999.0]}}
 NOT_MEASURED = [{"name": "latency_p50_ms", "limit": 200, "value": None, "passed": None}]
 MIXED = [
     row(1, "fp32"),

@@ -101,7 +101,8 @@ def test_run_value_and_p_format() -> None:
 def test_history_is_the_last_good_runs_of_the_suite_same_environment_first(tmp_path) -> None:
     from datetime import datetime, timedelta, timezone
 
-    from harness.baselines import latency_history
+    from harness.baselines import metric_history
+    from harness.regression import HISTORY_METRICS
     from harness.store import Store
 
     store = Store(str(tmp_path / "h.sqlite"))
@@ -109,25 +110,39 @@ def test_history_is_the_last_good_runs_of_the_suite_same_environment_first(tmp_p
     key = ("host", "f", "v")
 
     def night(i: int, p50: float, env: str, status: str = "complete", suite: str = "nightly",
-              repeats: list[float] | None = None) -> dict:
+              repeats: list[float] | None = None, memory: tuple[int, str] = (5_000_000, "rss-increase")) -> dict:
         run_id = f"r{i}"
         store.start_run({"run_id": run_id, "suite": suite, "devices": ["host"], "started_at": t0 + timedelta(days=i)})
         env_id = store.record_environment(run_id, "host", {"numpy": env})
         row = {"run_id": run_id, "device": "host", "family": "f", "variant": "v", "status": "ok",
-               "environment_id": env_id, "latency_p50_us": p50, "latency_repeat_p50_us": repeats}
+               "environment_id": env_id, "latency_p50_us": p50, "latency_repeat_p50_us": repeats,
+               "working_memory_bytes": memory[0], "working_memory_method": memory[1]}
         row["id"] = store.record_result(row)
         store.finish_run(run_id, status)
         return row
 
     night(1, 100.0, "A")
-    night(2, 101.0, "A")
+    night(2, 101.0, "A", memory=(9_000, "arena"))  # exact: never a noisy metric's history
     night(3, 99.5, "A", repeats=[99.0, 98.0, 99.5])  # its value is the median of its repetitions
-    night(4, 102.0, "A")
+    night(4, 102.0, "A", memory=(6_000_000, "rss-increase"))
     night(5, 200.0, "A", status="regressed")  # never anyone's history
     night(6, 150.0, "B")  # the base run, measured after a numpy upgrade
     night(7, 300.0, "A", suite="other")
     new = night(8, 100.0, "A")
-    assert latency_history(store, "r6", [new])[key] == [102.0, 99.0, 101.0, 100.0]
-    assert latency_history(store, "r6", [new], limit=2)[key] == [102.0]
+    history = metric_history(store, "r6", [new], HISTORY_METRICS)
+    assert history["latency"][key] == [102.0, 99.0, 101.0, 100.0]
+    assert history["memory"][key] == [6_000_000, 5_000_000, 5_000_000]  # rss-increase only, no arena
+    assert history["energy"][key] == []  # no meter measured it
+    assert metric_history(store, "r6", [new], HISTORY_METRICS, limit=2)["latency"][key] == [102.0]
     other_env = night(9, 100.0, "C")  # no run shares its environment: every good run counts
-    assert latency_history(store, "r6", [other_env])[key] == [150.0, 102.0, 99.0, 101.0, 100.0]
+    assert metric_history(store, "r6", [other_env], HISTORY_METRICS)["latency"][key] == [150.0, 102.0, 99.0, 101.0, 100.0]
+
+
+def test_pooled_spread_is_the_noise_cases_share_and_floors_the_band() -> None:
+    from harness.history import noise_band, pooled_spread
+
+    assert pooled_spread([[1.0, 3.0], [10.0, 12.0], [5.0]]) == pytest.approx(2 ** 0.5)  # (2+2)/2, one-run case adds nothing
+    assert pooled_spread([[4.0]]) == 0.0
+    agree = [100.0, 100.0, 101.0]
+    assert noise_band(agree).spread == 0.0
+    assert noise_band(agree, min_spread=5.0).spread == 5.0 and noise_band([50.0, 100.0, 150.0], min_spread=5.0).spread > 5.0

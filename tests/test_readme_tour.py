@@ -40,6 +40,9 @@ def test_tour_is_parsed() -> None:
     commands = [c for c, _ in tour()]
     assert len(commands) >= 12 and commands[0] == "harness devices"
     assert "harness compare last-good latest" in commands
+    # identical code against make demo's run: never a regression (noisy latency and RSS-increase
+    # memory are judged by their run-to-run history; one run of it makes a change suspect, exit 0)
+    assert dict(tour())["harness compare last-good latest"] == {0}
 
 
 def test_readme_tour_after_make_demo(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from harness import baselines
 from harness.cli import app
-from harness.regression import (IMPROVEMENT, MISSING, REGRESSION, SUSPECT, UNCHANGED, Criteria, ab_answers,
+from harness.regression import (IMPROVEMENT, MISSING, REGRESSION, SUSPECT, UNCHANGED, Check, Criteria, ab_answers,
                                 compare_case, compare_runs, table_rows)
 from harness.store import Store
 from tests.conftest import REPO
@@ -123,6 +123,53 @@ def test_memory_energy_accuracy_thresholds() -> None:
     assert off.check("memory") is None and off.verdict == UNCHANGED
 
 
+def test_noisy_memory_and_measured_energy_are_judged_by_their_history() -> None:
+    """rss-increase memory and metered energy vary from run to run of identical code: two runs are
+    decided by the history rule; an arena is exact, so +11 % is a regression with no history."""
+    key = ("host", "digits-cnn", "int8")
+    mib = 2**20
+    rss = [4.8 * mib, 5.0 * mib, 5.3 * mib, 6.0 * mib, 5.5 * mib, 5.1 * mib, 5.7 * mib, 4.9 * mib]
+
+    def memory(new_bytes: float, history: list[float] | None) -> Check:
+        base, new = row(1, working_memory_bytes=int(rss[-1])), row(2, working_memory_bytes=int(new_bytes))
+        histories = None if history is None else {"memory": {key: history}}
+        return compare_runs([base], [new], {}, histories=histories).verdicts[0].check("memory")
+
+    inside = memory(6.0 * mib, rss)  # +14 % of the median: beyond the threshold, inside the band
+    assert inside.verdict == UNCHANGED and inside.change > 10
+    assert "inside the run-to-run noise band" in inside.note and "n=8" in inside.note and "MiB" in inside.note
+    outside = memory(7.5 * mib, rss)  # +42 %: outside band and threshold
+    assert outside.verdict == REGRESSION and "band" in outside.note
+    assert memory(6.0 * mib, [5.0 * mib] * 8).verdict == REGRESSION  # a steady history: the same +20 % is real
+    assert memory(6.0 * mib, None).verdict == SUSPECT  # the base run alone: re-measure first
+    # Three runs of one case that happen to agree make no narrow band when the device's other cases
+    # show the method's noise (pooled): +14 % of this digits-cnn run on a busy host was such a case.
+    agree = {key: [4.40 * mib, 4.41 * mib, 4.40 * mib]}
+    others = {("host", "digits-cnn", v): [4.0 * mib, 4.6 * mib, 4.3 * mib] for v in ("fp32", "fp16")}
+    lone = compare_runs([row(1, working_memory_bytes=int(4.4 * mib))], [row(2, working_memory_bytes=int(5.0 * mib))],
+                        {}, histories={"memory": agree}).verdicts[0]
+    pooled = compare_runs([row(1, working_memory_bytes=int(4.4 * mib))], [row(2, working_memory_bytes=int(5.0 * mib))],
+                          {}, histories={"memory": {**agree, **others}}).verdicts[0]
+    assert lone.verdict == REGRESSION and pooled.check("memory").verdict == UNCHANGED
+    assert compare_case(row(1), row(2, working_memory_bytes=4_800_000), {}).check("memory").verdict == REGRESSION  # A/B
+
+    arena = {"runtime": "tflm", "working_memory_method": "arena"}
+    exact = compare_runs([row(1, working_memory_bytes=10_000, **arena)],
+                         [row(2, working_memory_bytes=11_100, **arena)], {}).verdicts[0]
+    assert exact.verdict == REGRESSION and exact.check("memory").change == pytest.approx(11)
+
+    meter = [100.0, 112.0, 93.0, 108.0, 96.0, 104.0, 90.0]
+    def energy(new_uj: float, status: str = "measured") -> Check:
+        base, new = row(1, energy_uj=100.0, power_status=status), row(2, energy_uj=new_uj, power_status=status)
+        return compare_runs([base], [new], {}, histories={"energy": {key: meter}}).verdicts[0].check("energy")
+
+    assert energy(112.0).verdict == UNCHANGED and "band" in energy(112.0).note  # noise of this meter
+    assert energy(160.0).verdict == REGRESSION
+    assert energy(160.0, "estimated").verdict == UNCHANGED  # an estimate is never judged
+    ab = compare_case(row(1, energy_uj=100.0, power_status="measured"), row(2, energy_uj=112.0, power_status="measured"), {})
+    assert ab.check("energy").verdict == REGRESSION  # A/B, no history: the threshold
+
+
 def test_worst_check_decides() -> None:
     v = verdict_of(lognormal(1000), lognormal(600), working_memory_bytes=6_000_000)
     assert v.check("latency").verdict == IMPROVEMENT and v.check("memory").verdict == REGRESSION
@@ -148,7 +195,7 @@ def test_runs_match_by_case_and_report_missing() -> None:
     samples = {1: same, 2: same, 3: same, 11: same, 12: lognormal(2000), 13: same}
     nights = [990.0, 1010.0, 1000.0, 995.0, 1005.0]
     history = {("host", "digits-cnn", v): nights for v in ("fp32", "int8", "fp16")}
-    comparison = compare_runs(base, new, samples, histories=history)
+    comparison = compare_runs(base, new, samples, histories={"latency": history})
     by_label = {v.label: v for v in comparison.verdicts}
     assert len(comparison.verdicts) == 4
     assert by_label["host digits-cnn/int8"].verdict == REGRESSION
@@ -169,9 +216,9 @@ def test_runs_are_judged_against_their_history() -> None:
     key = ("host", "digits-cnn", "int8")
     noisy = [1000.0, 1150.0, 880.0, 1100.0, 920.0, 1080.0, 950.0]
     steady = [1000.0, 1010.0, 990.0, 1005.0, 995.0, 1002.0, 998.0]
-    lat = compare_runs([base], [new], samples, histories={key: noisy}).verdicts[0].check("latency")
+    lat = compare_runs([base], [new], samples, histories={"latency": {key: noisy}}).verdicts[0].check("latency")
     assert lat.verdict == UNCHANGED and "inside the run-to-run noise band" in lat.note
-    assert compare_runs([base], [new], samples, histories={key: steady}).verdicts[0].verdict == REGRESSION
+    assert compare_runs([base], [new], samples, histories={"latency": {key: steady}}).verdicts[0].verdict == REGRESSION
     alone = compare_runs([base], [new], samples).verdicts[0]  # history: the base run only
     assert alone.verdict == SUSPECT and "--rerun-suspects" in alone.check("latency").note
     repeated = compare_runs([base], [row(2, latency_p50_us=1120.0, latency_repeat_p50_us=[1118.0, 1120.0, 1125.0])],

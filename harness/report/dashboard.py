@@ -10,7 +10,7 @@ A night is the UTC calendar date of a run's start; of several good runs in one n
 counts. A night is judged by exactly the rule of `harness compare` (harness/history.py, `decide`,
 with regression.Criteria's threshold, floor and alpha) against the run values of the previous
 HISTORY_RUNS good nights of the case (those of the same environment when there are any, as
-baselines.latency_history does). Static files only: inline SVG, a few lines of inline JS for the
+baselines.metric_history does). Static files only: inline SVG, a few lines of inline JS for the
 filters, no CDN; it works from file://.
 """
 
