@@ -16,7 +16,7 @@ import statistics
 import time
 from typing import Any, Callable, Sequence
 
-from harness import conditions, thresholds
+from harness import conditions, metrics, thresholds
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.planning import PlannedCase
@@ -59,6 +59,7 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
             measured = pooled(repetitions)
             samples = measured.samples_us
             row.update(status="ok", **_metrics(measured))
+            row.update(task_metrics(case, measured))
             row["conditions"] = {**row["conditions"], **conditions.merge([c for _, c in repetitions])}
             if len(repetitions) > 1:
                 row["latency_repeat_p50_us"] = [statistics.median(m.samples_us) for m, _ in repetitions]
@@ -179,17 +180,44 @@ def _stable_env(m: Measurement) -> dict[str, Any]:
     return {k: v for k, v in m.environment.items() if k not in _VOLATILE}
 
 
+def task_metrics(case: ModelCase, m: Measurement) -> dict[str, Any]:
+    """The task's metrics from the board's raw outputs (harness/metrics.py); top-1/top-5 only
+    where the task is classification (an argmax over one detection score means nothing)."""
+    row: dict[str, Any] = {"task": case.task}
+    if case.task not in (metrics.CLASSIFICATION, "classification"):
+        row.update(accuracy_top1=None, accuracy_top5=None)
+    if not m.scores or case.dataset_path is None:
+        return row
+    import numpy as np
+
+    with np.load(case.dataset_path) as data:
+        y = data["y"][:len(m.scores)]
+    row["metrics"] = metrics.evaluate(case.task, y, m.scores, case.decision_threshold)
+    return row
+
+
 def _accuracy_delta(store: Store, run_id: str, device: str, case: ModelCase,
                     row: dict[str, Any]) -> float | None:
-    if row.get("accuracy_top1") is None:
+    """The task's headline metric (top-1 for classification, AUC for anomaly detection) minus
+    the reference variant's, in percentage points; None where the headline is not a fraction."""
+    mine = _headline_fraction(row)
+    if mine is None:
         return None
     if case.variant == case.reference_variant:
         return 0.0
     for ref in store.results(run_id):
         if (ref["device"], ref["family"], ref["variant"]) == (device, case.family, case.reference_variant):
-            if ref["accuracy_top1"] is not None:
-                return (row["accuracy_top1"] - ref["accuracy_top1"]) * 100
+            theirs = _headline_fraction(ref)
+            if theirs is not None:
+                return (mine - theirs) * 100
     return None
+
+
+def _headline_fraction(row: dict[str, Any]) -> float | None:
+    if row.get("accuracy_top1") is not None:
+        return row["accuracy_top1"]
+    head = metrics.headline(row.get("task"))
+    return metrics.headline_value(row.get("task"), row.get("metrics")) if head and head.higher_is_better else None
 
 
 def _kind(exc: Exception) -> str:

@@ -99,6 +99,8 @@ results = sa.Table(
     sa.Column("thresholds", sa.JSON),  # [{name, limit, value, passed}]
     sa.Column("thresholds_passed", sa.Boolean),  # NULL: no threshold applied
     sa.Column("extra", sa.JSON),
+    sa.Column("task", sa.String(40)),  # the family's task (harness/metrics.py)
+    sa.Column("metrics", sa.JSON),  # the task's metrics: top1/confusion, false_alarm_rate/recall/auc, mae...
     sa.UniqueConstraint("run_id", "device", "family", "variant", name="one_result_per_case"),
 )
 

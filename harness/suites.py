@@ -63,6 +63,7 @@ class ModelCase:
     reference_variant: str
     task: str
     manifest_accuracy: float | None
+    decision_threshold: float | None = None  # detection tasks (harness/metrics.py)
 
     @property
     def key(self) -> str:
@@ -146,5 +147,6 @@ def _cases(manifest: FamilyManifest, family_dir: Path, entry: SuiteModel, path: 
             family=str(manifest.family), variant=name, model_path=family_dir / variant.file_name,
             dataset_path=dataset, reference_variant=str(manifest.reference_variant),
             task=str(manifest.task), manifest_accuracy=variant.host_accuracy,
+            decision_threshold=manifest.decision_threshold,
         ))
     return cases, errors

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pydantic
 
-from harness import configfile
+from harness import configfile, metrics
 from harness.errors import ConfigError
 
 MANIFEST = "manifest.json"
-TASKS = ("image-classification", "latency")
+TASKS = metrics.TASKS
 
 
 class _Frozen(pydantic.BaseModel):
@@ -70,8 +70,12 @@ class VariantInfo(_Frozen):
 class FamilyManifest(_Frozen):
     family: str | None = pydantic.Field(None, description="Default: the folder's name.")
     task: str | None = pydantic.Field(
-        None, description="image-classification (accuracy measured) or latency; default: "
-        "image-classification with a dataset, else latency.")
+        None, description="image-classification (top-1/top-5), binary-detection (false-alarm rate, "
+        "recall, F1, AUC), anomaly-detection (AUC of the score), regression (MAE, RMSE) or latency; "
+        "default: image-classification with a dataset, else latency (docs/metrics.md).")
+    decision_threshold: float | None = pydantic.Field(
+        None, description="Detection tasks: a sample is flagged when its score >= this (default 0.5; "
+        "anomaly-detection without one reports AUC only).")
     num_classes: int | None = pydantic.Field(None, ge=1, description="Default: the model's output size.")
     input_shape: list[int] | None = None
     dataset: DatasetInfo | None = None

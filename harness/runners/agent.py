@@ -84,6 +84,10 @@ class Adapter:
     def invoke(self) -> None: ...
     def get_output(self) -> Any: ...
     def versions(self) -> dict[str, str]: ...
+    def output_quantization(self) -> tuple[float, int]:
+        """(scale, zero_point) of the output; scale 0 for a float output."""
+        return 0.0, 0
+
     def arena_bytes(self) -> int | None:
         return None
 
@@ -113,7 +117,13 @@ class LiteRtAdapter(Adapter):
         except (ValueError, RuntimeError) as exc:
             raise AgentError("model", f"{self.model_path}: {self.name} cannot load it: {exc}")
         self._in = self.interp.get_input_details()[0]
-        self._out = self.interp.get_output_details()[0]["index"]
+        out = self.interp.get_output_details()[0]
+        self._out = out["index"]
+        self._out_q = tuple(out["quantization"])
+
+    def output_quantization(self) -> tuple[float, int]:
+        scale, zero = self._out_q
+        return float(scale), int(zero)
 
     def input_detail(self) -> dict[str, Any]:
         scale, zero = self._in["quantization"]
@@ -210,6 +220,11 @@ class TflmAdapter(Adapter):
 
     def get_output(self) -> Any:
         return self.interp.get_output(0)
+
+    def output_quantization(self) -> tuple[float, int]:
+        q = self.interp.get_output_details(0).get("quantization_parameters") or {}
+        scales, zeros = list(q.get("scales", [])), list(q.get("zero_points", []))
+        return (float(scales[0]), int(zeros[0])) if scales else (0.0, 0)
 
     def versions(self) -> dict[str, str]:
         from importlib.metadata import version
@@ -343,6 +358,12 @@ def quantize(x: Any, detail: dict[str, Any]) -> Any:
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
+def dequantize(raw: Any, scale: float, zero_point: int) -> list[float]:
+    """An output vector as floats, for the controller's task metrics (harness/metrics.py)."""
+    values = raw.astype("float64")
+    return ((values - zero_point) * scale if scale else values).tolist()
+
+
 def timed_loop(invoke: Callable[[], None], count: int, min_seconds: float,
                max_seconds: float | None = None) -> list[float]:
     """Per-call latency in microseconds; runs until both count and min_seconds are reached."""
@@ -450,7 +471,8 @@ def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
     x, y = dataset["x"], dataset["y"]
     n = len(y) if limit is None else min(limit, len(y))
     top1 = top5 = 0
-    set_us, get_us, predictions = [], [], []
+    set_us, get_us, predictions, outputs = [], [], [], []
+    scale, zero = adapter.output_quantization()
     for i in range(n):
         q = quantize(x[i:i + 1], detail)
         t0 = _now()
@@ -463,13 +485,14 @@ def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
         set_us.append((t1 - t0) / 1000.0)
         get_us.append((t3 - t2) / 1000.0)
         scores = out.reshape(-1)
+        outputs.append(dequantize(scores, scale, zero))
         ranked = np.argsort(-scores.astype(np.float64), kind="stable")
         predictions.append(int(ranked[0]))
         top1 += int(ranked[0] == y[i])
         top5 += int(y[i] in ranked[:5])
     classes = int(np.prod(out.shape))
     return {"accuracy": {"samples": n, "top1": top1 / n, "top5": top5 / n if classes > 5 else None,
-                         "predictions": predictions},
+                         "predictions": predictions, "scores": outputs},
             "set_input_us": summarize(set_us)["p50"], "get_output_us": summarize(get_us)["p50"]}
 
 

@@ -228,6 +228,8 @@ def _scores(outputs: dict[int, tuple[int, bytes]], y: Any, out: TensorInfo) -> d
     top1 = sum(int(p == int(t)) for p, t in zip(predictions, y)) / n
     top5 = None
     dtype = np.dtype(out.dtype)
+    scores = [agent.dequantize(np.frombuffer(outputs[i][1], dtype=dtype), out.scale or 0.0, out.zero_point or 0)
+              for i in range(n)]
     classes = len(outputs[0][1]) // dtype.itemsize if n else 0
     if classes > 5:
         hits = 0
@@ -235,5 +237,6 @@ def _scores(outputs: dict[int, tuple[int, bytes]], y: Any, out: TensorInfo) -> d
             scores = np.frombuffer(outputs[i][1], dtype=dtype).astype(np.float64)
             hits += int(int(y[i]) in np.argsort(-scores, kind="stable")[:5])
         top5 = hits / n
-    return {"accuracy_top1": top1, "accuracy_top5": top5, "accuracy_samples": n, "predictions": predictions}
+    return {"accuracy_top1": top1, "accuracy_top5": top5, "accuracy_samples": n, "predictions": predictions,
+            "scores": scores}
 
