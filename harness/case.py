@@ -91,7 +91,8 @@ def base_row(item: PlannedCase, device: DeviceProfile, run_id: str, runtime: str
         "reference_variant": case.reference_variant, "runtime": runtime,
         "emulated": device.emulated, "model_sha256": item.model_sha256,
         "model_bytes": item.model_bytes, "model_gzip_bytes": item.model_gzip_bytes,
-        "planned_activation_bytes": item.planned_activation_bytes,
+        "planned_activation_bytes": item.planned_activation_bytes, "model_macs": item.model_macs,
+        "task": case.task, "technique": case.technique, "derived_from": case.derived_from,
         "power_status": "not measured",
     }
 
@@ -167,10 +168,17 @@ def _metrics(m: Measurement) -> dict[str, Any]:
         "arena_bytes": m.arena_bytes, "working_memory_bytes": m.working_memory_bytes,
         "working_memory_method": m.working_memory_method, "accuracy_top1": m.accuracy_top1,
         "accuracy_top5": m.accuracy_top5, "accuracy_samples": m.accuracy_samples,
-        "emulated": m.emulated,
+        "emulated": m.emulated, **_utilization(m.utilization),
         "conditions": {k: m.environment.get(k) for k in _VOLATILE},
         "extra": {"predictions": m.predictions} if m.predictions else None,
     }
+
+
+def _utilization(u: dict[str, Any] | None) -> dict[str, Any]:
+    if not u or u.get("process_cpu_fraction") is None:
+        return {"cpu_utilization": None, "board_busy_fraction": None, "utilization_method": None}
+    return {"cpu_utilization": u["process_cpu_fraction"], "board_busy_fraction": u.get("board_busy_fraction"),
+            "utilization_method": u.get("method")}
 
 
 _VOLATILE = ("temperature_c", "cpu_freq_khz")

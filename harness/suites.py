@@ -64,6 +64,8 @@ class ModelCase:
     task: str
     manifest_accuracy: float | None
     decision_threshold: float | None = None  # detection tasks (harness/metrics.py)
+    technique: str | None = None  # compression technique, from the manifest (the matrix's rows)
+    derived_from: str | None = None
 
     @property
     def key(self) -> str:
@@ -147,6 +149,7 @@ def _cases(manifest: FamilyManifest, family_dir: Path, entry: SuiteModel, path: 
             family=str(manifest.family), variant=name, model_path=family_dir / variant.file_name,
             dataset_path=dataset, reference_variant=str(manifest.reference_variant),
             task=str(manifest.task), manifest_accuracy=variant.host_accuracy,
-            decision_threshold=manifest.decision_threshold,
+            decision_threshold=manifest.decision_threshold, technique=variant.technique,
+            derived_from=variant.derived_from,
         ))
     return cases, errors

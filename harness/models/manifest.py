@@ -51,6 +51,13 @@ class VariantInfo(_Frozen):
     host_accuracy: float | None = pydantic.Field(
         None, ge=0, le=1, description="Published (or host-measured) top-1 accuracy, 0..1.")
     description: str = ""
+    technique: str | None = pydantic.Field(
+        None, description="The compression technique that made it: baseline, pruning, quantization, "
+        "distillation, no-distillation (a distilled student's control), architecture-search; "
+        "the white paper's compression matrix groups by it.")
+    derived_from: str | None = pydantic.Field(
+        None, description="The variant it was compressed from (the matrix's comparison); default: "
+        "the family's reference variant.")
 
     @pydantic.model_validator(mode="after")
     def _named(self) -> "VariantInfo":

@@ -403,7 +403,9 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     first_ms = (_now() - t0) / 1e6
     warm, run = job["warmup"], job["measure"]
     warmup = timed_loop(adapter.invoke, warm["count"], warm["min_seconds"]) if warm["count"] else []
+    before = _cpu_counters()
     samples = timed_loop(adapter.invoke, run["count"], run["min_seconds"], run.get("max_seconds"))
+    used = utilization(before, _cpu_counters(), int(job.get("threads", 1)))
     # Without a peak mark reset, the current RSS after the runs is the best lower bound we have.
     peak = peak_rss_bytes() if peak_reset else max(rss_loaded, rss_bytes())
     arena = adapter.arena_bytes()
@@ -417,12 +419,36 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
                    "rss_peak_increase": peak - rss_before, "rss_peak_mark_reset": peak_reset,
                    "arena_bytes": arena, "working_memory_bytes": working,
                    "working_memory_method": adapter.memory_method if working is not None else None},
+        "utilization": used,
     }
     if job.get("energy"):  # the power meter's windows: after the latency runs, before accuracy
         result["energy_windows"] = energy_windows(adapter.invoke, int(job["energy"]["windows"]),
                                                   float(job["energy"]["seconds"]))
     result.update(accuracy(adapter, dataset, detail, job.get("accuracy_samples")))
     return result
+
+
+def _cpu_counters() -> tuple[int, float, list[int] | None]:
+    """(monotonic ns, this process's CPU seconds, /proc/stat's aggregate cpu jiffies or None)."""
+    stat = _read("/proc/stat")
+    jiffies = [int(v) for v in stat.splitlines()[0].split()[1:]] if stat and stat.startswith("cpu ") else None
+    return _now(), time.process_time(), jiffies
+
+
+def utilization(before: tuple[int, float, list[int] | None], after: tuple[int, float, list[int] | None],
+                threads: int) -> dict[str, Any]:
+    """Compute utilization over the measured window (the seed's < 85 %): the inference process's
+    CPU time over wall time per core it may use (`threads`), and the whole board's busy share
+    from /proc/stat (all cores, idle and iowait excluded); None where the board cannot tell."""
+    wall_s = (after[0] - before[0]) / 1e9
+    process = (after[1] - before[1]) / wall_s / max(threads, 1) if wall_s > 0 else None
+    busy = None
+    if before[2] and after[2]:
+        delta = [a - b for a, b in zip(after[2], before[2])]
+        total = sum(delta[:8])  # user nice system idle iowait irq softirq steal (guest is in user)
+        busy = (total - delta[3] - delta[4]) / total if total > 0 else None
+    return {"process_cpu_fraction": process, "board_busy_fraction": busy,
+            "method": "process CPU time / wall time / threads; /proc/stat busy share"}
 
 
 def _load_dataset(path: str | None) -> dict[str, Any] | None:

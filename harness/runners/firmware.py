@@ -123,7 +123,8 @@ class FirmwareRunner(Runner):
             arena_bytes=memory["arena_used"] or None, emulated=self.transport.emulated,
             working_memory_bytes=memory["arena_used"] or None,  # activations + persistent (eh_arena_used)
             working_memory_method=ARENA if memory["arena_used"] else None,
-            window_ns=(start, end), energy_windows=windows, energy_clock_error_ns=clock_error_ns, **result)
+            window_ns=(start, end), utilization=_inference_share(progress.samples, start, end),
+            energy_windows=windows, energy_clock_error_ns=clock_error_ns, **result)
 
     def _deploy(self, model: bytes, max_data: int, progress: _Progress, deadline: Deadline) -> None:
         expected = crc32(model)
@@ -204,6 +205,15 @@ class FirmwareRunner(Runner):
             for index, argmax, raw in self.client.eval_stream(batch, deadline, timeout):
                 progress.outputs.setdefault(index, (argmax, raw))
         return _scores(progress.outputs, y[:n], out)
+
+
+def _inference_share(samples_us: list[float], start_ns: int, end_ns: int) -> dict[str, Any]:
+    """A microcontroller runs one thing: its utilization is the share of the measured window
+    (host clock, serial round trips included) spent inside inference (board-timed)."""
+    window_us = (end_ns - start_ns) / 1000
+    share = min(1.0, sum(samples_us) / window_us) if window_us > 0 and samples_us else None
+    return {"process_cpu_fraction": share, "board_busy_fraction": None,
+            "method": "inference time / measured window (board timer over host clock)"}
 
 
 def _reached(samples: list[float], count: int, min_seconds: float, max_seconds: float | None) -> bool:
