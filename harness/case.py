@@ -16,7 +16,7 @@ import statistics
 import time
 from typing import Any, Callable, Sequence
 
-from harness import conditions, metrics, thresholds
+from harness import conditions, metrics, thresholds, tradeoff
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.planning import PlannedCase
@@ -222,10 +222,8 @@ def _accuracy_delta(store: Store, run_id: str, device: str, case: ModelCase,
 
 
 def _headline_fraction(row: dict[str, Any]) -> float | None:
-    if row.get("accuracy_top1") is not None:
-        return row["accuracy_top1"]
     head = metrics.headline(row.get("task"))
-    return metrics.headline_value(row.get("task"), row.get("metrics")) if head and head.higher_is_better else None
+    return tradeoff.headline(row) if row.get("accuracy_top1") is not None or (head and head.higher_is_better) else None
 
 
 def _kind(exc: Exception) -> str:

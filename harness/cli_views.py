@@ -80,6 +80,7 @@ def check_view(report: dict[str, Any]) -> None:
         console.print(table)
         for fam in device["families"]:
             console.print(f"[bold]{fam['family']}[/bold] → {fam['best'] or 'no variant'}. Rule: {fam['rule']}.")
+            console.print(f"  Pareto {fam['front_note']}.")
     for family, names in report["runnable_on"].items():
         console.print(f"{family} runs on: {', '.join(names) or 'no device'}")
 

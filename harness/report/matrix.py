@@ -10,10 +10,11 @@ on both latency (lower) and the headline metric (higher).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from harness import metrics
+from harness.tradeoff import Point, headline, headline_name, pareto_front
+
+__all__ = ["Point", "pareto_front", "technique_matrix", "pareto_views", "device_points"]
 
 # The seed's table: technique -> (compression % low, high, accuracy loss % low, high).
 SEED_CLAIMS: dict[str, tuple[float, float, float, float]] = {
@@ -23,18 +24,6 @@ SEED_CLAIMS: dict[str, tuple[float, float, float, float]] = {
 # The seed's device classes and their model-volume caps (device_profiles/{flagship,...}.yaml).
 TIER_CAPS: tuple[tuple[str, int], ...] = (
     ("flagship", 50_000_000), ("mid-range", 20_000_000), ("wearable", 5_000_000), ("iot", 1_000_000))
-
-
-def headline(row: Mapping[str, Any]) -> float | None:
-    """The row's task headline metric as a fraction (top-1 for classification)."""
-    if row.get("accuracy_top1") is not None:
-        return row["accuracy_top1"]
-    return metrics.headline_value(row.get("task"), row.get("metrics"))
-
-
-def headline_name(row: Mapping[str, Any]) -> str:
-    head = metrics.headline(row.get("task"))
-    return head.name if head else "top1"
 
 
 def technique_matrix(rows: Sequence[Mapping[str, Any]],
@@ -72,24 +61,6 @@ def technique_matrix(rows: Sequence[Mapping[str, Any]],
             "claim": claim,
         })
     return out
-
-
-@dataclass(frozen=True)
-class Point:
-    label: str
-    latency_ms: float
-    metric: float
-    model_bytes: int | None
-    row: Mapping[str, Any]
-
-
-def pareto_front(points: Sequence[Point]) -> list[Point]:
-    """Points no other point beats on both axes (lower latency and higher metric, one of them
-    strictly); equal points are all on the front. Sorted by latency."""
-    front = [p for p in points if not any(
-        q.latency_ms <= p.latency_ms and q.metric >= p.metric and (q.latency_ms < p.latency_ms or q.metric > p.metric)
-        for q in points)]
-    return sorted(front, key=lambda p: (p.latency_ms, -p.metric))
 
 
 def device_points(rows: Sequence[Mapping[str, Any]], device: str) -> list[Point]:
