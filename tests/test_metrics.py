@@ -114,3 +114,20 @@ def test_scores_precision_uses_the_headline():
     ref = {"task": "anomaly-detection", "metrics": {"auc": 0.6}, "model_bytes": 10}
     assert scoring.model_ratios(row, ref)["precision"] == pytest.approx(1.5)
     assert scoring.model_ratios({"task": "latency"}, {"task": "latency"})["precision"] is None
+
+
+def test_utilization_threshold_judges_the_measured_share_only():
+    limits = Thresholds.model_validate({"utilization": "85 %"})
+    [busy] = thresholds.evaluate({"cpu_utilization": 0.97}, limits, 1)
+    assert busy["name"] == "utilization" and busy["passed"] is False
+    [unknown] = thresholds.evaluate({"cpu_utilization": None}, limits, 1)
+    assert unknown["passed"] is None  # not measured (an emulated board): neither passed nor failed
+
+
+def test_agent_utilization_from_counters():
+    from harness.runners.agent import utilization
+
+    # 1 s of wall time, 0.5 s of CPU on 1 thread; /proc/stat: 300 busy of 400 jiffies
+    u = utilization((0, 1.0, [100, 0, 100, 800, 0, 0, 0, 0]), (10**9, 1.5, [300, 0, 200, 900, 0, 0, 0, 0]), 1)
+    assert u["process_cpu_fraction"] == pytest.approx(0.5) and u["board_busy_fraction"] == pytest.approx(0.75)
+    assert utilization((0, 0.0, None), (10**9, 0.2, None), 2)["board_busy_fraction"] is None

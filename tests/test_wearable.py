@@ -62,7 +62,7 @@ def test_detection_metrics_stored(host_run) -> None:
         assert 0 <= m["false_alarm_rate"] <= 1 and 0 <= m["recall"] <= 1 and 0.5 <= m["auc"] <= 1
         assert r["accuracy_top1"] is None  # an argmax over a detector's outputs is not a metric
         names = {c["name"] for c in r["thresholds"]}
-        assert {"false_alarm_rate", "latency_p50_ms", "utilization"} <= names
+        assert {"false_alarm_rate", "latency_p50_ms"} <= names
     assert rows["pruned"]["model_bytes"] < rows["fp32"]["model_bytes"] / 2  # channels removed, not zeroed
     assert rows["pruned"]["model_macs"] < rows["fp32"]["model_macs"] / 2
     assert rows["fp32"]["cpu_utilization"] is None or 0 < rows["fp32"]["cpu_utilization"] <= 1.5
@@ -102,5 +102,6 @@ def test_int8_variants_on_microcontroller_runtimes(tmp_path: Path, device: str, 
     for r in rows.values():
         assert r["status"] == "ok", r["reason"]
         assert "auc" in r["metrics"] and "false_alarm_rate" in r["metrics"]
-        assert r["cpu_utilization"] is not None  # MCU: the share of the window inside inference
+        # TFLite-Micro on the host: the agent's CPU share; QEMU's virtual clock: not measured
+        assert (r["cpu_utilization"] is None) == (device == "qemu-cortex-m")
     print(json.dumps({v: {k: r["metrics"][k] for k in ("false_alarm_rate", "auc")} for v, r in rows.items()}))

@@ -123,7 +123,7 @@ class FirmwareRunner(Runner):
             arena_bytes=memory["arena_used"] or None, emulated=self.transport.emulated,
             working_memory_bytes=memory["arena_used"] or None,  # activations + persistent (eh_arena_used)
             working_memory_method=ARENA if memory["arena_used"] else None,
-            window_ns=(start, end), utilization=_inference_share(progress.samples, start, end),
+            window_ns=(start, end), utilization=_inference_share(progress.samples, start, end, self.transport.emulated),
             energy_windows=windows, energy_clock_error_ns=clock_error_ns, **result)
 
     def _deploy(self, model: bytes, max_data: int, progress: _Progress, deadline: Deadline) -> None:
@@ -207,9 +207,13 @@ class FirmwareRunner(Runner):
         return _scores(progress.outputs, y[:n], out)
 
 
-def _inference_share(samples_us: list[float], start_ns: int, end_ns: int) -> dict[str, Any]:
+def _inference_share(samples_us: list[float], start_ns: int, end_ns: int, emulated: bool) -> dict[str, Any]:
     """A microcontroller runs one thing: its utilization is the share of the measured window
-    (host clock, serial round trips included) spent inside inference (board-timed)."""
+    (host clock, serial round trips included) spent inside inference (board-timed). Not under
+    emulation: QEMU's instruction-count clock is not the host's, so the two never divide."""
+    if emulated:
+        return {"process_cpu_fraction": None, "board_busy_fraction": None,
+                "method": "not measured: an emulated board's virtual clock is not the host's"}
     window_us = (end_ns - start_ns) / 1000
     share = min(1.0, sum(samples_us) / window_us) if window_us > 0 and samples_us else None
     return {"process_cpu_fraction": share, "board_busy_fraction": None,
