@@ -17,6 +17,7 @@ beats, ST elevation as anomalies) is generated from a fixed seed: 32 Hz, 4 s win
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -281,10 +282,112 @@ def make_nas(out_dir: Path, data: tuple[np.ndarray, ...]) -> None:
     fam.write("wearable-hr-nas", "w16-d3")
 
 
+# ------------------------------------------------- the digits CNN, compressed
+def digits_net(widths: tuple[int, int, int], dense: int, tiny: bool = False) -> list[layers.Layer]:
+    """make_models.digits_layers with the channel counts as parameters (tiny: its Conv(8) student)."""
+    if tiny:
+        return mm.digits_layers(tiny=True)
+    return [layers.Conv2D(widths[0], 3, activation="relu", padding="same"),
+            layers.Conv2D(widths[1], 3, activation="relu", padding="same"), layers.MaxPool2D(),
+            layers.Conv2D(widths[2], 3, activation="relu", padding="same"), layers.Flatten(),
+            layers.Dropout(0.3), layers.Dense(dense, activation="relu"), layers.Dropout(0.3),
+            layers.Dense(10), layers.Softmax()]
+
+
+def digits_channel_prune(teacher: keras.Model, keep: float) -> list[layers.Layer]:
+    """Keep the `keep` share of each conv's output channels (largest L1 norm) and of the hidden
+    Dense units, with the matching input rows of the next layer: a narrower, smaller network."""
+    convs = [l for l in teacher.layers if isinstance(l, layers.Conv2D)]
+    denses = [l for l in teacher.layers if isinstance(l, layers.Dense)]
+    weights, prev = [], None
+    for conv in convs:
+        k, b = conv.get_weights()
+        sel = np.sort(np.argsort(-np.abs(k).sum(axis=(0, 1, 2)), kind="stable")[: round(keep * k.shape[3])])
+        weights.append([(k if prev is None else k[:, :, prev])[..., sel], b[sel]])
+        prev = sel
+    k0, b0 = denses[0].get_weights()
+    spatial = k0.shape[0] // len(convs[-1].get_weights()[1])  # Flatten: (h, w, channels) order
+    rows = (np.arange(spatial)[:, None] * len(convs[-1].get_weights()[1]) + prev[None, :]).reshape(-1)
+    units = np.sort(np.argsort(-np.abs(k0).sum(axis=0), kind="stable")[: round(keep * k0.shape[1])])
+    k1, b1 = denses[1].get_weights()
+    weights += [[k0[rows][:, units], b0[units]], [k1[units], b1]]
+    small = digits_net(tuple(len(w[1]) for w in weights[:3]), len(units))
+    mm.stack(small, (8, 8, 1), 1)  # builds the layers
+    for layer, w in zip([l for l in small if isinstance(l, (layers.Conv2D, layers.Dense))], weights):
+        layer.set_weights(w)
+    return small
+
+
+def digits_distil(student: list[layers.Layer], teacher: keras.Model, x: np.ndarray, y: np.ndarray,
+                  epochs: int, lr: float, temperature: float = 3.0, alpha: float = 0.5) -> None:
+    """The tiny digits net trained on the teacher's softened outputs plus the hard labels."""
+    logits = mm.stack(student[:-1], (8, 8, 1), None)  # before Softmax
+    t_logits = mm.stack([l for l in teacher.layers[1:-1]], (8, 8, 1), None).predict(x, verbose=0)
+    soft = tf.nn.softmax(t_logits / temperature).numpy()
+    opt, order = keras.optimizers.Adam(lr), np.random.default_rng(mm.SEED)
+    for _ in range(epochs):
+        idx = order.permutation(len(x))
+        for start in range(0, len(x), 32):
+            b = idx[start:start + 32]
+            with tf.GradientTape() as tape:
+                z = logits(x[b], training=True)
+                hard = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y[b], z))
+                kl = tf.reduce_mean(tf.reduce_sum(soft[b] * (tf.math.log(soft[b] + 1e-9)
+                                                             - tf.nn.log_softmax(z / temperature)), axis=1))
+                loss = alpha * hard + (1 - alpha) * temperature ** 2 * kl
+            grads = tape.gradient(loss, logits.trainable_variables)
+            opt.apply_gradients(zip(grads, logits.trainable_variables))
+
+
+def make_digits_compress(out_dir: Path, _data: Any) -> None:
+    """Beside models/digits-cnn (untouched): its fp32 teacher re-trained bit-identically, then
+    channel-pruned and distilled variants; the reference and the no-teacher control are
+    digits-cnn's own files, named by relative path."""
+    x_tr, x_ev, y_tr, y_ev = mm.load_digits_split()
+    shape, ev = (8, 8, 1), out_dir / "eval.npz"
+    eval_bytes = mm.write_npz(ev, x=x_ev, y=y_ev)
+    keras.utils.set_random_seed(mm.SEED)
+    base = mm.digits_layers(tiny=False)
+    mm.train(mm.stack(base, shape, None), x_tr, y_tr, epochs=40, lr=1e-3)
+    teacher = mm.stack(base, shape, 1)
+    digits = json.loads((out_dir.parent / "digits-cnn" / "manifest.json").read_text())
+    ref = {v["name"]: v for v in digits["variants"]}
+    assert mm.sha256(mm.convert(teacher, "fp32")) == ref["fp32"]["sha256"], "teacher differs from digits-cnn/fp32"
+    variants: list[dict[str, Any]] = []
+    for name, technique, derived in (("fp32", "baseline", None), ("int8", "quantization", "fp32"),
+                                     ("tiny-int8", "no-distillation", "int8")):
+        variants.append({**ref[name], "file": f"../digits-cnn/{ref[name]['file']}", "technique": technique,
+                         **({"derived_from": derived} if derived else {})})
+
+    def add(name: str, layers_: list[layers.Layer], desc: str, technique: str, derived: str) -> None:
+        model = mm.stack(layers_, shape, 1)
+        data = mm.convert(model, "int8", x_tr)
+        mm.check_static(data, (1, *shape))
+        v = mm.variant(out_dir, name, "int8", data, model, mm.host_accuracy(data, x_ev, y_ev), desc, ev)
+        variants.append({**v, "technique": technique, "derived_from": derived})
+
+    pruned = digits_channel_prune(teacher, keep=0.5)
+    mm.train(mm.stack(pruned, shape, None), x_tr, y_tr, epochs=15, lr=5e-4)
+    add("channel-pruned-int8", pruned, "50 % of conv channels and Dense units removed (L1 norm) + fine-tuned, "
+        "full-integer int8: the file and the MACs shrink", "pruning", "int8")
+    keras.utils.set_random_seed(mm.SEED)
+    student = mm.digits_layers(tiny=True)
+    digits_distil(student, teacher, x_tr, y_tr, epochs=60, lr=3e-3)
+    add("distilled-int8", student, "tiny-int8's architecture and schedule, distilled from the fp32 teacher "
+        "(T=3, alpha 0.5), int8", "distillation", "int8")
+    mm.write_manifest(out_dir, {
+        "family": "digits-cnn-compress", "task": "image-classification", "num_classes": 10,
+        "input_shape": [1, *shape],
+        "dataset": {"file": "eval.npz", "sha256": mm.sha256(eval_bytes), "samples": len(y_ev),
+                    "source": mm.DIGITS_SOURCE},
+        "reference_variant": "fp32", "generator": {**mm.generator_info(), "script": "tools/make_wearable.py"},
+        "variants": variants})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=mm.REPO / "models")
-    ap.add_argument("--only", choices=["wearable", "nas"])
+    ap.add_argument("--only", choices=["wearable", "nas", "digits"])
     args = ap.parse_args()
     tf.config.experimental.enable_op_determinism()
     keras.config.disable_interactive_logging()
@@ -294,7 +397,8 @@ def main() -> None:
     x_cal, y_cal = dataset(rng, 1000, 0.3)
     data = (x_tr, y_tr, x_tr[:600], y_tr[:600], x_ev, y_ev, x_cal, y_cal)
     makers: dict[str, tuple[str, Callable[[Path, tuple[np.ndarray, ...]], None]]] = {
-        "wearable": ("wearable-hr", make_wearable), "nas": ("wearable-hr-nas", make_nas)}
+        "wearable": ("wearable-hr", make_wearable), "nas": ("wearable-hr-nas", make_nas),
+        "digits": ("digits-cnn-compress", make_digits_compress)}
     for key, (family, make) in makers.items():
         if args.only in (None, key):
             out_dir = args.out / family
