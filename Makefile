@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv system-deps labgrid-venv tflite-runtime-venv models clean
+.PHONY: demo test venv system-deps labgrid-venv tflite-runtime-venv models wearable-models clean
 
 demo: $(STAMP)                                   ## set up, run the quickstart on `host`, open the report
 	$(BIN)/harness run suites/quickstart.yaml --device host --out out/quickstart || test $$? -eq 1
@@ -44,6 +44,11 @@ models:                                           ## regenerate models/ (TensorF
 	test -x .venv-models/bin/python || $(PYTHON) -m venv .venv-models
 	.venv-models/bin/python -m pip install --quiet -c requirements.lock -e '.[models]'
 	.venv-models/bin/python tools/make_models.py
+
+wearable-models:                                  ## regenerate models/wearable-hr{,-nas} (TensorFlow, dev only)
+	test -x .venv-models/bin/python || $(PYTHON) -m venv .venv-models
+	.venv-models/bin/python -m pip install --quiet -c requirements.lock -e '.[models]'
+	nice -n 10 .venv-models/bin/python tools/make_wearable.py
 
 clean:
 	rm -rf $(VENV) .venv-labgrid out results build *.egg-info

@@ -16,7 +16,7 @@ import statistics
 import time
 from typing import Any, Callable, Sequence
 
-from harness import conditions, interrupts, thresholds
+from harness import conditions, interrupts, metrics, thresholds, tradeoff
 from harness.cycles.calibration import with_calibration
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
@@ -62,6 +62,7 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
             measured = pooled(repetitions)
             samples = measured.samples_us
             row.update(status="ok", runtime=measured.runtime or runner.runtime, **_metrics(measured))
+            row.update(task_metrics(case, measured))
             row["conditions"] = {**row["conditions"], **conditions.merge([c for _, c in repetitions])}
             if len(repetitions) > 1:
                 row["latency_repeat_p50_us"] = [statistics.median(m.samples_us) for m, _ in repetitions]
@@ -94,7 +95,8 @@ def base_row(item: PlannedCase, device: DeviceProfile, run_id: str, runtime: str
         "reference_variant": case.reference_variant, "runtime": runtime,
         "emulated": device.emulated, "model_sha256": item.model_sha256,
         "model_bytes": item.model_bytes, "model_gzip_bytes": item.model_gzip_bytes,
-        "planned_activation_bytes": item.planned_activation_bytes,
+        "planned_activation_bytes": item.planned_activation_bytes, "model_macs": item.model_macs,
+        "task": case.task, "technique": case.technique, "derived_from": case.derived_from,
         "power_status": "not measured",
     }
 
@@ -174,11 +176,18 @@ def _metrics(m: Measurement) -> dict[str, Any]:
         "arena_bytes": m.arena_bytes, "working_memory_bytes": m.working_memory_bytes,
         "working_memory_method": m.working_memory_method, "accuracy_top1": m.accuracy_top1,
         "accuracy_top5": m.accuracy_top5, "accuracy_samples": m.accuracy_samples,
-        "emulated": m.emulated,
+        "emulated": m.emulated, **_utilization(m.utilization),
         "conditions": {k: m.environment.get(k) for k in _VOLATILE},
         **cycle_columns(m.cycles),
         "extra": extra or None,
     }
+
+
+def _utilization(u: dict[str, Any] | None) -> dict[str, Any]:
+    if not u or u.get("process_cpu_fraction") is None:
+        return {"cpu_utilization": None, "board_busy_fraction": None, "utilization_method": None}
+    return {"cpu_utilization": u["process_cpu_fraction"], "board_busy_fraction": u.get("board_busy_fraction"),
+            "utilization_method": u.get("method")}
 
 
 _VOLATILE = ("temperature_c", "cpu_freq_khz")
@@ -196,17 +205,42 @@ def _stable_env(m: Measurement) -> dict[str, Any]:
     return {k: v for k, v in m.environment.items() if k not in _VOLATILE}
 
 
+def task_metrics(case: ModelCase, m: Measurement) -> dict[str, Any]:
+    """The task's metrics from the board's raw outputs (harness/metrics.py); top-1/top-5 only
+    where the task is classification (an argmax over one detection score means nothing)."""
+    row: dict[str, Any] = {"task": case.task}
+    if case.task not in (metrics.CLASSIFICATION, "classification"):
+        row.update(accuracy_top1=None, accuracy_top5=None)
+    if not m.scores or case.dataset_path is None:
+        return row
+    import numpy as np
+
+    with np.load(case.dataset_path) as data:
+        y = data["y"][:len(m.scores)]
+    row["metrics"] = metrics.evaluate(case.task, y, m.scores, case.decision_threshold)
+    return row
+
+
 def _accuracy_delta(store: Store, run_id: str, device: str, case: ModelCase,
                     row: dict[str, Any]) -> float | None:
-    if row.get("accuracy_top1") is None:
+    """The task's headline metric (top-1 for classification, AUC for anomaly detection) minus
+    the reference variant's, in percentage points; None where the headline is not a fraction."""
+    mine = _headline_fraction(row)
+    if mine is None:
         return None
     if case.variant == case.reference_variant:
         return 0.0
     for ref in store.results(run_id):
         if (ref["device"], ref["family"], ref["variant"]) == (device, case.family, case.reference_variant):
-            if ref["accuracy_top1"] is not None:
-                return (row["accuracy_top1"] - ref["accuracy_top1"]) * 100
+            theirs = _headline_fraction(ref)
+            if theirs is not None:
+                return (mine - theirs) * 100
     return None
+
+
+def _headline_fraction(row: dict[str, Any]) -> float | None:
+    head = metrics.headline(row.get("task"))
+    return tradeoff.headline(row) if row.get("accuracy_top1") is not None or (head and head.higher_is_better) else None
 
 
 def _kind(exc: Exception) -> str:

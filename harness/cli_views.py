@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness import memory
+from harness.tradeoff import headline_name
 from harness.units import human_bytes
 
 # Logs and CI output are not terminals: give tables room instead of folding every cell.
@@ -80,6 +81,7 @@ def check_view(report: dict[str, Any]) -> None:
         console.print(table)
         for fam in device["families"]:
             console.print(f"[bold]{fam['family']}[/bold] → {fam['best'] or 'no variant'}. Rule: {fam['rule']}.")
+            console.print(f"  Pareto {fam['front_note']}.")
     for family, names in report["runnable_on"].items():
         console.print(f"{family} runs on: {', '.join(names) or 'no device'}")
 
@@ -116,7 +118,7 @@ def leaderboard_table(rows: list[dict[str, str]], title: str) -> None:
 
 def results_table(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
-    for col in ("device", "model", "status", "p50 ms", "p99 ms", "working memory", "top-1",
+    for col in ("device", "model", "status", "p50 ms", "p99 ms", "working memory", "top-1 / task metric",
                 "Δ pts", "bytes", "gzip", "energy", "thresholds"):
         table.add_column(col, overflow="fold")
     for r in rows:
@@ -127,12 +129,22 @@ def results_table(rows: list[dict[str, Any]], title: str) -> None:
         table.add_row(r["device"], f"{r['family']}/{r['variant']}", status,
                       _ms(r["latency_p50_us"]), _ms(r["latency_p99_us"]),
                       memory.label(r),
-                      _fmt(r["accuracy_top1"], 4), _fmt(r["accuracy_delta_points"], 2),
+                      _task_metric(r), _fmt(r["accuracy_delta_points"], 2),
                       human_bytes(r["model_bytes"]), human_bytes(r["model_gzip_bytes"]), energy, passed)
     console.print(table)
     for r in rows:
         if r["reason"]:
             console.print(f"[yellow]{r['family']}/{r['variant']}[/yellow] {r['status']}: {r['reason']}")
+
+
+def _task_metric(r: dict[str, Any]) -> str:
+    """top-1, or the task's headline (and a detector's false-alarm rate): harness/metrics.py."""
+    if r.get("accuracy_top1") is not None or not r.get("metrics"):
+        return _fmt(r["accuracy_top1"], 4)
+    m = r["metrics"]
+    name = headline_name(r)
+    text = f"{name} {_fmt(m.get(name), 3)}"
+    return text + (f", FAR {m['false_alarm_rate']:.1%}" if m.get("false_alarm_rate") is not None else "")
 
 
 def _ms(us: float | None) -> str:

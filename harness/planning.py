@@ -30,6 +30,7 @@ class PlannedCase:
     model_bytes: int
     model_gzip_bytes: int
     planned_activation_bytes: int | None = None  # from the model's greedy plan, not measured
+    model_macs: int | None = None  # CONV/DEPTHWISE/FC multiply-accumulates, from the flatbuffer
 
 
 def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
@@ -49,7 +50,7 @@ def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
             case = replace(case, dataset_path=_dataset(case, suite, model))
         planned.append(PlannedCase(case, fitting.check(_facts(case, device), device),
                                    model.sha256, model.bytes, model.gzip_bytes,
-                                   model.planned_activation_bytes))
+                                   model.planned_activation_bytes, model.macs or None))
     return planned
 
 

@@ -15,7 +15,7 @@ from harness.configfile import StrictModel
 from harness.cycles.profile import CycleSection
 from harness.errors import ConfigError
 from harness.locations import profile_dirs
-from harness.units import Bytes, MilliampHours, PositiveSeconds, Seconds, Tops, Volts, Watts
+from harness.units import Bytes, Fraction, MilliampHours, PositiveSeconds, Seconds, Tops, Volts, Watts
 
 
 
@@ -189,6 +189,19 @@ class Thresholds(StrictModel):
     memory_fraction: float | None = pydantic.Field(default=None, gt=0, le=1)
     battery_pct_per_hour: float | None = pydantic.Field(default=None, gt=0)
     accuracy_drop_points: float | None = pydantic.Field(default=None, ge=0)
+    utilization: Fraction | None = None  # the seed's compute utilization < 85 % (a maximum)
+    # Task metrics (harness/metrics.py), fractions: a maximum for rates where less is better,
+    # a minimum for the others; mae/rmse are maxima in the target's own unit.
+    false_alarm_rate: Fraction | None = None
+    miss_rate: Fraction | None = None
+    recall: Fraction | None = None
+    precision: Fraction | None = None
+    f1: Fraction | None = None
+    auc: Fraction | None = None
+    top1: Fraction | None = None
+    top5: Fraction | None = None
+    mae: float | None = pydantic.Field(default=None, ge=0)
+    rmse: float | None = pydantic.Field(default=None, ge=0)
 
     def merged(self, override: "Thresholds") -> "Thresholds":
         """These limits with every limit `override` sets replacing ours."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from harness import history as run_history
-from harness import memory
+from harness import memory, metrics
 from harness.history import IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, format_p
 from harness.units import human_bytes
 
@@ -50,6 +50,7 @@ class Criteria:
     memory_pct: float | None = 10.0  # None: not compared
     energy_pct: float | None = 10.0
     accuracy_points: float | None = 1.0
+    metric_pct: float | None = 10.0  # a lower-is-better task metric (RMSE): relative change
     min_samples: int = 5  # per side, to run the test at all
     history_runs: int = run_history.HISTORY_RUNS  # last N good runs whose medians make the noise band
     min_history: int = run_history.MIN_HISTORY  # fewer: no band (see harness/history.py)
@@ -199,6 +200,7 @@ def compare_case(base: Mapping[str, Any], new: Mapping[str, Any],
         _memory(base, new, criteria, None if history is None else history.get("memory"), memory_noise),
         _energy(base, new, criteria, None if history is None else history.get("energy")),
         _accuracy(base.get("accuracy_top1"), new.get("accuracy_top1"), criteria.accuracy_points),
+        task_metric(base, new, criteria),
     ) if c is not None]
     worst = max((c.verdict for c in checks), key=_RANK.__getitem__, default=UNCHANGED)
     return CaseVerdict(*keys, worst, tuple(checks))
@@ -322,6 +324,26 @@ def _accuracy(base: float | None, new: float | None, limit: float | None) -> Che
     points = (new - base) * 100
     verdict = REGRESSION if points < -limit else IMPROVEMENT if points > limit else UNCHANGED
     return Check("accuracy", base, new, points, limit, verdict)
+
+
+def task_metric(base: Mapping[str, Any], new: Mapping[str, Any], criteria: Criteria) -> Check | None:
+    """A task's headline metric other than top-1 (harness/metrics.py): AUC, F1 in points against
+    `accuracy_points`; RMSE (lower is better) as a relative change against `metric_pct`."""
+    head = metrics.headline(new.get("task"))
+    if head is None or head.name == "top1" or criteria.accuracy_points is None:
+        return None
+    b = metrics.headline_value(new.get("task"), base.get("metrics"))
+    n = metrics.headline_value(new.get("task"), new.get("metrics"))
+    if b is None or n is None:
+        return None
+    if not head.higher_is_better:
+        check = _relative(head.name, b, n, criteria.metric_pct)
+        return None if check is None else Check("accuracy", b, n, check.change, check.limit, check.verdict,
+                                                note=f"{head.name} (lower is better), change in %")
+    points = (n - b) * 100
+    limit = criteria.accuracy_points
+    verdict = REGRESSION if points < -limit else IMPROVEMENT if points > limit else UNCHANGED
+    return Check("accuracy", b, n, points, limit, verdict, note=f"{head.name}, change in points")
 
 
 def ab_answers(verdict: CaseVerdict, criteria: Criteria, better_pct: float | None,

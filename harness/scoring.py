@@ -5,7 +5,7 @@ device's result for the same model, oriented so that higher is better —
 
     delay     = ref p50 latency / p50 latency
     power     = ref energy per inference / energy per inference   (measured power only)
-    precision = top-1 accuracy / ref top-1 accuracy
+    precision = the task's headline metric / ref's (top-1, AUC, F1; ref RMSE / RMSE: harness/metrics.py)
     volume    = ref model bytes / model bytes (what is deployed; the seed's model-volume cap).
                 Working memory is not in it: its methods differ by runtime (harness/memory.py)
 
@@ -84,9 +84,22 @@ def model_ratios(row: Mapping[str, Any], ref: Mapping[str, Any]) -> dict[str, fl
     return {
         "delay": _ratio(ref.get("latency_p50_us"), row.get("latency_p50_us")),
         "power": _ratio(energy(ref), energy(row)),
-        "precision": _ratio(row.get("accuracy_top1"), ref.get("accuracy_top1")),
+        "precision": _precision(row, ref),
         "volume": _ratio(ref.get("model_bytes"), row.get("model_bytes")),
     }
+
+
+def _precision(row: Mapping[str, Any], ref: Mapping[str, Any]) -> float | None:
+    if row.get("accuracy_top1") is not None or not row.get("metrics"):
+        return _ratio(row.get("accuracy_top1"), ref.get("accuracy_top1"))
+    from harness import metrics
+
+    head = metrics.headline(row.get("task"))
+    mine = metrics.headline_value(row.get("task"), row.get("metrics"))
+    theirs = metrics.headline_value(row.get("task"), ref.get("metrics"))
+    if head is None:
+        return None
+    return _ratio(mine, theirs) if head.higher_is_better else _ratio(theirs, mine)
 
 
 def _ratio(num: float | None, den: float | None) -> float | None:

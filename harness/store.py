@@ -68,6 +68,8 @@ _METRICS = [
     ("planned_activation_bytes", sa.BigInteger),
     ("accuracy_top1", sa.Float), ("accuracy_top5", sa.Float), ("accuracy_samples", sa.Integer),
     ("accuracy_delta_points", sa.Float),  # vs the family's reference variant, same run and device
+    # compute utilization in the measured window (the seed's 4th indicator, < 85 %)
+    ("cpu_utilization", sa.Float), ("board_busy_fraction", sa.Float), ("utilization_method", sa.String(80)),
     ("energy_uj", sa.Float), ("avg_power_mw", sa.Float), ("peak_power_mw", sa.Float),
     ("idle_power_mw", sa.Float), ("battery_pct_per_hour", sa.Float), ("battery_life_h", sa.Float),
 ]
@@ -105,6 +107,11 @@ results = sa.Table(
     sa.Column("estimated_latency_us", sa.Float),
     sa.Column("cycle_model", sa.String(40)),
     sa.Column("extra", sa.JSON),
+    sa.Column("task", sa.String(40)),  # the family's task (harness/metrics.py)
+    sa.Column("model_macs", sa.BigInteger),  # from the flatbuffer (harness/models/tflite_model.py)
+    sa.Column("technique", sa.String(40)),  # the manifest's compression technique of the variant
+    sa.Column("derived_from", sa.String(100)),  # ... and the variant it was compressed from
+    sa.Column("metrics", sa.JSON),  # the task's metrics: top1/confusion, false_alarm_rate/recall/auc, mae...
     sa.UniqueConstraint("run_id", "device", "family", "variant", name="one_result_per_case"),
 )
 

@@ -66,6 +66,9 @@ class ModelCase:
     task: str
     manifest_accuracy: float | None
     tiny_benchmark: str | None = None  # the suite's or the manifest's mlperf_tiny.benchmark
+    decision_threshold: float | None = None  # detection tasks (harness/metrics.py)
+    technique: str | None = None  # compression technique, from the manifest (the matrix's rows)
+    derived_from: str | None = None
 
     @property
     def key(self) -> str:
@@ -151,5 +154,7 @@ def _cases(manifest: FamilyManifest, family_dir: Path, entry: SuiteModel, path: 
             dataset_path=dataset, reference_variant=str(manifest.reference_variant),
             task=str(manifest.task), manifest_accuracy=variant.host_accuracy,
             tiny_benchmark=tiny.benchmark if tiny else None,
+            decision_threshold=manifest.decision_threshold, technique=variant.technique,
+            derived_from=variant.derived_from,
         ))
     return cases, errors

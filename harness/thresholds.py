@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness import metrics
 from harness.memory import working_memory
 from harness.profiles import Thresholds
 
@@ -32,12 +33,30 @@ def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[di
         delta = row.get("accuracy_delta_points")
         checks.append(_check("accuracy_drop_points", limits.accuracy_drop_points,
                              None if delta is None else max(0.0, -delta)))
+    if limits.utilization is not None:
+        checks.append(_check("utilization", limits.utilization, row.get("cpu_utilization")))
+    checks.extend(_metric_checks(row, limits))
     return checks
 
 
-def _check(name: str, limit: float, value: float | None) -> dict[str, Any]:
-    return {"name": name, "limit": limit, "value": value,
-            "passed": None if value is None else value <= limit}
+def _metric_checks(row: dict[str, Any], limits: Thresholds) -> list[dict[str, Any]]:
+    """Limits on task metrics: a metric the task lacks (or could not compute) is not judged."""
+    measured = row.get("metrics") or {}
+    checks = []
+    for name in sorted(metrics.THRESHOLD_METRICS):
+        limit = getattr(limits, name, None)
+        if limit is not None:
+            value = measured.get(name)
+            checks.append(_check(name, limit, value, minimum=name in metrics.HIGHER_IS_BETTER))
+    return checks
+
+
+def _check(name: str, limit: float, value: float | None, minimum: bool = False) -> dict[str, Any]:
+    check = {"name": name, "limit": limit, "value": value,
+             "passed": None if value is None else (value >= limit if minimum else value <= limit)}
+    if minimum:
+        check["kind"] = "minimum"
+    return check
 
 
 def overall(checks: list[dict[str, Any]]) -> bool | None:

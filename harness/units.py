@@ -24,8 +24,9 @@ _SECONDS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "min": 60
 _WATTS = {"W": 1.0, "mW": 1e-3, "uW": 1e-6, "µW": 1e-6}
 _CHARGE_MAH = {"mAh": 1.0, "Ah": 1000.0}
 _VOLTS = {"V": 1.0, "mV": 1e-3}
+_FRACTION = {"%": 0.01}  # a bare number is the fraction itself: 0.05 == '5 %'
 
-_QUANTITY = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([A-Za-zµ]+)?\s*$")
+_QUANTITY = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*([A-Za-zµ]+|%)?\s*$")
 
 
 def _unit_factor(units: dict[str, float], unit: str, dimension: str) -> float:
@@ -63,7 +64,8 @@ def _parser(units: dict[str, float], dimension: str, integer: bool = False, posi
 
 def _example(units: dict[str, float]) -> str:
     return {id(_BYTES): "4 GiB", id(_OPS): "4 TOPS", id(_SECONDS): "200 ms",
-            id(_WATTS): "2.5 W", id(_CHARGE_MAH): "300 mAh", id(_VOLTS): "3.7 V"}[id(units)]
+            id(_WATTS): "2.5 W", id(_CHARGE_MAH): "300 mAh", id(_VOLTS): "3.7 V",
+            id(_FRACTION): "5 %"}[id(units)]
 
 
 def _accepts(units: dict[str, float], number: str) -> pydantic.WithJsonSchema:
@@ -99,3 +101,5 @@ def human_bytes(n: int | float | None) -> str:
         if abs(n) >= size:
             return f"{n / size:.1f} {unit}".replace(".0 ", " ")
     return f"{int(n)} B"
+Fraction = Annotated[float, pydantic.BeforeValidator(_parser(_FRACTION, "fraction")), pydantic.Field(le=1),
+                     _accepts(_FRACTION, "number")]

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pydantic
 
-from harness import configfile
+from harness import configfile, metrics
 from harness.errors import ConfigError
 
 MANIFEST = "manifest.json"
-TASKS = ("image-classification", "latency")
+TASKS = metrics.TASKS
 
 
 class _Frozen(pydantic.BaseModel):
@@ -51,6 +51,13 @@ class VariantInfo(_Frozen):
     host_accuracy: float | None = pydantic.Field(
         None, ge=0, le=1, description="Published (or host-measured) top-1 accuracy, 0..1.")
     description: str = ""
+    technique: str | None = pydantic.Field(
+        None, description="The compression technique that made it: baseline, pruning, quantization, "
+        "distillation, no-distillation (a distilled student's control), architecture-search; "
+        "the white paper's compression matrix groups by it.")
+    derived_from: str | None = pydantic.Field(
+        None, description="The variant it was compressed from (the matrix's comparison); default: "
+        "the family's reference variant.")
 
     @pydantic.model_validator(mode="after")
     def _named(self) -> "VariantInfo":
@@ -76,8 +83,12 @@ class MlperfTinyInfo(_Frozen):
 class FamilyManifest(_Frozen):
     family: str | None = pydantic.Field(None, description="Default: the folder's name.")
     task: str | None = pydantic.Field(
-        None, description="image-classification (accuracy measured) or latency; default: "
-        "image-classification with a dataset, else latency.")
+        None, description="image-classification (top-1/top-5), binary-detection (false-alarm rate, "
+        "recall, F1, AUC), anomaly-detection (AUC of the score), regression (MAE, RMSE) or latency; "
+        "default: image-classification with a dataset, else latency (docs/metrics.md).")
+    decision_threshold: float | None = pydantic.Field(
+        None, description="Detection tasks: a sample is flagged when its score >= this (default 0.5; "
+        "anomaly-detection without one reports AUC only).")
     num_classes: int | None = pydantic.Field(None, ge=1, description="Default: the model's output size.")
     input_shape: list[int] | None = None
     dataset: DatasetInfo | None = None

@@ -38,8 +38,8 @@ class Svg:
         title = f"<title>{escape(tip)}</title>" if tip else ""
         self.add(f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" height="{h:.1f}" fill="{fill}">{title}</rect>')
 
-    def circle(self, x: float, y: float, fill: str, tip: str) -> None:
-        self.add(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{fill}" fill-opacity="0.85">'
+    def circle(self, x: float, y: float, fill: str, tip: str, r: float = 4) -> None:
+        self.add(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{fill}" fill-opacity="0.85">'
                  f'<title>{escape(tip)}</title></circle>')
 
     def polyline(self, points: Sequence[tuple[float, float]], stroke: str, dash: str = "") -> None:
@@ -128,10 +128,11 @@ def ranking_bars(entries: Sequence[tuple[str, float, float | None, float | None]
 
 
 def pareto(points: Sequence[tuple[str, str, float, float]], title: str, x_label: str,
-           y_label: str) -> Markup:
+           y_label: str, sizes: Sequence[float | None] | None = None) -> Markup:
     """Scatter of (series, label, x, y) with x lower-better (log scale) and y higher-better;
     every point labelled where its label fits without overlapping another (else its tooltip
-    carries it); the dashed line joins the Pareto-optimal points; a legend of the series."""
+    carries it); the dashed line joins the Pareto-optimal points; a legend of the series.
+    `sizes` (e.g. model bytes) scale the markers' area, 3 to 10 px radius."""
     series = sorted({p[0] for p in points})
     legend_rows = math.ceil((len(series) + 1) / 4)
     width, height, left, bottom = 720, 360, 64, 300
@@ -148,8 +149,9 @@ def pareto(points: Sequence[tuple[str, str, float, float]], title: str, x_label:
     front = pareto_front([(p[2], p[3]) for p in points])
     svg.polyline([(x(a), y(b)) for a, b in front], "#24292f", "5 3")
     placed = [(x(px), y(py)) for _, _, px, py in points]
-    for (name, label, px, py), (cx, cy) in zip(points, placed):
-        svg.circle(cx, cy, PALETTE[series.index(name) % len(PALETTE)], f"{name} {label}: {px:.3g}, {py:.3g}")
+    radii = _radii(sizes, len(points))
+    for (name, label, px, py), (cx, cy), r in zip(points, placed, radii):
+        svg.circle(cx, cy, PALETTE[series.index(name) % len(PALETTE)], f"{name} {label}: {px:.3g}, {py:.3g}", r)
     labels = place_labels([(cx, cy, label) for (cx, cy), (_, label, _, _) in zip(placed, points)],
                           (left, 26, width - 16, bottom))
     for spot in labels:
@@ -164,6 +166,14 @@ def pareto(points: Sequence[tuple[str, str, float, float]], title: str, x_label:
     svg.line(lx, ly - 4, lx + 22, ly - 4, "#24292f", 1.6, "5 3")
     svg.text(lx + 27, ly, "Pareto front", 10)
     return svg.render()
+
+
+def _radii(sizes: Sequence[float | None] | None, n: int) -> list[float]:
+    known = [s for s in sizes or () if s]
+    if not known:
+        return [4.0] * n
+    top = max(known)
+    return [3 + 7 * math.sqrt(s / top) if s else 4.0 for s in (sizes or [None] * n)]
 
 
 def place_labels(points: Sequence[tuple[float, float, str]], area: tuple[float, float, float, float],

@@ -107,6 +107,11 @@ CHECKS = {  # threshold check name (harness/thresholds.py) -> (heading, formatte
     "memory_fraction_of_ram": ("memory / RAM", percent),
     "battery_pct_per_hour": ("battery per hour", lambda v: MISSING if v is None else f"{sig(v)} %/h"),
     "accuracy_drop_points": ("accuracy drop", lambda v: MISSING if v is None else f"{sig(v)} pts"),
+    "utilization": ("compute utilization", percent),
+    "false_alarm_rate": ("false-alarm rate", percent), "miss_rate": ("miss rate", percent),
+    "recall": ("recall", percent), "precision": ("precision", percent), "f1": ("F1", percent),
+    "auc": ("ROC AUC", lambda v: MISSING if v is None else f"{v:.3f}"),
+    "top1": ("top-1", percent), "top5": ("top-5", percent),
 }
 
 

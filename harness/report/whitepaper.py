@@ -13,7 +13,7 @@ from markupsafe import Markup
 from harness import __version__, memory, scoring, thresholds
 from harness.errors import ConfigError
 from harness.progress import Step, quiet
-from harness.report import charts, dataset, export
+from harness.report import charts, dataset, export, matrix
 from harness.report.definition import ReportDefinition
 from harness.report.runtimes import runtime_table
 from harness.report.render import _equipment, compression_table, environment, power_note, write_atomically
@@ -139,6 +139,9 @@ def context(data: dict[str, Any]) -> dict[str, Any]:
         "device_pages": [_device_page(d, data) for d in data["devices"]],
         "compression": compression_table(data["chosen"]),
         "runtimes": runtime_table(data["chosen"]),
+        "matrix": matrix.technique_matrix(data["chosen"]),
+        # on each device's own page: the front beside the cases it is drawn from
+        "pareto_by_device": {v["device"]: _pareto_view(v) for v in matrix.pareto_views(data["chosen"])},
         "memory": memory_side_by_side(data["chosen"]),
         "threshold_rows": _threshold_rows(data["chosen"], definition, data["equipment"]),
         "summary": _summary(data, pools),
@@ -190,6 +193,19 @@ def _points(rows: list[dict[str, Any]], column: str, factor: float) -> list[tupl
     several = len({r["family"] for r in usable}) > 1
     return [(r["device"], f"{r['family']}/{r['variant']}" if several else r["variant"],
              r[column] * factor, r["accuracy_top1"] * 100) for r in usable]
+
+
+def _pareto_view(view: dict[str, Any]) -> dict[str, Any]:
+    points = view["points"]
+    chart = charts.pareto([(p.row["family"], p.label, p.latency_ms, p.metric * 100) for p in points],
+                          f"{view['metric_name']} vs latency — {view['device']}", "p50 latency (ms, log scale)",
+                          f"{view['metric_name']} (%)", sizes=[p.model_bytes for p in points])
+    return {**view, "chart": charts.figure(chart, PARETO_DEVICE_CAPTION)}
+
+
+PARETO_DEVICE_CAPTION = ("One point per variant measured on this device: colour = model family, marker area = "
+                         "model bytes. The dashed line is the Pareto front: the variants no other beats on both "
+                         "latency (lower) and the task's headline metric (higher); they are listed below.")
 
 
 def _device_page(device: str, data: dict[str, Any]) -> dict[str, Any]:

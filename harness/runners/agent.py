@@ -93,6 +93,10 @@ class Adapter:
     def invoke(self) -> None: ...
     def get_output(self) -> Any: ...
     def versions(self) -> dict[str, str]: ...
+    def output_quantization(self) -> tuple[float, int]:
+        """(scale, zero_point) of the output; scale 0 for a float output."""
+        return 0.0, 0
+
     def arena_bytes(self) -> int | None:
         return None
 
@@ -132,7 +136,13 @@ class TfliteApiAdapter(Adapter):
         except (ValueError, RuntimeError) as exc:
             raise AgentError("model", f"{self.model_path}: {self.name} cannot load it: {exc}")
         self._in = self.interp.get_input_details()[0]
-        self._out = self.interp.get_output_details()[0]["index"]
+        out = self.interp.get_output_details()[0]
+        self._out = out["index"]
+        self._out_q = tuple(out["quantization"])
+
+    def output_quantization(self) -> tuple[float, int]:
+        scale, zero = self._out_q
+        return float(scale), int(zero)
 
     def input_detail(self) -> dict[str, Any]:
         scale, zero = self._in["quantization"]
@@ -284,6 +294,12 @@ def quantize(x: Any, detail: dict[str, Any]) -> Any:
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
+def dequantize(raw: Any, scale: float, zero_point: int) -> list[float]:
+    """An output vector as floats, for the controller's task metrics (harness/metrics.py)."""
+    values = raw.astype("float64")
+    return ((values - zero_point) * scale if scale else values).tolist()
+
+
 def timed_loop(invoke: Callable[[], None], count: int, min_seconds: float,
                max_seconds: float | None = None) -> list[float]:
     """Per-call latency in microseconds; runs until both count and min_seconds are reached."""
@@ -323,7 +339,9 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     first_ms = (_now() - t0) / 1e6
     warm, run = job["warmup"], job["measure"]
     warmup = timed_loop(adapter.invoke, warm["count"], warm["min_seconds"]) if warm["count"] else []
+    before = _cpu_counters()
     samples = timed_loop(adapter.invoke, run["count"], run["min_seconds"], run.get("max_seconds"))
+    used = utilization(before, _cpu_counters(), int(job.get("threads", 1)))
     # Without a peak mark reset, the current RSS after the runs is the best lower bound we have.
     peak = peak_rss_bytes() if peak_reset else max(rss_loaded, rss_bytes())
     arena = adapter.arena_bytes()
@@ -337,6 +355,7 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
                    "rss_peak_increase": peak - rss_before, "rss_peak_mark_reset": peak_reset,
                    "arena_bytes": arena, "working_memory_bytes": working,
                    "working_memory_method": adapter.memory_method if working is not None else None},
+        "utilization": used,
     }
     if job.get("profile_runs"):  # per-operator times, after (and apart from) the timed runs
         result["op_profile"] = adapter.profile(int(job["profile_runs"]))
@@ -345,6 +364,29 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
                                                   float(job["energy"]["seconds"]))
     result.update(accuracy(adapter, dataset, detail, job.get("accuracy_samples")))
     return result
+
+
+def _cpu_counters() -> tuple[int, float, list[int] | None]:
+    """(monotonic ns, this process's CPU seconds, /proc/stat's aggregate cpu jiffies or None)."""
+    stat = _read("/proc/stat")
+    jiffies = [int(v) for v in stat.splitlines()[0].split()[1:]] if stat and stat.startswith("cpu ") else None
+    return _now(), time.process_time(), jiffies
+
+
+def utilization(before: tuple[int, float, list[int] | None], after: tuple[int, float, list[int] | None],
+                threads: int) -> dict[str, Any]:
+    """Compute utilization over the measured window (the seed's < 85 %): the inference process's
+    CPU time over wall time per core it may use (`threads`), and the whole board's busy share
+    from /proc/stat (all cores, idle and iowait excluded); None where the board cannot tell."""
+    wall_s = (after[0] - before[0]) / 1e9
+    process = (after[1] - before[1]) / wall_s / max(threads, 1) if wall_s > 0 else None
+    busy = None
+    if before[2] and after[2]:
+        delta = [a - b for a, b in zip(after[2], before[2])]
+        total = sum(delta[:8])  # user nice system idle iowait irq softirq steal (guest is in user)
+        busy = (total - delta[3] - delta[4]) / total if total > 0 else None
+    return {"process_cpu_fraction": process, "board_busy_fraction": busy,
+            "method": "process CPU time / wall time / threads; /proc/stat busy share"}
 
 
 def _load_dataset(path: str | None) -> dict[str, Any] | None:
@@ -394,7 +436,8 @@ def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
     x, y = dataset["x"], dataset["y"]
     n = len(y) if limit is None else min(limit, len(y))
     top1 = top5 = 0
-    set_us, get_us, predictions = [], [], []
+    set_us, get_us, predictions, outputs = [], [], [], []
+    scale, zero = adapter.output_quantization()
     for i in range(n):
         q = quantize(x[i:i + 1], detail)
         t0 = _now()
@@ -407,13 +450,14 @@ def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
         set_us.append((t1 - t0) / 1000.0)
         get_us.append((t3 - t2) / 1000.0)
         scores = out.reshape(-1)
+        outputs.append(dequantize(scores, scale, zero))
         ranked = np.argsort(-scores.astype(np.float64), kind="stable")
         predictions.append(int(ranked[0]))
         top1 += int(ranked[0] == y[i])
         top5 += int(y[i] in ranked[:5])
     classes = int(np.prod(out.shape))
     return {"accuracy": {"samples": n, "top1": top1 / n, "top5": top5 / n if classes > 5 else None,
-                         "predictions": predictions},
+                         "predictions": predictions, "scores": outputs},
             "set_input_us": summarize(set_us)["p50"], "get_output_us": summarize(get_us)["p50"]}
 
 

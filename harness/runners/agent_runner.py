@@ -122,7 +122,8 @@ def _measurement(reply: dict[str, Any], runtime: str, emulated: bool,
         arena_bytes=memory.get("arena_bytes"), working_memory_bytes=memory.get("working_memory_bytes"),
         working_memory_method=memory.get("working_memory_method"), accuracy_top1=acc.get("top1"),
         accuracy_top5=acc.get("top5"), accuracy_samples=acc.get("samples"),
-        predictions=acc.get("predictions", []), emulated=emulated, window_ns=window,
+        predictions=acc.get("predictions", []), scores=acc.get("scores", []),
+        utilization=reply.get("utilization"), emulated=emulated, window_ns=window,
         op_profile=_op_profile(reply.get("op_profile"), runtime),
     )
 

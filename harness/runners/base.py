@@ -61,6 +61,9 @@ class Measurement:
     accuracy_top5: float | None = None
     accuracy_samples: int | None = None
     predictions: list[int] = field(default_factory=list)
+    scores: list[list[float]] = field(default_factory=list)  # dequantized outputs, per eval sample
+    # compute utilization during the measured window (agent.utilization or the firmware's share)
+    utilization: dict[str, Any] | None = None
     emulated: bool = False
     window_ns: tuple[int, int] | None = None  # host monotonic clock around the measured runs
     # energy phase: [{start_ns, end_ns, inferences}] on the controller's monotonic clock, the

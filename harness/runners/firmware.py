@@ -163,8 +163,8 @@ class FirmwareRunner(Runner):
             arena_bytes=memory["arena_used"] or None, emulated=self.transport.emulated,
             working_memory_bytes=memory["arena_used"] or None,  # activations + persistent (eh_arena_used)
             working_memory_method=ARENA if memory["arena_used"] else None,
-            window_ns=(start, end), energy_windows=windows, energy_clock_error_ns=clock_error_ns,
-            cycles=cycles, **result)
+            window_ns=(start, end), utilization=_inference_share(progress.samples, start, end, self.transport.emulated),
+            energy_windows=windows, energy_clock_error_ns=clock_error_ns, cycles=cycles, **result)
 
     def _deploy(self, model: bytes, max_data: int, progress: _Progress, deadline: Deadline) -> None:
         expected = crc32(model)
@@ -315,6 +315,19 @@ class FirmwareRunner(Runner):
         return _scores(progress.outputs, y[:n], out)
 
 
+def _inference_share(samples_us: list[float], start_ns: int, end_ns: int, emulated: bool) -> dict[str, Any]:
+    """A microcontroller runs one thing: its utilization is the share of the measured window
+    (host clock, serial round trips included) spent inside inference (board-timed). Not under
+    emulation: QEMU's instruction-count clock is not the host's, so the two never divide."""
+    if emulated:
+        return {"process_cpu_fraction": None, "board_busy_fraction": None,
+                "method": "not measured: an emulated board's virtual clock is not the host's"}
+    window_us = (end_ns - start_ns) / 1000
+    share = min(1.0, sum(samples_us) / window_us) if window_us > 0 and samples_us else None
+    return {"process_cpu_fraction": share, "board_busy_fraction": None,
+            "method": "inference time / measured window (board timer over host clock)"}
+
+
 def _reached(samples: list[float], count: int, min_seconds: float, max_seconds: float | None) -> bool:
     elapsed = sum(samples) / 1e6
     if max_seconds is not None and elapsed >= max_seconds and samples:
@@ -341,6 +354,8 @@ def _scores(outputs: dict[int, tuple[int, bytes]], y: Any, out: TensorInfo) -> d
     top1 = sum(int(p == int(t)) for p, t in zip(predictions, y)) / n
     top5 = None
     dtype = np.dtype(out.dtype)
+    scores = [agent.dequantize(np.frombuffer(outputs[i][1], dtype=dtype), out.scale or 0.0, out.zero_point or 0)
+              for i in range(n)]
     classes = len(outputs[0][1]) // dtype.itemsize if n else 0
     if classes > 5:
         hits = 0
@@ -348,5 +363,6 @@ def _scores(outputs: dict[int, tuple[int, bytes]], y: Any, out: TensorInfo) -> d
             scores = np.frombuffer(outputs[i][1], dtype=dtype).astype(np.float64)
             hits += int(int(y[i]) in np.argsort(-scores, kind="stable")[:5])
         top5 = hits / n
-    return {"accuracy_top1": top1, "accuracy_top5": top5, "accuracy_samples": n, "predictions": predictions}
+    return {"accuracy_top1": top1, "accuracy_top5": top5, "accuracy_samples": n, "predictions": predictions,
+            "scores": scores}
 

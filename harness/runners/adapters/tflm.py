@@ -47,6 +47,11 @@ class TflmAdapter(Adapter):
     def get_output(self) -> Any:
         return self.interp.get_output(0)
 
+    def output_quantization(self) -> tuple[float, int]:
+        q = self.interp.get_output_details(0).get("quantization_parameters") or {}
+        scales, zeros = list(q.get("scales", [])), list(q.get("zero_points", []))
+        return (float(scales[0]), int(zeros[0])) if scales else (0.0, 0)
+
     def versions(self) -> dict[str, str]:
         from importlib.metadata import version
 

@@ -1,0 +1,26 @@
+"""Schema 4: the task and its metrics (harness/metrics.py), the compression technique of a variant
+and what it was derived from, its MACs, and compute utilization over the measured window."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+
+COLUMNS = (
+    ("task", sa.String(40)), ("model_macs", sa.BigInteger), ("technique", sa.String(40)),
+    ("derived_from", sa.String(100)), ("metrics", sa.JSON), ("cpu_utilization", sa.Float),
+    ("board_busy_fraction", sa.Float), ("utilization_method", sa.String(80)),
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("results") as batch:  # SQLite alters by copying: batch mode
+        for name, kind in COLUMNS:
+            batch.add_column(sa.Column(name, kind))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("results") as batch:
+        for name, _ in reversed(COLUMNS):
+            batch.drop_column(name)
