@@ -125,7 +125,7 @@ def test_a_port_that_does_not_exist_is_named_with_the_ports_that_do(tmp_path: Pa
 
     port = open_transport(f"serial://{tmp_path}/ttyNOPE0?baud=115200")
     with pytest.raises(ConfigError, match=rf"no such port {tmp_path}/ttyNOPE0; (ports here: |no serial ports here)"):
-        port.check_present()
+        port.preflight()
     deadline = Deadline(300)
     with pytest.raises(InfrastructureError, match="no such port"):
         port.open(deadline)
