@@ -22,6 +22,7 @@ tests/test_store_schema.py fails, naming the column, when the two disagree.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.config import Config
@@ -116,3 +117,21 @@ def _upgrade(conn: sa.Connection, version: int) -> None:
     with EnvironmentContext(Config(), scripts, fn=steps, destination_rev=head) as env:
         env.configure(connection=conn, transaction_per_migration=False)
         env.run_migrations()
+
+
+def add_result_columns(columns: tuple[tuple[str, Any], ...]) -> None:
+    """A migration's upgrade(): nullable columns added to `results` (SQLite alters by copying, so batch mode)."""
+    from alembic import op
+
+    with op.batch_alter_table("results") as batch:
+        for name, kind in columns:
+            batch.add_column(sa.Column(name, kind))
+
+
+def drop_result_columns(columns: tuple[tuple[str, Any], ...]) -> None:
+    """The matching downgrade()."""
+    from alembic import op
+
+    with op.batch_alter_table("results") as batch:
+        for name, _ in reversed(columns):
+            batch.drop_column(name)

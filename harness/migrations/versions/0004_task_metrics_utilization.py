@@ -2,7 +2,8 @@
 and what it was derived from, its MACs, and compute utilization over the measured window."""
 
 import sqlalchemy as sa
-from alembic import op
+
+from harness.migrations import add_result_columns, drop_result_columns
 
 revision = "0004"
 down_revision = "0003"
@@ -15,12 +16,8 @@ COLUMNS = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("results") as batch:  # SQLite alters by copying: batch mode
-        for name, kind in COLUMNS:
-            batch.add_column(sa.Column(name, kind))
+    add_result_columns(COLUMNS)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("results") as batch:
-        for name, _ in reversed(COLUMNS):
-            batch.drop_column(name)
+    drop_result_columns(COLUMNS)
