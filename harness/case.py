@@ -211,7 +211,7 @@ def task_metrics(case: ModelCase, m: Measurement) -> dict[str, Any]:
     row: dict[str, Any] = {"task": case.task}
     if case.task not in (metrics.CLASSIFICATION, "classification"):
         row.update(accuracy_top1=None, accuracy_top5=None)
-    if not m.scores or case.dataset_path is None:
+    if m.scores is None or len(m.scores) == 0 or case.dataset_path is None:
         return row
     import numpy as np
 

@@ -360,8 +360,8 @@ def _scores(outputs: dict[int, tuple[int, bytes]], y: Any, out: TensorInfo) -> d
     if classes > 5:
         hits = 0
         for i in range(n):
-            scores = np.frombuffer(outputs[i][1], dtype=dtype).astype(np.float64)
-            hits += int(int(y[i]) in np.argsort(-scores, kind="stable")[:5])
+            raw = np.frombuffer(outputs[i][1], dtype=dtype).astype(np.float64)
+            hits += int(int(y[i]) in np.argsort(-raw, kind="stable")[:5])
         top5 = hits / n
     return {"accuracy_top1": top1, "accuracy_top5": top5, "accuracy_samples": n, "predictions": predictions,
             "scores": scores}
