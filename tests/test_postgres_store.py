@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -16,19 +15,10 @@ from harness.errors import StoreError
 from harness.merge import merge
 from harness.store import Store
 from tests.conftest import REPO
-from tests.pg_server import PostgresServer
+from tests.pg_server import PostgresServer, postgres  # noqa: F401 (the module's server fixture)
 from tests.store_writer import samples_for
 
 COUNT = 60
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
