@@ -22,6 +22,7 @@ from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.planning import PlannedCase
 from harness.profiles import DeviceProfile
+from harness.runners.agentlib import summarize  # the agent's own statistics, so pooled rows match
 from harness.runners.base import Job, Measurement, Runner
 from harness.store import Store
 from harness.suites import ModelCase, Suite
@@ -82,8 +83,6 @@ def pooled(repetitions: Sequence[Repetition]) -> Measurement:
     last = repetitions[-1][0]
     if len(repetitions) == 1:
         return last
-    from harness.runners.agent import summarize  # the agent's own statistics, so pooled rows match
-
     samples = [s for m, _ in repetitions for s in m.samples_us]
     return dataclasses.replace(last, samples_us=samples, latency_us=summarize(samples))
 
@@ -143,8 +142,6 @@ def _job(case: ModelCase, suite: Suite) -> Job:
 def repooled(row: dict[str, Any], stored_samples: list[float],
              more: Sequence[Repetition]) -> tuple[dict[str, Any], list[float]]:
     """A stored row re-measured (`run --rerun-suspects`): its new latency columns and samples."""
-    from harness.runners.agent import summarize
-
     samples = stored_samples + [s for m, _ in more for s in m.samples_us]
     medians = row.get("latency_repeat_p50_us") or [row["latency_p50_us"]]
     before = row.get("conditions") or {}

@@ -11,7 +11,7 @@ import pytest
 
 from harness.deadline import Deadline
 from harness.errors import ModelError
-from harness.runners import agent
+from harness.runners import agentlib
 from harness.runners.base import Job
 from harness.runners.firmware import FirmwareRunner
 from harness.runners.mlperf_tiny import TinyClient, measure_text_mode
@@ -49,7 +49,7 @@ def tflm_outputs(model: Path, x: np.ndarray) -> tuple[list[bytes], dict]:
              "zero_point": int(q["zero_points"][0])}
     outputs = []
     for i in range(len(x)):
-        interp.set_input(agent.quantize(x[i:i + 1], quant), 0)
+        interp.set_input(agentlib.quantize(x[i:i + 1], quant), 0)
         interp.invoke()
         outputs.append(interp.get_output(0).tobytes())
     return outputs, quant
@@ -106,7 +106,7 @@ def test_mlperf_tiny_text_mode_against_the_firmware() -> None:
         data = np.load(DIGITS / "eval.npz")
         expected, quant = tflm_outputs(model, data["x"][:3])
         for i in range(3):
-            lines = client.load(agent.quantize(data["x"][i:i + 1], quant).tobytes(), Deadline(10))
+            lines = client.load(agentlib.quantize(data["x"][i:i + 1], quant).tobytes(), Deadline(10))
             assert "m-load-done" in lines
             result = client.infer(2, 1, Deadline(30))
             assert result["elapsed_time"] > 0

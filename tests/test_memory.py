@@ -62,7 +62,7 @@ def test_planned_activations_equal_tflite_micros_own_plan() -> None:
             interp = runtime.Interpreter.from_file(str(path), arena_size=8 << 20)
         except RuntimeError:
             continue  # fp16 and dynamic-range int8: TFLite-Micro cannot allocate them
-        head = agent._capture_stderr(interp.print_allocations).split("Arena allocation head ")[1].split()[0]
+        head = agent.capture_stderr(interp.print_allocations).split("Arena allocation head ")[1].split()[0]
         assert model.planned_activation_bytes == int(head), path
         compared.add(f"{path.parent.name}/{path.stem}")
     # every model TFLite-Micro can allocate was compared; these at least (new families add more)

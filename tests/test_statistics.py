@@ -1,10 +1,11 @@
-"""Latency statistics of the agent (the one copy every runner uses)."""
+"""Latency statistics of the agent's library (the one copy every runner and the controller use)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.runners.agent import median_ci_ranks, percentile, summarize, timed_loop
+from harness.runners.agent import timed_loop
+from harness.runners.agentlib import median_ci_ranks, percentile, summarize
 
 
 def test_summary_matches_numpy() -> None:
@@ -54,3 +55,32 @@ def test_timed_loop_cap() -> None:
 
     samples = timed_loop(lambda: time.sleep(0.01), count=1000, min_seconds=0, max_seconds=0.05)
     assert 1 <= len(samples) < 20
+
+
+def test_agent_runs_from_its_staged_files_alone(tmp_path) -> None:
+    """On a board the agent is three staged files (names prefixed as the SSH transport stages
+    them) and no `harness` package: a `harness` that refuses to import proves it needs none."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from harness.runners import adapters
+    from harness.runners.agent_runner import AGENT_FILE, LIBRARY_FILE
+    from harness.runners.base import Job
+    from tests.conftest import REPO
+
+    staged = {f: tmp_path / f"0123abcd-{f.name}" for f in (AGENT_FILE, LIBRARY_FILE, adapters.adapter_file("litert"))}
+    for source, target in staged.items():
+        shutil.copy(source, target)
+    (tmp_path / "harness").mkdir()
+    (tmp_path / "harness" / "__init__.py").write_text("raise ImportError('the agent imported harness')\n")
+    model, data = REPO / "models/digits-cnn/tiny-int8.tflite", REPO / "models/digits-cnn/eval.npz"
+    job = Job(model, data, 1, 0.0, 20, 0.0, accuracy_samples=50).agent_job(
+        "litert", str(model), str(data), str(staged[adapters.adapter_file("litert")]), str(staged[LIBRARY_FILE]))
+    done = subprocess.run([sys.executable, "-E", "-s", str(staged[AGENT_FILE])], input=json.dumps(job).encode(),
+                          capture_output=True, cwd=tmp_path, timeout=300, check=True)
+    reply = json.loads(done.stdout)
+    assert reply["ok"], reply
+    assert reply["latency_us"] == summarize(reply["samples_us"])  # the library's statistics, on the board
+    assert reply["latency_us"]["n"] >= 20 and reply["accuracy"]["samples"] == 50

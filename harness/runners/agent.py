@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """The measurement agent: runs one model on the machine it finds itself on and prints JSON.
 
-This file and one adapter file (harness/runners/adapters/<runtime>.py) are the whole on-board
-half of the harness. The host runner runs it in a subprocess on the host; the SSH runner copies
-both to a board and runs it there. They need only the standard library, numpy and one runtime
-package (ai-edge-litert, tflite-runtime, pycoral's libedgetpu delegate, tflite-micro,
-onnxruntime, executorch); psutil is used when present. So they must not import anything from
-the `harness` package.
+This file, the shared library beside it (harness/runners/agentlib.py: input quantization and
+latency statistics, the same code the controller uses) and one adapter file
+(harness/runners/adapters/<runtime>.py) are the whole on-board half of the harness. The host
+runner runs it in a subprocess on the host; the SSH runner copies the three to a board and runs
+it there; the job names the other two by path. They need only the standard library, numpy and
+one runtime package (ai-edge-litert, tflite-runtime, pycoral's libedgetpu delegate, tflite-micro,
+onnxruntime, executorch); psutil is used when present. So run as a script they import nothing
+from the `harness` package. This file measures only; what it computes from the measurements is
+in the shared library.
 
 Usage: python3 agent.py < job.json > result.json   (see `run_job` for the job's keys)
 Measurement follows TFLite's benchmark_model: init, first inference, warm-up by count and
@@ -17,7 +20,6 @@ inside the timed region.
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import resource
@@ -32,38 +34,12 @@ AGENT_PROTOCOL = 1
 _now = time.perf_counter_ns
 # Working-memory methods; the same names as harness/memory.py (this file imports nothing of harness)
 ARENA, RSS_INCREASE = "arena", "rss-increase"
+ADAPTER_MODULE = "edge_harness_agent"  # adapters import this file under this name
+LIBRARY_MODULE = "edge_harness_agentlib"  # the shared library, loaded under this name on a board
 
-
-# ---------------------------------------------------------------- statistics
-
-def summarize(samples_us: list[float]) -> dict[str, float | int]:
-    """Latency statistics in microseconds, with a distribution-free 95% CI of the median."""
-    data = sorted(samples_us)
-    n = len(data)
-    mean = sum(data) / n
-    std = math.sqrt(sum((x - mean) ** 2 for x in data) / (n - 1)) if n > 1 else 0.0
-    lo, hi = median_ci_ranks(n)
-    return {
-        "n": n, "mean": mean, "std": std, "min": data[0], "max": data[-1],
-        "p50": percentile(data, 50), "p90": percentile(data, 90), "p99": percentile(data, 99),
-        "median_ci_low": data[lo], "median_ci_high": data[hi],
-    }
-
-
-def percentile(sorted_data: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default method)."""
-    pos = (len(sorted_data) - 1) * q / 100.0
-    low = math.floor(pos)
-    high = min(low + 1, len(sorted_data) - 1)
-    return sorted_data[low] + (sorted_data[high] - sorted_data[low]) * (pos - low)
-
-
-def median_ci_ranks(n: int, z: float = 1.959964) -> tuple[int, int]:
-    """0-based ranks bounding the median with ~95% coverage (binomial, normal approximation)."""
-    half = z * math.sqrt(n) / 2.0
-    lo = max(0, math.floor(n / 2.0 - half) - 1)
-    hi = min(n - 1, math.ceil(1 + n / 2.0 + half) - 1)
-    return lo, hi
+shared: Any  # harness/runners/agentlib.py
+if __name__ != "__main__":  # imported inside the harness (runners, the runtime catalogue, tests)
+    from harness.runners import agentlib as shared
 
 
 # ---------------------------------------------------------------- interpreters
@@ -163,22 +139,30 @@ class TfliteApiAdapter(Adapter):
         return {"runtime": self.name, "runtime_version": str(getattr(pkg, "__version__", "unknown"))}
 
 
-ADAPTER_MODULE = "edge_harness_agent"  # adapters import this file under this name
-
-
-def load_adapter(path: str) -> type[Adapter]:
-    """The ADAPTER class of the adapter file at `path` (staged beside this file on a board)."""
+def load_file(path: str, name: str) -> Any:
+    """The module in the file at `path` (staged beside this file on a board), under `name`."""
     import importlib.util
 
-    sys.modules.setdefault(ADAPTER_MODULE, sys.modules[__name__])
-    name = "edge_harness_adapter_" + os.path.basename(path).split(".")[0].replace("-", "_")
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the adapter file {path}")
+        raise ImportError(f"cannot load the file {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    return module.ADAPTER
+    return module
+
+
+def load_adapter(path: str) -> type[Adapter]:
+    """The ADAPTER class of the adapter file at `path`."""
+    sys.modules.setdefault(ADAPTER_MODULE, sys.modules[__name__])
+    name = "edge_harness_adapter_" + os.path.basename(path).split(".")[0].replace("-", "_")
+    return load_file(path, name).ADAPTER
+
+
+def load_library(path: str) -> None:
+    """Use the shared library staged at `path` (a board has no `harness` package)."""
+    global shared
+    shared = load_file(path, LIBRARY_MODULE)
 
 
 class AgentError(Exception):
@@ -187,7 +171,7 @@ class AgentError(Exception):
         self.kind = kind  # "model" or "device": a result, not an infrastructure fault
 
 
-def _capture_stderr(fn: Callable[[], Any]) -> str:
+def capture_stderr(fn: Callable[[], Any]) -> str:
     """C++ code writes to fd 2 directly; redirect the descriptor, not sys.stderr."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -281,25 +265,6 @@ def environment() -> dict[str, Any]:
 
 # ---------------------------------------------------------------- measurement
 
-def quantize(x: Any, detail: dict[str, Any]) -> Any:
-    """Float input to the model's input dtype (int8/uint8 with its scale and zero point); input
-    already in that dtype (raw MLPerf Tiny .bin samples) is sent as it is."""
-    import numpy as np
-
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f" or x.dtype == dtype:
-        return x.astype(dtype)
-    info = np.iinfo(dtype)
-    q = np.round(x / detail["scale"] + detail["zero_point"])
-    return np.clip(q, info.min, info.max).astype(dtype)
-
-
-def dequantize(raw: Any, scale: float, zero_point: int) -> list[float]:
-    """An output vector as floats, for the controller's task metrics (harness/metrics.py)."""
-    values = raw.astype("float64")
-    return ((values - zero_point) * scale if scale else values).tolist()
-
-
 def timed_loop(invoke: Callable[[], None], count: int, min_seconds: float,
                max_seconds: float | None = None) -> list[float]:
     """Per-call latency in microseconds; runs until both count and min_seconds are reached."""
@@ -329,7 +294,7 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     init_ms = (_now() - t0) / 1e6
     rss_loaded = rss_bytes()
     detail = adapter.input_detail()
-    sample = latency_input(dataset, detail)
+    sample = shared.latency_input(dataset, detail)
     if list(sample.shape) != list(detail["shape"]):
         raise AgentError("model", f"dataset sample shape {list(sample.shape)} does not match "
                                   f"model input {detail['shape']}")
@@ -349,7 +314,7 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "init_ms": init_ms, "first_inference_ms": first_ms,
         "warmup_count": len(warmup), "warmup_seconds": sum(warmup) / 1e6,
-        "samples_us": samples, "latency_us": summarize(samples),
+        "samples_us": samples, "latency_us": shared.summarize(samples),
         "memory": {"rss_before_load": rss_before, "rss_after_load": rss_loaded,
                    "rss_load_delta": rss_loaded - rss_before, "rss_peak": peak_rss_bytes(),
                    "rss_peak_increase": peak - rss_before, "rss_peak_mark_reset": peak_reset,
@@ -416,16 +381,6 @@ def energy_windows(invoke: Callable[[], None], windows: int, seconds: float) -> 
     return out
 
 
-def latency_input(dataset: Any, detail: dict[str, Any]) -> Any:
-    """The input the latency runs use: the dataset's first sample, or seeded random input."""
-    import numpy as np
-
-    if dataset is not None:
-        return quantize(dataset["x"][:1], detail)
-    rng = np.random.default_rng(0)  # a latency-only model: seeded random input in [0, 1)
-    return quantize(rng.random(detail["shape"], dtype=np.float32), detail)
-
-
 def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
              limit: int | None) -> dict[str, Any]:
     """Top-1/top-5 on the eval set; set_input and get_output are timed apart from invoke."""
@@ -439,7 +394,7 @@ def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
     set_us, get_us, predictions, outputs = [], [], [], []
     scale, zero = adapter.output_quantization()
     for i in range(n):
-        q = quantize(x[i:i + 1], detail)
+        q = shared.quantize(x[i:i + 1], detail)
         t0 = _now()
         adapter.set_input(q)
         t1 = _now()
@@ -450,7 +405,7 @@ def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
         set_us.append((t1 - t0) / 1000.0)
         get_us.append((t3 - t2) / 1000.0)
         scores = out.reshape(-1)
-        outputs.append(dequantize(scores, scale, zero))
+        outputs.append(shared.dequantize(scores, scale, zero))
         ranked = np.argsort(-scores.astype(np.float64), kind="stable")
         predictions.append(int(ranked[0]))
         top1 += int(ranked[0] == y[i])
@@ -458,13 +413,21 @@ def accuracy(adapter: Adapter, dataset: Any, detail: dict[str, Any],
     classes = int(np.prod(out.shape))
     return {"accuracy": {"samples": n, "top1": top1 / n, "top5": top5 / n if classes > 5 else None,
                          "predictions": predictions, "scores": outputs},
-            "set_input_us": summarize(set_us)["p50"], "get_output_us": summarize(get_us)["p50"]}
+            "set_input_us": shared.summarize(set_us)["p50"], "get_output_us": shared.summarize(get_us)["p50"]}
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """job: runtime, adapter (its file), model, dataset|null, warmup{count,min_seconds},
-    measure{count,min_seconds,max_seconds}, threads, options{} (runtime settings),
-    accuracy_samples|null, profile_runs (optional), energy{windows,seconds} (optional)."""
+    """job: runtime, adapter (its file), library (the shared library's file), model,
+    dataset|null, warmup{count,min_seconds}, measure{count,min_seconds,max_seconds}, threads,
+    options{} (runtime settings), accuracy_samples|null, profile_runs (optional),
+    energy{windows,seconds} (optional)."""
+    try:
+        if job.get("library"):
+            load_library(job["library"])
+        elif __name__ == "__main__":
+            raise ImportError("the job names no shared library file")
+    except (ImportError, OSError, SyntaxError) as exc:
+        return {"ok": False, "kind": "device", "message": f"agent library: {exc}"}
     try:
         adapter_cls = load_adapter(job["adapter"])
     except (ImportError, OSError, AttributeError, KeyError) as exc:

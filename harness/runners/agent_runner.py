@@ -13,11 +13,12 @@ from harness import interrupts
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.models.formats import format_of
-from harness.runners import adapters, agent
+from harness.runners import adapters, agent, agentlib
 from harness.runners.base import Job, Measurement, Runner
 from harness.transports.base import CommandTransport
 
 AGENT_FILE = Path(agent.__file__)
+LIBRARY_FILE = Path(agentlib.__file__)  # what the agent shares with the controller
 # Signals a runtime never raises on its own: another process (a terminal's Ctrl-C, a service
 # manager, the OOM killer, a timeout) ended the agent, so it says nothing about the model.
 _SENT_FROM_OUTSIDE = {signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGHUP, signal.SIGQUIT,
@@ -28,7 +29,8 @@ PROFILE_RUNS = 50  # inferences a per-operator profile averages over
 
 
 class AgentRunner(Runner):
-    """Stages the agent core and the one adapter file the job's runtime needs, then runs it."""
+    """Stages the agent, its shared library and the one adapter file the job's runtime needs,
+    then runs the agent."""
 
     def __init__(self, transport: CommandTransport, runtime: str) -> None:
         self.transport = transport
@@ -41,12 +43,13 @@ class AgentRunner(Runner):
             raise DeviceError(f"{job.model_path}: {self.runtime} reads no {fmt} models and this board has "
                               "no other runtime for them")
         agent_path = self.transport.stage(AGENT_FILE, deadline)
+        library_path = self.transport.stage(LIBRARY_FILE, deadline)
         adapter_path = self.transport.stage(adapters.adapter_file(runtime), deadline)
         model = self.transport.stage(job.model_path, deadline)
         dataset = self.transport.stage(job.dataset_path, deadline) if job.dataset_path else None
         if adapters.adapter(runtime).per_op and not job.profile_runs:
             job = dataclasses.replace(job, profile_runs=PROFILE_RUNS)
-        request = json.dumps(job.agent_job(runtime, model, dataset, adapter_path)).encode()
+        request = json.dumps(job.agent_job(runtime, model, dataset, adapter_path, library_path)).encode()
         start = time.monotonic_ns()
         with interrupts.abandonable():  # a Ctrl-C ends this agent; the case is not stored
             done = self.transport.run([self.transport.python, agent_path], stdin=request, deadline=deadline)

@@ -27,10 +27,11 @@ class Job:
     profile_runs: int = 0  # > 0: per-operator times over this many inferences, where the runtime has them
     runtime_options: dict[str, Any] = field(default_factory=dict)  # e.g. graph_optimization_level
 
-    def agent_job(self, runtime: str, model: str, dataset: str | None, adapter: str = "") -> dict[str, Any]:
+    def agent_job(self, runtime: str, model: str, dataset: str | None, adapter: str = "",
+                  library: str = "") -> dict[str, Any]:
         """The JSON job runners/agent.py reads, with paths as seen on the target."""
         return {
-            "runtime": runtime, "adapter": adapter, "model": model, "dataset": dataset,
+            "runtime": runtime, "adapter": adapter, "library": library, "model": model, "dataset": dataset,
             "threads": self.threads, "options": self.runtime_options, "profile_runs": self.profile_runs,
             "warmup": {"count": self.warmup_count, "min_seconds": self.warmup_min_seconds},
             "measure": {"count": self.measure_count, "min_seconds": self.measure_min_seconds,

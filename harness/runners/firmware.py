@@ -6,7 +6,7 @@
               (runners/gdb_deploy.py) the firmware ELF and the model partition are written through
               the probe unless the board reports this build id and this model already
     latency   warm-ups, then RUN batches timed by the board's own timer until the job's count and
-              minimum time are reached; statistics from agent.summarize like every runner
+              minimum time are reached; statistics from agentlib.summarize like every runner
     accuracy  the eval set streamed as EVAL frames (no round trip per sample); with a GDB server,
               written to the board's staging RAM through the probe and run by EVAL_MEM
     energy    with a power meter: RUN batches back to back for each of the job's windows, timed on
@@ -36,7 +36,7 @@ from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError
 from harness.memory import ARENA
 from harness.models.tflite_model import TensorInfo, read_model
-from harness.runners import agent
+from harness.runners import agentlib
 from harness.runners.base import Job, Measurement, Runner
 from harness.runners.frames import crc32
 from harness.runners.fwclient import BoardReset, FirmwareClient
@@ -142,7 +142,7 @@ class FirmwareRunner(Runner):
         detail = {"dtype": inp.dtype, "scale": inp.scale or 0.0, "zero_point": inp.zero_point or 0,
                   "shape": list(inp.shape)}
         dataset = np.load(job.dataset_path) if job.dataset_path else None
-        sample = agent.latency_input(dataset, detail)
+        sample = agentlib.latency_input(dataset, detail)
         client.set_input(sample.tobytes(), max_data, deadline)
         cycles_from = log_offset(self.transport)  # an emulated board counting cycles (harness/cycles)
         start = time.monotonic_ns()
@@ -157,7 +157,7 @@ class FirmwareRunner(Runner):
         if self.gdb is not None:
             env["deploy"] = "gdb"  # per-deploy figures are logged and kept in self.deploys
         return Measurement(
-            runtime=self.runtime, environment=env, latency_us=agent.summarize(progress.samples),
+            runtime=self.runtime, environment=env, latency_us=agentlib.summarize(progress.samples),
             samples_us=list(progress.samples), init_ms=progress.init_ms,
             first_inference_ms=(progress.first_us or 0.0) / 1000.0, warmup_count=len(progress.warmup),
             arena_bytes=memory["arena_used"] or None, emulated=self.transport.emulated,
@@ -302,14 +302,14 @@ class FirmwareRunner(Runner):
         todo = [i for i in range(n) if i not in progress.outputs]
         work = self._run_work(progress, 1)
         if self.gdb is not None and self.gdb.options["stage_datasets"] and int(info.get("staging_bytes", 0)):
-            inputs = (agent.quantize(x[i:i + 1], detail).tobytes() for i in todo)
+            inputs = (agentlib.quantize(x[i:i + 1], detail).tobytes() for i in todo)
             staged = stage_and_eval(self.gdb, self.client, info, _nbytes(out), list(zip(todo, inputs)),
                                     deadline, work)
             for index, argmax, raw in staged:
                 progress.outputs.setdefault(index, (argmax, raw))
             return _scores(progress.outputs, y[:n], out)
         for start in range(0, len(todo), EVAL_BATCH):
-            batch = [(i, agent.quantize(x[i:i + 1], detail).tobytes()) for i in todo[start:start + EVAL_BATCH]]
+            batch = [(i, agentlib.quantize(x[i:i + 1], detail).tobytes()) for i in todo[start:start + EVAL_BATCH]]
             for index, argmax, raw in self.client.eval_stream(batch, deadline, work):
                 progress.outputs.setdefault(index, (argmax, raw))
         return _scores(progress.outputs, y[:n], out)
@@ -354,7 +354,7 @@ def _scores(outputs: dict[int, tuple[int, bytes]], y: Any, out: TensorInfo) -> d
     top1 = sum(int(p == int(t)) for p, t in zip(predictions, y)) / n
     top5 = None
     dtype = np.dtype(out.dtype)
-    scores = [agent.dequantize(np.frombuffer(outputs[i][1], dtype=dtype), out.scale or 0.0, out.zero_point or 0)
+    scores = [agentlib.dequantize(np.frombuffer(outputs[i][1], dtype=dtype), out.scale or 0.0, out.zero_point or 0)
               for i in range(n)]
     classes = len(outputs[0][1]) // dtype.itemsize if n else 0
     if classes > 5:

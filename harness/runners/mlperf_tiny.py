@@ -30,7 +30,7 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError, DeviceError, InfrastructureError
 from harness.models.tflite_model import read_model
 from harness.rto import RetransmitTimer
-from harness.runners import agent
+from harness.runners import agentlib
 from harness.runners.base import Job, Measurement
 from harness.runners.frames import crc32
 from harness.transports.base import StreamTransport
@@ -266,7 +266,7 @@ def to_wire(benchmark: str | None, x: np.ndarray, detail: dict[str, Any]) -> byt
     benchmark: the inverse of the firmware's th_load_tensor."""
     if benchmark == "ad01":
         return np.asarray(x, "<f4").tobytes()  # the board quantizes
-    q = agent.quantize(x, detail)
+    q = agentlib.quantize(x, detail)
     if benchmark in ("vww01", "ic01"):
         return (q.astype(np.int16) + 128).astype(np.uint8).tobytes()  # the board subtracts 128
     return q.tobytes()
@@ -284,7 +284,7 @@ def _wire_input(benchmark: str | None, dataset: Any, npz: Any, detail: dict[str,
         return np.zeros(count, "<f4").tobytes()
     if benchmark in ("vww01", "ic01"):
         return np.full(count, 128, np.uint8).tobytes()
-    return agent.latency_input(None, detail).tobytes()
+    return agentlib.latency_input(None, detail).tobytes()
 
 
 def manifest_benchmark(model_path: Path) -> str | None:
@@ -364,7 +364,7 @@ def measure_text_mode(transport: StreamTransport, job: Job, deadline: Deadline,
             result = {"accuracy_top1": acc["accuracy_top1"], "accuracy_samples": acc["samples"],
                       "predictions": acc["predictions"]}
     return Measurement(runtime=f"mlperf-tiny ({name})", environment=env,
-                       latency_us=agent.summarize(samples), samples_us=samples,
+                       latency_us=agentlib.summarize(samples), samples_us=samples,
                        first_inference_ms=first.get("elapsed_time", 0) / 1000.0,
                        warmup_count=job.warmup_count, emulated=transport.emulated,
                        window_ns=(start, end), **result)

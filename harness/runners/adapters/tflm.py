@@ -6,9 +6,9 @@ import os
 from typing import Any
 
 try:
-    from edge_harness_agent import ARENA, Adapter, AgentError, _capture_stderr
+    from edge_harness_agent import ARENA, Adapter, AgentError, capture_stderr
 except ImportError:
-    from harness.runners.agent import ARENA, Adapter, AgentError, _capture_stderr
+    from harness.runners.agent import ARENA, Adapter, AgentError, capture_stderr
 
 
 class TflmAdapter(Adapter):
@@ -59,7 +59,7 @@ class TflmAdapter(Adapter):
 
     def arena_bytes(self) -> int | None:
         """Arena bytes TFLite-Micro's recording allocator reports (it prints them to stderr)."""
-        report = _capture_stderr(self.interp.print_allocations)
+        report = capture_stderr(self.interp.print_allocations)
         for line in report.splitlines():
             if "Arena allocation total" in line:
                 return int(line.split("total")[1].split()[0])
