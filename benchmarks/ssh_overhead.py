@@ -18,7 +18,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from harness.connect import transport_options  # noqa: E402
 from harness.deadline import Deadline  # noqa: E402
 from harness.profiles import resolve  # noqa: E402
 from harness.runners.agent_runner import AGENT_FILE  # noqa: E402
@@ -85,7 +84,7 @@ def local_sshd(count: int) -> None:
 
 def qemu(count: int) -> None:
     profile = resolve("qemu-aarch64", REPO / "device_profiles")
-    board = open_transport(profile.transport, **transport_options(profile))
+    board = open_transport(profile.transport, **profile.transport_options())
     board.open(Deadline(300))
     try:
         print(f"[qemu-aarch64]\n  boot to SSH ready            {board.boot_seconds:8.1f} s")

@@ -13,7 +13,7 @@ from harness import baselines, ci_outputs, conditions, configfile, interrupts, p
 from harness import profiles as profile_mod
 from harness.cli_compare import baseline_comparison, compare_stored, print_comparison, write_text
 from harness.cli_views import console, results_table
-from harness.connect import open_runner, preflight
+from harness.board import open_runner, preflight
 from harness.deadline import Deadline
 from harness.errors import ConfigError, StoreError
 from harness.fleet import Board, run_boards

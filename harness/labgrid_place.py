@@ -27,21 +27,19 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from harness.deadline import Deadline
 from harness.errors import ConfigError, DeviceTimeout, HarnessError, InfrastructureError
+from harness.locations import SOURCE_ROOT
+from harness.profiles import LABGRID_TEMPLATES as TEMPLATES
 from harness.runners.base import Job, Measurement, Runner
 
 CLIENT_ENV = "EDGE_HARNESS_LABGRID_CLIENT"
-REPO_CLIENT = Path(__file__).resolve().parent.parent / ".venv-labgrid" / "bin" / "labgrid-client"
+REPO_CLIENT = SOURCE_ROOT / ".venv-labgrid" / "bin" / "labgrid-client"
 CLIENT_TIMEOUT_S = 30.0  # one labgrid-client call (it connects to the coordinator each time)
 PORT_WAIT_S = 15.0  # the exporter starts ser2net when the place is acquired
-# transport template scheme -> (labgrid resource class, NetworkSerialPort protocol)
-TEMPLATES = {"rfc2217": ("NetworkSerialPort", "rfc2217"), "socket": ("NetworkSerialPort", "raw"),
-             "ssh": ("NetworkService", None)}
 POWER_CLASSES = {"NetworkPowerPort", "NetworkUSBPowerPort", "NetworkSiSPMPowerPort", "PDUDaemonPort",
                  "TasmotaPowerPort", "NetworkYKUSHPowerPort"}  # what `labgrid-client power` drives
 _HEADER = re.compile(r"^Acquired resource '([^']+)' \(([^/]+)/([^/]+)/([^/]+)/([^)]+)\):$")
@@ -57,18 +55,6 @@ class Resource:
     name: str
     cls: str
     params: dict[str, Any]
-
-
-def check_template(url: str) -> str:
-    """A transport template for a labgrid place: a known scheme and no host (the place gives it)."""
-    parts = urlsplit(url)
-    if parts.scheme not in TEMPLATES:
-        raise ValueError(f"with a labgrid place the transport must be one of "
-                         f"{', '.join(s + '://' for s in TEMPLATES)} (got {url!r})")
-    if parts.hostname or parts.port:
-        raise ValueError(f"with a labgrid place the host comes from the place: write "
-                         f"{parts.scheme}://{parts.username + '@' if parts.username else ''} without a host")
-    return url
 
 
 def fill_template(template: str, resources: list[Resource], resource_name: str | None = None) -> str:
@@ -272,9 +258,9 @@ class PlaceRunner(Runner):
         return getattr(self.inner, name)
 
 
-def open_on_place(place: str, coordinator: str, client: str | None, template: str, resource: str | None,
-                  open_at: Callable[[str], Runner], deadline: Deadline) -> PlaceRunner:
-    """Acquire the place, open the runner at the URL it gives, and hand back both together."""
+def acquire_place(place: str, coordinator: str, client: str | None, template: str, resource: str | None,
+                  deadline: Deadline) -> tuple[Place, str]:
+    """Acquire the place; hand back it (release it when done) and the transport URL it gives."""
     path = find_client(client)
     if path is None:
         raise ConfigError(missing_client_message(client))
@@ -282,11 +268,11 @@ def open_on_place(place: str, coordinator: str, client: str | None, template: st
     held.acquire(deadline)
     try:
         url = fill_template(template, held.resources, resource)
-        log.info("labgrid place %s: %s", place, url)
-        return PlaceRunner(open_at(url), held)
     except BaseException:
         held.release()
         raise
+    log.info("labgrid place %s: %s", place, url)
+    return held, url
 
 
 def missing_client_message(client: str | None) -> str:

@@ -17,6 +17,10 @@ from harness.errors import ConfigError
 from harness.locations import profile_dirs
 from harness.units import Bytes, Fraction, MilliampHours, PositiveSeconds, Seconds, Tops, Volts, Watts
 
+# A labgrid place's transport template: scheme -> (labgrid resource class, NetworkSerialPort
+# protocol); harness/labgrid_place.py fills it with the acquired place's host and port.
+LABGRID_TEMPLATES = {"rfc2217": ("NetworkSerialPort", "rfc2217"), "socket": ("NetworkSerialPort", "raw"),
+                     "ssh": ("NetworkService", None)}
 
 
 class Tier(str, enum.Enum):
@@ -270,9 +274,7 @@ class DeviceProfile(StrictModel):
     @classmethod
     def _labgrid_template(cls, section: LabgridSection | None, info: pydantic.ValidationInfo) -> object:
         if section is not None:  # the place gives the host: the transport must be a template
-            from harness.labgrid_place import check_template
-
-            check_template(str(info.data.get("transport")))
+            _check_labgrid_template(str(info.data.get("transport")))
         return section
 
     @pydantic.field_validator("power")
@@ -343,3 +345,14 @@ def load_all(profiles_dir: Path | None = None) -> list[DeviceProfile]:
             errors.extend(configfile.messages(exc))
     configfile.raise_all(errors)
     return loaded
+
+
+def _check_labgrid_template(url: str) -> None:
+    """A transport template for a labgrid place: a known scheme and no host (the place gives it)."""
+    parts = urlsplit(url)
+    if parts.scheme not in LABGRID_TEMPLATES:
+        raise ValueError(f"with a labgrid place the transport must be one of "
+                         f"{', '.join(s + '://' for s in LABGRID_TEMPLATES)} (got {url!r})")
+    if parts.hostname or parts.port:
+        raise ValueError(f"with a labgrid place the host comes from the place: write "
+                         f"{parts.scheme}://{parts.username + '@' if parts.username else ''} without a host")

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
-from pathlib import Path
 
 from harness import __version__
+from harness.locations import SOURCE_ROOT
 
 TRACKED_PACKAGES = ("ai-edge-litert", "tflite-micro", "numpy", "tflite-runtime", "pycoral")
 
@@ -21,9 +21,8 @@ def new_run_id() -> str:
 
 
 def git_describe() -> str | None:
-    repo = Path(__file__).resolve().parent.parent
     try:
-        done = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty", "--tags"],
+        done = subprocess.run(["git", "-C", str(SOURCE_ROOT), "describe", "--always", "--dirty", "--tags"],
                               capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None

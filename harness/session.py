@@ -22,6 +22,7 @@ import logging
 import threading
 from typing import Any, Callable, Protocol
 
+from harness import board as board_mod
 from harness import interrupts, provenance
 from harness import case as case_mod
 from harness.case import Repetition, record_not_run, run_case
@@ -29,7 +30,6 @@ from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.health import CHECK_TIMEOUT_S, BoardState, Health, health_check
 from harness.planning import PlannedCase, plan
-from harness.power import recording as power_recording
 from harness.profiles import DeviceProfile
 from harness.recovery import recover_board
 from harness.runners.base import Runner
@@ -148,7 +148,7 @@ class _BoardSession:
         try:
             if fresh:
                 self.raw = self.connect()
-                self.runner = power_recording.attach(self.device, self.raw)
+                self.runner = board_mod.metered(self.device, self.raw)
         except InfrastructureError as exc:
             self.board.infrastructure_failure(f"cannot connect: {exc}")
             return False

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from harness import ci_outputs, profiles
 from harness.cli import app
-from harness.connect import open_runner, transport_options
+from harness.board import open_runner
 from harness.deadline import Deadline
 from harness.fleet import Board, run_boards
 from harness.health import CHECK_FILE
@@ -134,7 +134,7 @@ class Connector:
         self.runners: list[FirmwareRunner] = []
 
     def __call__(self) -> Runner:
-        board = TappedBoard(self.device.transport or "", self.on_command, **transport_options(self.device))
+        board = TappedBoard(self.device.transport or "", self.on_command, **self.device.transport_options())
         board.open(Deadline(300))  # builds the firmware first when it is missing
         runner = FirmwareRunner(board, read_timeout=READ_TIMEOUT_S)
         self.boards.append(board)

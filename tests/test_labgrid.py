@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import pytest
 
 from harness import profiles
-from harness.connect import preflight
+from harness.board import preflight
 from harness.deadline import Deadline
 from harness.errors import ConfigError
 from harness.labgrid_place import CLIENT_ENV, Place, Resource, fill_template, find_client

@@ -25,7 +25,7 @@ LAYERS = {
     "harness.cli": "cli", "harness.cli_run": "cli", "harness.cli_compare": "cli", "harness.cli_runs": "cli",
     "harness.cli_views": "cli", "harness.api": "cli",
     "harness.session": "orchestration", "harness.case": "orchestration", "harness.fleet": "orchestration",
-    "harness.health": "orchestration", "harness.recovery": "orchestration", "harness.connect": "orchestration",
+    "harness.health": "orchestration", "harness.recovery": "orchestration", "harness.board": "orchestration",
     "harness.labgrid_place": "orchestration", "harness.shard": "orchestration", "harness.check": "orchestration",
     "harness.planning": "orchestration", "harness.inspection": "orchestration",
     "harness.power.recording": "orchestration", "harness.power.battery": "orchestration",  # metering during a case

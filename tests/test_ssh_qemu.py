@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.deadline import Deadline
 from harness.profiles import resolve
-from harness.connect import transport_options
 from harness.store import Store
 from harness.transports import open_transport
 from tests.conftest import MODELS, REPO, require, require_tool
@@ -41,7 +40,7 @@ def image() -> Path:
 
 def test_boots_pinned_host_key_and_powers_off(image: Path) -> None:
     profile = resolve("qemu-aarch64", REPO / "device_profiles")
-    board = open_transport(profile.transport, **transport_options(profile))
+    board = open_transport(profile.transport, **profile.transport_options())
     assert board.emulated
     board.open(Deadline(300))
     try:

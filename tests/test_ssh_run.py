@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from harness import profiles
 from harness.cli import app
-from harness.connect import open_runner
+from harness.board import open_runner
 from harness.deadline import Deadline
 from harness.session import PlannedCase, plan, run_suite
 from harness.store import Store

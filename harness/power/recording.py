@@ -1,6 +1,7 @@
 """Power during a run (orchestration): the profile's meter records each case's measurement.
 
-    attach(device, runner) -> MeteredRunner      wraps the runner; the meter opens on first use
+    MeteredRunner(runner, device, meter)         wraps the runner; the meter opens on first use
+                                                 (harness/board.py builds the meter and wraps)
     MeteredRunner.measure(job, deadline)         meter start -> idle window -> the runner, with
                                                  an energy phase -> meter stop -> store columns
 
@@ -18,11 +19,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from harness.deadline import Deadline
-from harness.errors import InfrastructureError
-from harness.power import ON_THE_BOARD, MeterError, MeterUnavailable, PowerMeter, Samples, energy, open_meter
+from harness.power import MeterError, MeterUnavailable, PowerMeter, Samples, energy
 from harness.power.battery import battery_columns
 from harness.profiles import DeviceProfile
 from harness.runners.base import Job, Measurement, Runner
@@ -30,9 +29,6 @@ from harness.runners.base import Job, Measurement, Runner
 OPEN_TIMEOUT_S = 10.0
 METER_TIMEOUT_S = 5.0
 IDLE_MAX_S = 5.0
-# A counter read on a board is one SSH command: on a busy controller or board it can take
-# seconds, and a meter that gives up then reports "meter failed" for a board that is fine.
-BOARD_COMMAND_TIMEOUT_S = 30.0
 
 
 class MeteredRunner(Runner):
@@ -105,51 +101,6 @@ class MeteredRunner(Runner):
         if self.meter is not None and self._opened:
             self.meter.close()
             self._opened = False
-
-
-def attach(device: DeviceProfile, runner: Runner) -> MeteredRunner:
-    """Wrap `runner` with the profile's meter; a bad meter URL or a missing package fails here,
-    before the run starts (ConfigError), a meter that is absent only when the first case runs."""
-    return MeteredRunner(runner, device, build_meter(device))
-
-
-def build_meter(device: DeviceProfile) -> PowerMeter | None:
-    """The profile's meter, constructed but not opened (no I/O); None without a meter."""
-    url = device.power.meter
-    return open_meter(url, **_meter_options(device, url)) if url else None
-
-
-def _meter_options(device: DeviceProfile, url: str) -> dict[str, Any]:
-    """Counters read on the measured machine itself (hwmon, RAPL) go through a second connection
-    to the board: never the controller's own /sys (the profile refuses a board that cannot run
-    commands)."""
-    if urlsplit(url).scheme not in ON_THE_BOARD or str(device.transport).startswith("local:"):
-        return {}
-    return {"run": _BoardCommands(device)}
-
-
-class _BoardCommands:
-    """run(argv) -> stdout on the device, over its own transport (opened on first use)."""
-
-    def __init__(self, device: DeviceProfile) -> None:
-        self.device, self.transport = device, None
-
-    def __call__(self, argv: list[str]) -> bytes:
-        from harness.transports import open_transport
-
-        if self.transport is None:
-            self.transport = open_transport(self.device.transport, **self.device.transport_options())
-            self.transport.open(Deadline(BOARD_COMMAND_TIMEOUT_S))
-        done = self.transport.run(argv, deadline=Deadline(BOARD_COMMAND_TIMEOUT_S))
-        if done.returncode != 0:
-            raise InfrastructureError(f"{argv[0]} exited with {done.returncode}: "
-                                      f"{done.stderr.decode(errors='replace').strip()[:200]}")
-        return done.stdout
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-            self.transport = None
 
 
 def measured_columns(device: DeviceProfile, meter: PowerMeter, samples: Samples,
