@@ -87,7 +87,7 @@ class Leases:
             return None
 
         try:
-            refused = self.store._write(write)
+            refused = self.store.transaction(write)
         except StoreError as exc:
             if "duplicate" not in str(exc):
                 raise
@@ -103,7 +103,7 @@ class Leases:
         if self._thread is not None:
             self._thread.join(timeout=5)
         if self.held:
-            self.store._write(lambda conn: conn.execute(leases.delete().where(leases.c.holder == self.token)))
+            self.store.transaction(lambda conn: conn.execute(leases.delete().where(leases.c.holder == self.token)))
             self.held.clear()
 
     def beat(self) -> None:
@@ -118,7 +118,7 @@ class Leases:
                     lost.append((kind, name))
             return lost
 
-        for kind, name in self.store._write(write):
+        for kind, name in self.store.transaction(write):
             self.held.discard((kind, name))
             message = f"{kind} lease {name} was taken over by another controller"
             log.error(message)
@@ -138,7 +138,7 @@ class Leases:
                 log.warning("lease heartbeat: %s", exc)
 
     def _row(self, kind: str, name: str) -> dict[str, Any] | None:
-        found = self.store._read(sa.select(leases).where(leases.c.kind == kind, leases.c.name == name))
+        found = self.store.rows(sa.select(leases).where(leases.c.kind == kind, leases.c.name == name))
         return found[0] if found else None
 
 

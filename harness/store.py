@@ -267,7 +267,7 @@ class Store:
             raise StoreError(f"store {database}: not writable (commands that only read, `results` and "
                              "`report`, work on a read-only store)")
 
-    def _write(self, fn, *args: Any) -> Any:
+    def transaction(self, fn, *args: Any) -> Any:
         try:
             with self.engine.begin() as conn:
                 return fn(conn, *args)
@@ -282,7 +282,7 @@ class Store:
         values = {"status": "running", "started_at": now(), **row}
         if isinstance(values.get("command"), str):  # argv may hold a store URL with a password
             values["command"] = mask(values["command"])
-        self._write(lambda conn: conn.execute(runs.insert().values(**values)))
+        self.transaction(lambda conn: conn.execute(runs.insert().values(**values)))
         return values["run_id"]
 
     def finish_run(self, run_id: str, status: str) -> None:
@@ -292,7 +292,7 @@ class Store:
             conn.execute(runs.update().where(runs.c.run_id == run_id, runs.c.status != "regressed")
                          .values(status=status))
 
-        self._write(write)
+        self.transaction(write)
 
     def discard_run(self, run_id: str) -> bool:
         """Remove a run that stored no result (a configuration error stopped it); False if it has one."""
@@ -303,14 +303,14 @@ class Store:
                 conn.execute(table.delete().where(table.c.run_id == run_id))
             return True
 
-        return self._write(write)
+        return self.transaction(write)
 
     def update_run(self, run_id: str, **values: Any) -> None:
-        self._write(lambda conn: conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values)))
+        self.transaction(lambda conn: conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values)))
 
     def mark_run(self, run_id: str, status: str) -> None:
         """Change a finished run's status only (e.g. `regressed` after a baseline comparison)."""
-        self._write(lambda conn: conn.execute(runs.update().where(runs.c.run_id == run_id).values(status=status)))
+        self.transaction(lambda conn: conn.execute(runs.update().where(runs.c.run_id == run_id).values(status=status)))
 
     def reopen_run(self, run_id: str) -> None:
         """A resumed run is running again; one marked `regressed` keeps its mark."""
@@ -319,7 +319,7 @@ class Store:
             conn.execute(runs.update().where(runs.c.run_id == run_id, runs.c.status != "regressed")
                          .values(status="running"))
 
-        self._write(write)
+        self.transaction(write)
 
     def record_environment(self, run_id: str, device: str, data: dict[str, Any]) -> int:
         fingerprint = _fingerprint(data)
@@ -333,7 +333,7 @@ class Store:
             return conn.execute(environments.insert().values(
                 run_id=run_id, device=device, fingerprint=fingerprint, data=data)).inserted_primary_key[0]
 
-        return self._write(write)
+        return self.transaction(write)
 
     def record_result(self, row: dict[str, Any], samples_us: Iterable[float] = ()) -> int:
         """One result and its latency samples, atomically."""
@@ -347,7 +347,7 @@ class Store:
                     result_id=result_id, count=len(samples), samples_us=_pack(samples)))
             return result_id
 
-        return self._write(write)
+        return self.transaction(write)
 
     def replace_latency(self, result_id: int, values: dict[str, Any], samples_us: Iterable[float]) -> None:
         """A re-measured case (`run --rerun-suspects`): its latency columns and samples, atomically."""
@@ -359,7 +359,7 @@ class Store:
             conn.execute(latency_samples.insert().values(result_id=result_id, count=len(samples),
                                                          samples_us=_pack(samples)))
 
-        self._write(write)
+        self.transaction(write)
 
     def set_board_health(self, device: str, health: str, reason: str | None) -> None:
         values = {"health": health, "reason": mask_optional(reason), "updated_at": now()}
@@ -369,18 +369,18 @@ class Store:
             if updated.rowcount == 0:
                 conn.execute(boards.insert().values(device=device, **values))
 
-        self._write(write)
+        self.transaction(write)
 
     # ------------------------------------------------------------ reads
 
     def board_health(self, device: str) -> dict[str, Any] | None:
-        found = self._read(sa.select(boards).where(boards.c.device == device))
+        found = self.rows(sa.select(boards).where(boards.c.device == device))
         return found[0] if found else None
 
     def boards_health(self) -> list[dict[str, Any]]:
-        return self._read(sa.select(boards).order_by(boards.c.device))
+        return self.rows(sa.select(boards).order_by(boards.c.device))
 
-    def _read(self, query: sa.Select) -> list[dict[str, Any]]:
+    def rows(self, query: sa.Select) -> list[dict[str, Any]]:
         try:
             with self.engine.connect() as conn:
                 return [dict(row._mapping) for row in conn.execute(query)]
@@ -388,18 +388,18 @@ class Store:
             raise StoreError(f"store {self.url}: read failed: {_short(exc)}") from None
 
     def run(self, run_id: str) -> dict[str, Any]:
-        found = self._read(sa.select(runs).where(runs.c.run_id == run_id))
+        found = self.rows(sa.select(runs).where(runs.c.run_id == run_id))
         if not found:
             raise StoreError(f"store {self.url}: no run {run_id!r}")
         return found[0]
 
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
-        return self._read(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
+        return self.rows(sa.select(runs).order_by(runs.c.started_at.desc()).limit(limit))
 
     def run_ids_starting(self, prefix: str) -> list[str]:
         """Ids of the runs whose id starts with `prefix` (a unique prefix names a run)."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = self._read(sa.select(runs.c.run_id).where(runs.c.run_id.like(f"{escaped}%", escape="\\"))
+        rows = self.rows(sa.select(runs.c.run_id).where(runs.c.run_id.like(f"{escaped}%", escape="\\"))
                           .order_by(runs.c.run_id).limit(10))
         return [r["run_id"] for r in rows]
 
@@ -408,7 +408,7 @@ class Store:
         query = (sa.select(results.c.run_id, results.c.status, sa.func.count().label("n"))
                  .group_by(results.c.run_id, results.c.status))
         counts: dict[str, dict[str, int]] = {}
-        for row in self._read(query):
+        for row in self.rows(query):
             counts.setdefault(row["run_id"], {})[row["status"]] = int(row["n"])
         return counts
 
@@ -422,7 +422,7 @@ class Store:
         query = sa.select(results).order_by(results.c.id)
         if run_id is not None:
             query = query.where(results.c.run_id == run_id)
-        return self._read(query)
+        return self.rows(query)
 
     def latest_estimate(self, model_sha256: str, core: str) -> dict[str, Any] | None:
         """The newest cycle estimate of a model by a `core` cycle model (calibration, issue 18)."""
@@ -430,21 +430,21 @@ class Store:
                                           results.c.estimated_cycles.is_not(None),
                                           results.c.cycle_model.like(f"{core}-%"))
                  .order_by(results.c.recorded_at.desc(), results.c.id.desc()).limit(1))
-        found = self._read(query)
+        found = self.rows(query)
         return found[0] if found else None
 
     def environments(self, run_id: str) -> list[dict[str, Any]]:
-        return self._read(sa.select(environments).where(environments.c.run_id == run_id)
+        return self.rows(sa.select(environments).where(environments.c.run_id == run_id)
                           .order_by(environments.c.id))
 
     def samples(self, result_id: int) -> list[float]:
-        found = self._read(sa.select(latency_samples.c.samples_us)
+        found = self.rows(sa.select(latency_samples.c.samples_us)
                            .where(latency_samples.c.result_id == result_id))
         return _unpack(found[0]["samples_us"]) if found else []
 
     def completed_cases(self, run_id: str) -> set[tuple[str, str, str]]:
         """(device, family, variant) of every result already stored for a run."""
-        rows = self._read(sa.select(results.c.device, results.c.family, results.c.variant)
+        rows = self.rows(sa.select(results.c.device, results.c.family, results.c.variant)
                           .where(results.c.run_id == run_id))
         return {(r["device"], r["family"], r["variant"]) for r in rows}
 

@@ -8,7 +8,7 @@ import re
 
 from harness.models.fit import VariantFacts, check
 from harness.profiles import Runtime, load_profile
-from harness.transports.serial import _split
+from harness.transports.serial import parse_url
 from tests.conftest import REPO
 
 PORT = REPO / "firmware" / "ports" / "esp32"
@@ -21,7 +21,7 @@ def port_source() -> str:
 
 def test_the_profile_talks_where_the_firmware_does() -> None:
     assert re.search(r"#define UART UART_NUM_0\b", port_source()), "the port moved off UART0: fix the profile"
-    port, baud = _split(PROFILE.transport)
+    port, baud = parse_url(PROFILE.transport)
     assert "USB_JTAG" not in port and "Espressif_USB" not in port, \
         f"{port} is the native USB-Serial-JTAG port; the firmware talks on UART0 (the USB-UART bridge)"
     sdkconfig = (PORT / "sdkconfig.defaults").read_text()

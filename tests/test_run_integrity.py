@@ -120,7 +120,7 @@ def test_second_resume_and_second_controller_refused_while_the_run_lives(tmp_pat
     store = Store(str(db))
     assert store.run(run_id)["status"] == "complete"
     assert len(store.results(run_id)) == len(load_suite(QUICKSTART).cases)
-    assert store._read(sa.select(leases)) == []  # released at the end
+    assert store.rows(sa.select(leases)) == []  # released at the end
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -128,18 +128,18 @@ def test_lease_of_another_controller(backend: str, tmp_path: Path, postgres: Pos
     """Another host's lease lives while its heartbeat does; a lease taken over is reported lost."""
     store = Store(str(tmp_path / "l.sqlite") if backend == "sqlite" else postgres.new_database())
     stamp = now()
-    store._write(lambda c: c.execute(leases.insert().values(
+    store.transaction(lambda c: c.execute(leases.insert().values(
         kind="board", name="rpi4", run_id="r-b", holder="b" * 32, pid=4242, host="controller-b",
         acquired_at=stamp, heartbeat_at=stamp)))
     mine = Leases(store)
     holder = mine.acquire("board", "rpi4", "r-a")
     assert holder is not None and (holder.host, holder.pid, holder.run_id) == ("controller-b", 4242, "r-b")
     old = now() - timedelta(seconds=STALE_S + 5)
-    store._write(lambda c: c.execute(leases.update().values(heartbeat_at=old)))
+    store.transaction(lambda c: c.execute(leases.update().values(heartbeat_at=old)))
     assert mine.acquire("board", "rpi4", "r-a") is None  # its heartbeat stopped: taken over
     lost: list[str] = []
     mine.on_lost = lost.append
-    store._write(lambda c: c.execute(leases.update().values(holder="c" * 32)))  # someone took it from us
+    store.transaction(lambda c: c.execute(leases.update().values(holder="c" * 32)))  # someone took it from us
     mine.beat()
     assert lost == ["board lease rpi4 was taken over by another controller"]
     mine.release()
@@ -152,13 +152,13 @@ def test_board_held_elsewhere_refused_unless_forced(tmp_path: Path) -> None:
 
     store = Store(str(tmp_path / "l.sqlite"))
     stamp = now()
-    store._write(lambda c: c.execute(leases.insert().values(
+    store.transaction(lambda c: c.execute(leases.insert().values(
         kind="board", name="rpi4", run_id="r-b", holder="b" * 32, pid=4242, host="controller-b",
         acquired_at=stamp, heartbeat_at=stamp)))
     rpi4 = profiles.resolve("rpi4", PROFILES)  # ssh://: one board, whichever controller drives it
     with pytest.raises(ConfigError, match="board rpi4 is being measured by pid 4242 on controller-b"):
         claim(Leases(store), "r-a", [rpi4], force=False)
-    assert {r["name"] for r in store._read(sa.select(leases))} == {"rpi4"}  # the refused run holds nothing
+    assert {r["name"] for r in store.rows(sa.select(leases))} == {"rpi4"}  # the refused run holds nothing
     forced = Leases(store)
     claim(forced, "r-a", [rpi4], force=True)
     assert ("run", "r-a") in forced.held and ("board", "rpi4") not in forced.held

@@ -23,13 +23,13 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness.models.tflite_model import _schema  # noqa: E402  (the flatbuffer schema, no TF)
+from harness.models.tflite_model import tflite_schema  # noqa: E402  (the flatbuffer schema, no TF)
 
 OPSET = 17
 
 
 def convert(tflite: Path) -> onnx.ModelProto:
-    schema = _schema()
+    schema = tflite_schema()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite.read_bytes(), 0))
     graph = model.subgraphs[0]
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}

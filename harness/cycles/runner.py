@@ -29,9 +29,9 @@ def estimate_since(transport: Any, offset: int | None, model_path: Path) -> dict
 
 def operator_sequence(model_path: Path) -> list[str]:
     """The builtin operator names of the first subgraph, in execution order (the engine's)."""
-    from harness.models.tflite_model import _schema
+    from harness.models.tflite_model import tflite_schema
 
-    schema = _schema()
+    schema = tflite_schema()
     model = schema.Model.GetRootAsModel(model_path.read_bytes(), 0)
     graph = model.Subgraphs(0)
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}

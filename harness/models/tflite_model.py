@@ -82,7 +82,7 @@ def digest(data: bytes) -> tuple[str, int, int]:
 
 
 @cache
-def _schema():
+def tflite_schema():
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
 
     return schema_py_generated
@@ -162,7 +162,7 @@ def store_facts(model: TfliteModel) -> None:
 
 
 def _parse(path: Path, data: bytes) -> TfliteModel:
-    schema = _schema()
+    schema = tflite_schema()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
     if not model.subgraphs:
         raise ModelError(f"{path}: corrupt TFLite model: no subgraph")

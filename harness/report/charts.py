@@ -94,7 +94,7 @@ def _x_axis(svg: Svg, x: Scale, y0: float, label: str) -> None:
     svg.text((x.a + x.b) / 2, y0 + 32, label, 11, "middle")
 
 
-def _y_axis(svg: Svg, y: Scale, x0: float, x1: float, label: str) -> None:
+def y_axis(svg: Svg, y: Scale, x0: float, x1: float, label: str) -> None:
     for t in y.ticks():
         svg.line(x0, y(t), x1, y(t), "#eaeef2")
         svg.text(x0 - 6, y(t) + 3, _fmt(t), 10, "end", "#57606a")
@@ -144,7 +144,7 @@ def pareto(points: Sequence[tuple[str, str, float, float]], title: str, x_label:
     xs, ys = [p[2] for p in points], [p[3] for p in points]
     x = Scale(min(xs) / 1.5, max(xs) * 1.5, left, width - 20, log=True)
     y = Scale(min(ys) - 0.05 * max(abs(min(ys)), 1e-9), max(ys) + 0.02 * max(abs(max(ys)), 1e-9), bottom, 30)
-    _y_axis(svg, y, left, width - 20, y_label)
+    y_axis(svg, y, left, width - 20, y_label)
     _x_axis(svg, x, bottom, x_label)
     front = pareto_front([(p[2], p[3]) for p in points])
     svg.polyline([(x(a), y(b)) for a, b in front], "#24292f", "5 3")
@@ -261,7 +261,7 @@ def trend(series: dict[str, list[tuple[str, float]]], title: str, y_label: str) 
     ordinal = {d: dt.date.fromisoformat(d).toordinal() for d in days}
     x = Scale(ordinal[days[0]], ordinal[days[-1]], left, width - 20)
     y = Scale(min(values + [1.0]) * 0.95, max(values + [1.0]) * 1.05, bottom, 30)
-    _y_axis(svg, y, left, width - 20, y_label)
+    y_axis(svg, y, left, width - 20, y_label)
     svg.line(left, y(1.0), width - 20, y(1.0), "#b8293d", 1, "4 3")
     svg.line(left, bottom, width - 20, bottom, "#57606a")
     for d in (days[0], days[len(days) // 2], days[-1]):

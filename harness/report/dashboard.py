@@ -34,7 +34,7 @@ from harness.baselines import is_good
 from harness.progress import Step, quiet
 from harness.regression import Criteria
 from harness.report import charts, dataset, numbers
-from harness.report.render import _equipment, environment, render_run_report, write_atomically
+from harness.report.render import equipment_of, environment, render_run_report, write_atomically
 
 Key = tuple[str, str, str]  # (device, family, variant)
 Decide = Callable[[Sequence[float], Sequence[float]], run_history.Decision]
@@ -90,7 +90,7 @@ def nightly_values(store: st.Store, suite: str | None = None) -> tuple[dict[Key,
                        st.results.c.environment_id, st.environments.c.fingerprint)
              .outerjoin(st.environments, st.environments.c.id == st.results.c.environment_id)
              .where(st.results.c.status == "ok"))
-    rows = dataset._read(store, query)
+    rows = store.rows(query)
     last: dict[Key, dict[str, tuple[tuple[bool, str], Night]]] = {}
     for r in rows:
         run = runs.get(r["run_id"])
@@ -130,7 +130,7 @@ def build(store: st.Store, profiles_dir: Path | None, decide: Decide, suite: str
     for key in sorted(values):
         device = key[0]
         if device not in tiers:
-            e = _equipment(device, profiles_dir)
+            e = equipment_of(device, profiles_dir)
             tiers[device] = "unknown" if e["missing"] else e["tier"]
         s = Series(key, tiers[device], values[key], slug(*key))
         judge(s.nights, decide)
@@ -162,7 +162,7 @@ def render_dashboard(store: st.Store, out_dir: Path, profiles_dir: Path | None =
         generated=_now(), nights=len({n.night for s in series for n in s.nights}))))
     todo = [r for r in linked if not (runs[r].get("ended_at") and (out_dir / paths[r]).exists())]
     step(f"{len(todo)} run reports ({len(linked) - len(todo)} kept)")
-    profiles = functools.lru_cache(maxsize=None)(_equipment)  # read each profile once, not once per run
+    profiles = functools.lru_cache(maxsize=None)(equipment_of)  # read each profile once, not once per run
     for run_id in todo:
         written.append(render_run_report(store, run_id, (out_dir / paths[run_id]).parent, profiles_dir, profiles))
     return written
@@ -218,7 +218,7 @@ def trend_chart(s: Series) -> Markup:
     highs = [n.band.high / 1000 for n in nights if n.band]
     x = charts.Scale(ordinal[0], ordinal[-1] if ordinal[-1] > ordinal[0] else ordinal[0] + 1, left, width - 20)
     y = charts.Scale(min(values + lows) * 0.97, max(values + highs) * 1.03, bottom, 20)
-    charts._y_axis(svg, y, left, width - 20, "run median (ms)")
+    charts.y_axis(svg, y, left, width - 20, "run median (ms)")
     svg.line(left, bottom, width - 20, bottom, "#57606a")
     for i, anchor in sorted({0: "start", len(nights) // 2: "middle", len(nights) - 1: "end"}.items()):
         svg.text(x(ordinal[i]), bottom + 16, nights[i].night, 10, anchor, "#57606a")

@@ -11,7 +11,6 @@ import numpy as np
 import sqlalchemy as sa
 
 from harness import store as st
-from harness.errors import StoreError
 from harness.report.definition import ReportDefinition
 
 Key = tuple[str, str, str]  # (device, family, variant)
@@ -28,7 +27,7 @@ def period_rows(store: st.Store, definition: ReportDefinition) -> list[dict[str,
              .order_by(st.runs.c.started_at, st.results.c.id))
     if definition.devices is not None:
         query = query.where(st.results.c.device.in_(definition.devices))
-    return _read(store, query)
+    return store.rows(query)
 
 
 def latest_ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,7 +50,7 @@ def samples_by_id(store: st.Store, ids: list[int]) -> dict[int, np.ndarray]:
     found: dict[int, np.ndarray] = {}
     for i in range(0, len(ids), 500):
         query = sa.select(st.latency_samples).where(st.latency_samples.c.result_id.in_(ids[i:i + 500]))
-        for r in _read(store, query):
+        for r in store.rows(query):
             found[r["result_id"]] = np.frombuffer(r["samples_us"], dtype="<f8")
     return found
 
@@ -72,19 +71,11 @@ def nightly_trend(rows: list[dict[str, Any]]) -> dict[str, list[tuple[str, float
             for device, series in sorted(nights.items())}
 
 
-def _read(store: st.Store, query: sa.Select) -> list[dict[str, Any]]:
-    try:
-        with store.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
-    except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"store {store.url}: read failed: {str(exc).splitlines()[0]}") from None
-
-
 def environments(store: st.Store, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per device, the environment recorded with its latest scored result."""
     latest = {r["device"]: r["environment_id"] for r in rows if r["environment_id"] is not None}
     if not latest:
         return {}
-    found = _read(store, sa.select(st.environments).where(st.environments.c.id.in_(set(latest.values()))))
+    found = store.rows(sa.select(st.environments).where(st.environments.c.id.in_(set(latest.values()))))
     by_id = {e["id"]: e["data"] for e in found}
     return {device: by_id[i] for device, i in sorted(latest.items()) if i in by_id}

@@ -29,7 +29,7 @@ from harness.errors import ConfigError, StoreError
 from harness.report import charts
 from harness.report.definition import ReportDefinition
 from harness.report.export import md
-from harness.report.render import _equipment, environment, write_atomically
+from harness.report.render import equipment_of, environment, write_atomically
 
 METHOD = ("Aggregation: the median, per device × model, of every night's successful result of {year} "
           "(a night: a calendar date in {tz}; of several runs in one night the last counts); "
@@ -248,7 +248,7 @@ def render_leaderboard(store: st.Store, definition: ReportDefinition, year: int,
                        profiles_dir: Path | None = None, reference: str | None = None
                        ) -> tuple[list[Path], Leaderboard]:
     devices = sorted(set(definition.devices or []) | _devices(store))
-    equipment = {d: _equipment(d, profiles_dir) for d in devices}
+    equipment = {d: equipment_of(d, profiles_dir) for d in devices}
     tiers = {d: e.get("tier", "unknown") if not e["missing"] else "unknown" for d, e in equipment.items()}
     lb = build_leaderboard(store, definition, year, tiers, reference)
     board = lb.board

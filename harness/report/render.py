@@ -77,7 +77,7 @@ Equipment = Callable[[str, "Path | None"], dict[str, Any]]
 def render_run_report(store: Store, run_id: str, out_dir: Path, profiles_dir: Path | None = None,
                       equipment: Equipment | None = None) -> Path:
     """equipment: how a device's profile is read (the dashboard passes a memoized one)."""
-    context = run_context(store, run_id, profiles_dir, equipment or _equipment)
+    context = run_context(store, run_id, profiles_dir, equipment or equipment_of)
     html = environment().get_template("run.html.j2").render(**context)
     return write_atomically(out_dir / "report.html", html)
 
@@ -94,7 +94,7 @@ def run_context(store: Store, run_id: str, profiles_dir: Path | None,
     return {
         "run": run,
         "environments": store.environments(run_id),
-        "equipment": [(equipment or _equipment)(name, profiles_dir) for name in devices],
+        "equipment": [(equipment or equipment_of)(name, profiles_dir) for name in devices],
         "by_device": by_device,
         "power_notes": {d: power_note([r for r in rs if r["status"] == "ok"]) for d, rs in by_device.items()},
         "charts": {r["id"]: charts.histogram(samples.get(r["id"], np.empty(0)) / 1000,
@@ -125,7 +125,7 @@ def power_note(rows: list[dict[str, Any]]) -> str | None:
     return f"{rows[0]['power_status']} — {'; '.join(reasons)}"
 
 
-def _equipment(name: str, profiles_dir: Path | None) -> dict[str, Any]:
+def equipment_of(name: str, profiles_dir: Path | None) -> dict[str, Any]:
     try:
         p = profile_mod.resolve(name, profiles_dir)
     except HarnessError as exc:

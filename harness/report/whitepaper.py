@@ -16,7 +16,7 @@ from harness.progress import Step, quiet
 from harness.report import charts, dataset, export, matrix
 from harness.report.definition import ReportDefinition
 from harness.report.runtimes import runtime_table
-from harness.report.render import _equipment, compression_table, environment, power_note, write_atomically
+from harness.report.render import equipment_of, compression_table, environment, power_note, write_atomically
 from harness.store import Store
 
 RAW_COLUMNS = (  # the appendix CSV: every stored figure of every result, units in the names
@@ -42,7 +42,7 @@ def build(store: Store, definition: ReportDefinition, profiles_dir: Path | None,
     rows = dataset.period_rows(store, definition)
     chosen = dataset.latest_ok(rows)
     devices = sorted({r["device"] for r in rows} | set(definition.devices or []))
-    equipment = {d: _equipment(d, profiles_dir) for d in devices}
+    equipment = {d: equipment_of(d, profiles_dir) for d in devices}
     tiers = {d: e.get("tier", "unknown") if not e["missing"] else "unknown" for d, e in equipment.items()}
     samples = dataset.latency_sets(store, chosen)
     b = definition.bootstrap

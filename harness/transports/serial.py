@@ -40,7 +40,7 @@ def existing_ports() -> str:
     return f"ports here: {', '.join(ports)}" if ports else "no serial ports here"
 
 
-def _split(url: str) -> tuple[str, int]:
+def parse_url(url: str) -> tuple[str, int]:
     """(what serial_for_url opens, baud) from a harness serial URL."""
     parts = urlsplit(url)
     query = parse_qs(parts.query, keep_blank_values=True)  # flags: rfc2217://h:p?ign_set_control
@@ -59,7 +59,7 @@ def _split(url: str) -> tuple[str, int]:
 class SerialTransport(StreamTransport):
     def __init__(self, url: str, serial: dict[str, Any] | None = None, **_other: Any) -> None:
         self.url = url
-        self.port, self.baud = _split(url)
+        self.port, self.baud = parse_url(url)
         options = serial or {}
         self.protocol = options.get("protocol", "binary")
         self.reset_method = options.get("reset", "none")
