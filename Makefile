@@ -25,7 +25,7 @@ system-deps:                                      ## apt packages the tests need
 	tools/system-deps.sh
 
 # labgrid in a venv of its own: its pyserial-labgrid installs over pyserial's `serial` package and
-# it registers a pytest plugin; the harness only runs its labgrid-client (harness/labgrid_place.py).
+# it registers a pytest plugin; the harness only runs its labgrid-client (harness/lab/labgrid.py).
 labgrid-venv: .venv-labgrid/.installed            ## labgrid 26.0.1 for shared boards (tests/test_labgrid.py)
 
 .venv-labgrid/.installed:

@@ -16,7 +16,7 @@ setup(
     packages=find_packages(include=["harness", "harness.*"]) + list(SHIPPED),
     package_dir=SHIPPED,
     package_data={
-        "harness": ["report/templates/*.j2", "cycles/tables/*.yaml", "migrations/versions/*.py"],
+        "harness": ["report/templates/*.j2", "cycles/tables/*.yaml", "results/migrations/versions/*.py"],
         "harness._shipped.device_profiles": ["*.yaml"],
         "harness._shipped.firmware": ["**/*"],
         "harness._shipped.health_check": ["health-check.json", "tiny-int8.tflite", "eval.npz"],

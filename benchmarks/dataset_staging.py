@@ -40,7 +40,7 @@ from harness.runners.fwclient import FirmwareClient
 from harness.runners.gdb_deploy import GdbDeployer, stage_and_eval
 from harness.runners.mlperf_tiny import TinyClient
 from harness.transports import open_transport
-from harness.transports.linesim import LineRelay
+from harness.testing.linesim import LineRelay
 from harness.transports.qemu_mcu import DEFAULT_ELF, build_firmware
 
 SHAPE = (1, 96, 96, 3)  # 27,648 bytes: MLPerf Tiny's visual wake words input

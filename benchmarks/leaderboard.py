@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import store as st
+from harness.results import store as st
 
 DEVICES, MODELS = 40, 50
 

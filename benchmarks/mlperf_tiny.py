@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.store import Store
+from harness.results.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = """\

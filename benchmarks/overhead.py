@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from harness.provenance import controller
-from harness.runners import adapters, agent
+from harness.results.provenance import controller
+from harness.runtimes import adapters, agent
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 CASES = [("digits-cnn", "fp32"), ("digits-cnn", "int8"), ("mobilenetv2-035-96", "int8")]

@@ -8,7 +8,7 @@ While a CPU hog (a Python busy loop, one core) started and stopped here loads th
 A/A   `harness run suites/quickstart.yaml --device host` --runs times, same code and models;
       after every run from the second on, `harness compare last-good RUN --json` judges it
       against the history before it. Every case called a regression is a false regression
-      (goal: 0), counted for latency (harness/history.py) and for any check (memory, energy,
+      (goal: 0), counted for latency (harness/results/history.py) and for any check (memory, energy,
       accuracy too). Suspects (a change seen once, history too short) are counted separately.
 A/B   a "new release" whose mobilenetv2-035-96/fp32 is models/mobilenetv2-035-96-head (15 %
       more MACs), run --slow-runs times as the same suite and case (a temporary copy of the
@@ -62,7 +62,7 @@ def compare(store: str, run_id: str, extra: list[str]) -> dict[str, Any]:
 
 
 def busy_reasons(store: str, run_id: str) -> list[str]:
-    from harness.store import Store
+    from harness.results.store import Store
 
     rows = Store(store).results(run_id)
     return sorted({r for row in rows for r in ((row["conditions"] or {}).get("busy") or [])})

@@ -40,7 +40,7 @@ def timed(*args: str) -> tuple[float, float]:
 def nightly_store(path: Path) -> None:
     import sqlalchemy as sa
 
-    from harness.store import Store
+    from harness.results.store import Store
     from tests.reportdata import HOSTILE, FakeDevice, fill
 
     models = {(f"family-{i // 2}", "fp32" if i % 2 == 0 else "int8"): (100.0 * (i + 1), 50_000 * (i + 1), 0.9, "fp32")

@@ -20,7 +20,7 @@ from harness.deadline import Deadline
 from harness.runners.fwclient import FirmwareClient
 from harness.runners.mlperf_tiny import TinyClient
 from harness.transports import open_transport
-from harness.transports.linesim import LineRelay
+from harness.testing.linesim import LineRelay
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "digits-cnn" / "int8.tflite"
 

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from harness.deadline import Deadline  # noqa: E402
-from harness.profiles import resolve  # noqa: E402
+from harness.config.profiles import resolve  # noqa: E402
 from harness.runners.agent_runner import AGENT_FILE  # noqa: E402
 from harness.transports import open_transport  # noqa: E402
 from harness.transports.local import LocalTransport  # noqa: E402

@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from harness import baselines
-from harness import store as store_mod
-from harness.store import Store
+from harness.results import baselines
+from harness.results import store as store_mod
+from harness.results.store import Store
 
 JSON_COLUMNS = ("conditions", "power_detail", "thresholds", "extra", "devices")
 RUN_COLUMNS = ("run_id", "suite", "devices", "status", "ok", "failed", "skipped", "not-run",

@@ -14,7 +14,7 @@ the abandoned measurement ended with into `Interrupted`, which nothing below the
 Out of the terminal's group, a child would outlive a `kill -9` of the harness (an agent burning
 CPU, an emulator running until someone kills it). So on Linux every child gets PR_SET_PDEATHSIG
 (SIGKILL when its parent dies). The kernel's "parent" is the *thread* that forked, and boards are
-driven from worker threads (harness/fleet.py) that end before the process does; so every child is
+driven from worker threads (harness/lab/fleet.py) that end before the process does; so every child is
 forked by one spawner thread that lives as long as the process, and then dies exactly with it.
 """
 

@@ -5,9 +5,9 @@ device's result for the same model, oriented so that higher is better —
 
     delay     = ref p50 latency / p50 latency
     power     = ref energy per inference / energy per inference   (measured power only)
-    precision = the task's headline metric / ref's (top-1, AUC, F1; ref RMSE / RMSE: harness/metrics.py)
+    precision = the task's headline metric / ref's (top-1, AUC, F1; ref RMSE / RMSE: harness/measures/metrics.py)
     volume    = ref model bytes / model bytes (what is deployed; the seed's model-volume cap).
-                Working memory is not in it: its methods differ by runtime (harness/memory.py)
+                Working memory is not in it: its methods differ by runtime (harness/measures/memory.py)
 
 A device's dimension score is the geometric mean of its per-model ratios (Embench), shown with
 the geometric standard deviation; the composite is 1000 × the weighted geometric mean of the
@@ -92,7 +92,7 @@ def model_ratios(row: Mapping[str, Any], ref: Mapping[str, Any]) -> dict[str, fl
 def _precision(row: Mapping[str, Any], ref: Mapping[str, Any]) -> float | None:
     if row.get("accuracy_top1") is not None or not row.get("metrics"):
         return _ratio(row.get("accuracy_top1"), ref.get("accuracy_top1"))
-    from harness import metrics
+    from harness.measures import metrics
 
     head = metrics.headline(row.get("task"))
     mine = metrics.headline_value(row.get("task"), row.get("metrics"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.store import Store
+from harness.results.store import Store
 
 HOSTILE = "<script>alert(1)</script>"
 

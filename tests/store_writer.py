@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from harness.errors import StoreError
-from harness.store import Store
+from harness.results.store import Store
 
 
 def samples_for(name: str, i: int) -> list[float]:

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.store import Store
+from harness.results.store import Store
 from tests.conftest import MODELS, REPO
 
 cli = CliRunner()

@@ -114,7 +114,7 @@ def _custom_op(tmp: Path, relative: str) -> None:
 
 def _store_with_run(tmp: Path, name: str = "results.sqlite") -> None:
     """A store holding one small complete run `run-1` (one result on `host`)."""
-    from harness.store import Store
+    from harness.results.store import Store
 
     store = Store(str(tmp / name))
     store.start_run({"run_id": "run-1", "suite": "corpus", "devices": ["host"]})

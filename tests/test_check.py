@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.models import fit as fitting
 from harness.models.tflite_model import read_model
-from harness.profiles import load_profile
-from harness.store import Store
+from harness.config.profiles import load_profile
+from harness.results.store import Store
 from tests.conftest import MODELS, REPO
 
 cli = CliRunner()

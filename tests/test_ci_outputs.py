@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harness import ci_outputs
+from harness.results import ci_outputs
 from harness.cli import app
-from harness.regression import compare_runs
+from harness.results.regression import compare_runs
 from tests.conftest import REPO
 from tests.suite_files import write_suite
 

@@ -1,4 +1,4 @@
-"""Machine conditions recorded with every result (harness/conditions.py) and the busy warning."""
+"""Machine conditions recorded with every result (harness/lab/conditions.py) and the busy warning."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Iterator
 
 from typer.testing import CliRunner
 
-from harness import conditions
+from harness.lab import conditions
 from harness.cli import app
-from harness.conditions import Snapshot
-from harness.store import Store
+from harness.lab.conditions import Snapshot
+from harness.results.store import Store
 from tests.conftest import REPO
 from tests.suite_files import write_suite
 

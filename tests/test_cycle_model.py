@@ -166,7 +166,7 @@ def _estimate_row(run_id: str, ops: list[tuple[str, int]], model: str = "cortex-
 
 @pytest.mark.slow
 def test_compare_gates_on_estimated_cycles_with_per_operator_diff(tmp_path: Path) -> None:
-    from harness.store import Store
+    from harness.results.store import Store
 
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url)
@@ -194,9 +194,9 @@ def test_calibration_stores_measured_over_estimated_and_the_report_shows_it(tmp_
     """A real Cortex-M3 board timing with its DWT cycle counter (profile cycles.dwt_timer) is
     calibrated against the newest estimate of the same model; the run report shows both."""
     from harness.cycles.calibration import with_calibration
-    from harness.profiles import DeviceProfile
+    from harness.config.profiles import DeviceProfile
     from harness.report.render import render_run_report
-    from harness.store import Store
+    from harness.results.store import Store
 
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     store.start_run({"run_id": "nightly", "suite": "quickstart-int8", "devices": ["qemu-cortex-m", "mps2-board"]})

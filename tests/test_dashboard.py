@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from harness import history as run_history
-from harness.regression import Criteria
+from harness.results import history as run_history
+from harness.results.regression import Criteria
 from harness.report.dashboard import Night, compare_rule, judge, page_json, slug
-from harness.store import Store
+from harness.results.store import Store
 from tests.conftest import REPO
 from tests.reportdata import HOSTILE, FakeDevice, fill
 from tests.test_whitepaper import chromium, console_errors

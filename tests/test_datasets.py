@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.models.tflite_model import read_model
-from harness.store import Store
+from harness.results.store import Store
 from tests.conftest import MODELS, REPO
 
 cli = CliRunner()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from harness.models.fit import VariantFacts, check
-from harness.profiles import Runtime, load_profile
+from harness.config.profiles import Runtime, load_profile
 from harness.transports.serial import parse_url
 from tests.conftest import REPO
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.deadline import Deadline
 from harness.errors import InfrastructureError
-from harness.firmware_image import MAGIC, partition_image
+from harness.models.firmware_image import MAGIC, partition_image
 from harness.runners.base import Job
 from harness.runners.esptool_deploy import flash_model
 from harness.runners.firmware import FirmwareRunner

@@ -24,19 +24,20 @@ from typing import Any, Callable
 import pytest
 from typer.testing import CliRunner
 
-from harness import ci_outputs, profiles
+from harness.results import ci_outputs
+from harness.config import profiles
 from harness.cli import app
-from harness.board import open_runner
+from harness.lab.board import open_runner
 from harness.deadline import Deadline
-from harness.fleet import Board, run_boards
-from harness.health import CHECK_FILE
-from harness.profiles import DeviceProfile
+from harness.lab.fleet import Board, run_boards
+from harness.lab.health import CHECK_FILE
+from harness.config.profiles import DeviceProfile
 from harness.runners.base import Runner
 from harness.runners.firmware import FirmwareRunner
 from harness.runners.frames import Cmd, Frame, FrameReader
-from harness.session import PlannedCase, finish_run, initial_state, open_run, plan, run_device
-from harness.store import Store
-from harness.suites import Suite, load_suite
+from harness.lab.session import PlannedCase, finish_run, initial_state, open_run, plan, run_device
+from harness.results.store import Store
+from harness.config.suites import Suite, load_suite
 from harness.transports.qemu_mcu import DEFAULT_ELF, QemuMcuTransport
 from tests.conftest import MODELS, REPO, require, require_tool
 from tests.sshd_server import Sshd, TcpProxy, free_port, start_sshd

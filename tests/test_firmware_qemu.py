@@ -11,7 +11,7 @@ import pytest
 
 from harness.deadline import Deadline
 from harness.errors import ModelError
-from harness.runners import agentlib
+from harness.runtimes import agentlib
 from harness.runners.base import Job
 from harness.runners.firmware import FirmwareRunner
 from harness.runners.mlperf_tiny import TinyClient, measure_text_mode

@@ -22,8 +22,8 @@ from harness.runners.firmware import FirmwareRunner
 from harness.runners.fwclient import FirmwareClient
 from harness.runners.gdb_deploy import GdbDeployer
 from harness.transports import open_transport
-from harness.firmware_image import elf_segments, partition_image
-from harness.profiles import load_profile
+from harness.models.firmware_image import elf_segments, partition_image
+from harness.config.profiles import load_profile
 from harness.transports.gdb_rsp import GdbRemote, checksum, escape, unescape
 from harness.transports.qemu_mcu import DEFAULT_ELF, build_firmware
 from tests.conftest import MODELS, REPO, require_tool

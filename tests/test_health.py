@@ -14,15 +14,15 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.deadline import Deadline
 from harness.errors import InfrastructureError
-from harness.health import CHECK_FILE, CHECK_TIMEOUT_S, BoardState, Health, check_job, health_check
-from harness.planning import plan
-from harness.profiles import resolve
+from harness.lab.health import CHECK_FILE, CHECK_TIMEOUT_S, BoardState, Health, check_job, health_check
+from harness.lab.planning import plan
+from harness.config.profiles import resolve
 from harness.rto import RetransmitTimer
 from harness.runners.agent_runner import AgentRunner
 from harness.runners.base import Job, Measurement, Runner
-from harness.session import finish_run, initial_state, open_run, run_device
-from harness.store import Store
-from harness.suites import load_suite
+from harness.lab.session import finish_run, initial_state, open_run, run_device
+from harness.results.store import Store
+from harness.config.suites import load_suite
 from harness.transports.local import LocalTransport
 from tests.conftest import REPO
 from tests.suite_files import write_suite
@@ -122,7 +122,7 @@ class FlakyBoard(Runner):
 
 
 def test_lost_board_goes_bad_and_its_cases_are_not_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("harness.case.BACKOFF_S", (0.0, 0.0))
+    monkeypatch.setattr("harness.lab.case.BACKOFF_S", (0.0, 0.0))
     suite = load_suite(write_suite(tmp_path, families={"digits-cnn": None}))
     device = resolve("host", REPO / "device_profiles")
     store = Store(f"sqlite:///{tmp_path / 'r.sqlite'}")
@@ -155,7 +155,7 @@ class HangsOnModels(FlakyBoard):
 
 
 def test_repeated_failures_make_a_board_bad(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("harness.case.BACKOFF_S", (0.0, 0.0))
+    monkeypatch.setattr("harness.lab.case.BACKOFF_S", (0.0, 0.0))
     suite = load_suite(write_suite(tmp_path, families={"digits-cnn": ["fp32", "int8", "pruned-int8", "tiny-int8"]}))
     device = resolve("host", REPO / "device_profiles")
     store = Store(f"sqlite:///{tmp_path / 'r.sqlite'}")

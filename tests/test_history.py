@@ -1,11 +1,11 @@
-"""The run-to-run regression rule (harness/history.py) on synthetic histories."""
+"""The run-to-run regression rule (harness/results/history.py) on synthetic histories."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from harness.history import (IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, decide, format_p, noise_band,
+from harness.results.history import (IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, decide, format_p, noise_band,
                              run_value)
 
 def nights(median_us: float, n: int, noise_pct: float, rng: np.random.Generator | None = None) -> list[float]:
@@ -101,9 +101,9 @@ def test_run_value_and_p_format() -> None:
 def test_history_is_the_last_good_runs_of_the_suite_same_environment_first(tmp_path) -> None:
     from datetime import datetime, timedelta, timezone
 
-    from harness.baselines import metric_history
-    from harness.regression import HISTORY_METRICS
-    from harness.store import Store
+    from harness.results.baselines import metric_history
+    from harness.results.regression import HISTORY_METRICS
+    from harness.results.store import Store
 
     store = Store(str(tmp_path / "h.sqlite"))
     t0 = datetime(2026, 12, 1, 2, tzinfo=timezone.utc)
@@ -139,7 +139,7 @@ def test_history_is_the_last_good_runs_of_the_suite_same_environment_first(tmp_p
 
 
 def test_pooled_spread_is_the_noise_cases_share_and_floors_the_band() -> None:
-    from harness.history import noise_band, pooled_spread
+    from harness.results.history import noise_band, pooled_spread
 
     assert pooled_spread([[1.0, 3.0], [10.0, 12.0], [5.0]]) == pytest.approx(2 ** 0.5)  # (2+2)/2, one-run case adds nothing
     assert pooled_spread([[4.0]]) == 0.0

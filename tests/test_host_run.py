@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.store import Store
+from harness.results.store import Store
 from tests.conftest import REPO
 from tests.suite_files import write_suite
 

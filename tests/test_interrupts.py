@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.store import Store
-from harness.suites import load_suite
+from harness.results.store import Store
+from harness.config.suites import load_suite
 from tests.conftest import REPO
 from tests.test_resume import QUICKSTART, stored
 

@@ -1,4 +1,4 @@
-"""Boards shared through labgrid (harness/labgrid_place.py), against a real labgrid lab on
+"""Boards shared through labgrid (harness/lab/labgrid.py), against a real labgrid lab on
 127.0.0.1: labgrid-coordinator, labgrid-exporter exporting a RawSerialPort (through ser2net,
 RFC 2217) that the QEMU Cortex-M board's UART is behind (-serial pty), and a NetworkPowerPort
 driven over HTTP. labgrid runs from its own venv (make labgrid-venv); the harness calls its
@@ -20,12 +20,12 @@ from typing import Callable, Iterator
 
 import pytest
 
-from harness import profiles
-from harness.board import preflight
+from harness.config import profiles
+from harness.lab.board import preflight
 from harness.deadline import Deadline
 from harness.errors import ConfigError
-from harness.labgrid_place import CLIENT_ENV, Place, Resource, fill_template, find_client
-from harness.store import Store
+from harness.lab.labgrid import CLIENT_ENV, Place, Resource, fill_template, find_client
+from harness.results.store import Store
 from tests.conftest import REPO, require, require_tool
 from tests.suite_files import write_emulated_mcu_profile
 

@@ -22,22 +22,22 @@ PACKAGE = REPO / "harness"
 
 # module prefix -> layer; the longest matching prefix wins
 LAYERS = {
-    "harness.cli": "cli", "harness.cli_run": "cli", "harness.cli_compare": "cli", "harness.cli_runs": "cli",
-    "harness.cli_views": "cli", "harness.api": "cli",
-    "harness.session": "orchestration", "harness.case": "orchestration", "harness.fleet": "orchestration",
-    "harness.health": "orchestration", "harness.recovery": "orchestration", "harness.board": "orchestration",
-    "harness.labgrid_place": "orchestration", "harness.shard": "orchestration", "harness.check": "orchestration",
-    "harness.planning": "orchestration", "harness.inspection": "orchestration",
-    "harness.power.recording": "orchestration", "harness.power.battery": "orchestration",  # metering during a case
+    "harness.cli": "cli", "harness.cli.run": "cli", "harness.cli.compare": "cli", "harness.cli.runs": "cli",
+    "harness.cli.views": "cli", "harness.api": "cli",
+    "harness.lab.session": "orchestration", "harness.lab.case": "orchestration", "harness.lab.fleet": "orchestration",
+    "harness.lab.health": "orchestration", "harness.lab.recovery": "orchestration", "harness.lab.board": "orchestration",
+    "harness.lab.labgrid": "orchestration", "harness.lab.shard": "orchestration", "harness.lab.check": "orchestration",
+    "harness.lab.planning": "orchestration", "harness.lab.inspection": "orchestration",
+    "harness.lab.metering": "orchestration", "harness.lab.battery": "orchestration",  # metering during a case
     "harness.runners": "runners",
     "harness.transports": "transports",
     "harness.power": "meters",
-    "harness.profiles": "config", "harness.suites": "config", "harness.configfile": "config",
-    "harness.thresholds": "config", "harness.schemas": "config", "harness.targets": "config",
-    "harness.datasets": "config", "harness.models.manifest": "config", "harness.models.manifest_init": "config",
-    "harness.store": "results", "harness.merge": "results", "harness.baselines": "results",
-    "harness.regression": "results", "harness.ci_outputs": "results", "harness.provenance": "results",
-    "harness.history": "results",
+    "harness.config.profiles": "config", "harness.config.suites": "config", "harness.config.configfile": "config",
+    "harness.config.thresholds": "config", "harness.config.schemas": "config", "harness.config.targets": "config",
+    "harness.config.datasets": "config", "harness.models.manifest": "config", "harness.models.manifest_init": "config",
+    "harness.results.store": "results", "harness.results.merge": "results", "harness.results.baselines": "results",
+    "harness.results.regression": "results", "harness.results.ci_outputs": "results", "harness.results.provenance": "results",
+    "harness.results.history": "results",
     "harness.scoring": "scoring",
     "harness.report": "report",
 }

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.store import Store
+from harness.results.store import Store
 from tests.reportdata import HOSTILE
 
 UTC = dt.timezone.utc

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from harness.errors import ConfigError, ModelError
 from harness.models.manifest import load_manifest
 from harness.models.tflite_model import read_model
-from harness.profiles import load_profile
-from harness.suites import load_suite
+from harness.config.profiles import load_profile
+from harness.config.suites import load_suite
 from tests.conftest import MODELS, REPO
 
 settings.register_profile("default-loaders", max_examples=150, deadline=None, derandomize=True,

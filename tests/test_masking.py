@@ -9,7 +9,7 @@ import pytest
 
 from harness import masking
 from harness.masking import mask
-from harness.store import Store
+from harness.results.store import Store
 
 
 def test_url_passwords_and_registered_values_are_masked() -> None:

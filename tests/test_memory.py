@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from harness import memory
+from harness.measures import memory
 from harness.cli import app
 from harness.models.tflite_model import read_model
-from harness.runners import adapters, agent
-from harness.store import Store
-from harness.units import human_bytes
+from harness.runtimes import adapters, agent
+from harness.results.store import Store
+from harness.config.units import human_bytes
 from tests.conftest import MODELS, REPO, require, require_tool
 from tests.suite_files import write_emulated_mcu_profile, write_suite
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harness import shard
+from harness.lab import shard
 from harness.cli import app
 from harness.errors import ConfigError, StoreError
-from harness.merge import merge, open_source
-from harness.store import Store
+from harness.results.merge import merge, open_source
+from harness.results.store import Store
 from tests.conftest import REPO
 from tests.suite_files import write_suite
 

@@ -1,12 +1,13 @@
-"""Task metrics against hand-computed cases (harness/metrics.py), and thresholds on them."""
+"""Task metrics against hand-computed cases (harness/measures/metrics.py), and thresholds on them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from harness import metrics, thresholds
-from harness.profiles import Thresholds
+from harness.measures import metrics
+from harness.config import thresholds
+from harness.config.profiles import Thresholds
 
 
 def test_classification_top1_top5_per_class_and_confusion():
@@ -94,7 +95,7 @@ def test_threshold_on_false_alarm_rate_fails_when_exceeded():
 
 
 def test_regression_check_compares_the_headline_metric():
-    from harness import regression
+    from harness.results import regression
 
     base = {"task": "anomaly-detection", "metrics": {"auc": 0.95}}
     worse = {"task": "anomaly-detection", "metrics": {"auc": 0.90}}
@@ -125,7 +126,7 @@ def test_utilization_threshold_judges_the_measured_share_only():
 
 
 def test_agent_utilization_from_counters():
-    from harness.runners.agent import utilization
+    from harness.runtimes.agent import utilization
 
     # 1 s of wall time, 0.5 s of CPU on 1 thread; /proc/stat: 300 busy of 400 jiffies
     u = utilization((0, 1.0, [100, 0, 100, 800, 0, 0, 0, 0]), (10**9, 1.5, [300, 0, 200, 900, 0, 0, 0, 0]), 1)

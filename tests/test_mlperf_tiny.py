@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import datasets
+from harness.config import datasets
 from harness.deadline import Deadline
 from harness.errors import DeviceError
-from harness.health import health_check
+from harness.lab.health import health_check
 from harness.power import energy, open_meter
-from harness.power.fakes import FakeJoulescope
-from harness.power.simulators import LpmSimulator
+from harness.testing.fakes import FakeJoulescope
+from harness.testing.simulators import LpmSimulator
 from harness.power.trigger import TriggerLine
 from harness.runners.base import Job
 from harness.runners.firmware import FirmwareRunner
@@ -320,7 +320,7 @@ def harness_run(tmp_path: Path, suite: Path, profile: Path) -> tuple[dict, dict]
     from typer.testing import CliRunner
 
     from harness.cli import app
-    from harness.store import Store
+    from harness.results.store import Store
 
     db = f"sqlite:///{tmp_path / 'r.sqlite'}"
     result = CliRunner().invoke(app, ["run", str(suite), "--device", str(profile), "--store", db,

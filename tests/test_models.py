@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ModelError
-from harness.inspection import inspect_model
+from harness.lab.inspection import inspect_model
 from harness.models import fit as fitting
 from harness.models.manifest import load_manifest
 from harness.models.tflite_model import read_model
-from harness.profiles import load_profile
+from harness.config.profiles import load_profile
 from tests.conftest import MODELS, REPO
 
 DIGITS = MODELS / "digits-cnn"

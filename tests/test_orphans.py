@@ -15,8 +15,8 @@ import psutil
 import pytest
 import yaml
 
-from harness.store import Store
-from harness.suites import load_suite
+from harness.results.store import Store
+from harness.config.suites import load_suite
 from tests.conftest import REPO, require_tool
 from tests.sshd_server import start_sshd
 from tests.test_resume import QUICKSTART, stored

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import registry
-from harness.runners import adapters
+from harness.runtimes import adapters
 from tests.conftest import MODELS, REPO
 
 PLUGIN = REPO / "examples" / "tcp-board-plugin"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import baselines
+from harness.results import baselines
 from harness.errors import StoreError
-from harness.merge import merge
-from harness.store import Store
+from harness.results.merge import merge
+from harness.results.store import Store
 from tests.conftest import REPO
 from tests.pg_server import PostgresServer, postgres  # noqa: F401 (the module's server fixture)
 from tests.store_writer import samples_for

@@ -8,7 +8,7 @@ import sys
 import time
 
 from harness.deadline import Deadline
-from harness.runners import agent
+from harness.runtimes import agent
 from harness.runners.agent_runner import AGENT_FILE, AgentRunner
 from harness.transports.local import LocalTransport
 

@@ -16,10 +16,10 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError
 from harness.power import MeterUnavailable, open_meter
 from harness.power.rapl import counted_zones
-from harness.profiles import Thresholds, load_profile
-from harness.regression import REGRESSION, UNCHANGED, compare_case
-from harness.store import Store
-from harness.thresholds import evaluate
+from harness.config.profiles import Thresholds, load_profile
+from harness.results.regression import REGRESSION, UNCHANGED, compare_case
+from harness.results.store import Store
+from harness.config.thresholds import evaluate
 from harness.transports.local import LocalTransport
 from tests.meters import RaplCounter, write
 from tests.sshd_server import start_sshd

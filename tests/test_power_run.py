@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.power.simulators import LpmSimulator
-from harness.store import Store
+from harness.testing.simulators import LpmSimulator
+from harness.results.store import Store
 from tests.suite_files import write_emulated_mcu_profile, write_suite
 
 pytestmark = pytest.mark.slow

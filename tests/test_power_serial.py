@@ -9,7 +9,7 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError
 from harness.power import MeterError, energy, open_meter
 from harness.power.lpm01a import parse_current
-from harness.power.simulators import InaBridgeSimulator, LpmSimulator, format_current
+from harness.testing.simulators import InaBridgeSimulator, LpmSimulator, format_current
 from tests.meters import record
 
 ACTIVE = range(200, 1200)  # samples at 10 mA ("inference"); 1 mA otherwise

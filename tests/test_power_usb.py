@@ -9,7 +9,7 @@ import pytest
 from harness.deadline import Deadline
 from harness.errors import ConfigError
 from harness.power import MeterError, energy, open_meter
-from harness.power.fakes import FakeJoulescope, FakePPK2
+from harness.testing.fakes import FakeJoulescope, FakePPK2
 from tests.meters import record
 
 

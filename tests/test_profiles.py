@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import profiles
+from harness.config import profiles
 from harness.errors import ConfigError
 from tests.conftest import REPO
 
@@ -132,7 +132,7 @@ def test_unit_symbols_are_case_sensitive_and_quantities_finite() -> None:
     """'2 MW' was read as 2 mW when units were lower-cased; now a wrong case names the symbol."""
     import pydantic
 
-    from harness.units import Bytes, Watts
+    from harness.config.units import Bytes, Watts
 
     watts, size = pydantic.TypeAdapter(Watts), pydantic.TypeAdapter(Bytes)
     assert watts.validate_python("2 mW") == pytest.approx(0.002)

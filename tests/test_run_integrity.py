@@ -17,9 +17,9 @@ from typing import Iterator
 import pytest
 import sqlalchemy as sa
 
-from harness.leases import STALE_S, Leases
-from harness.store import Store, leases, now
-from harness.suites import load_suite
+from harness.results.leases import STALE_S, Leases
+from harness.results.store import Store, leases, now
+from harness.config.suites import load_suite
 from tests.conftest import REPO
 from tests.pg_server import PostgresServer, postgres  # noqa: F401 (a fixture)
 from tests.sshd_server import Sshd, start_sshd
@@ -146,9 +146,9 @@ def test_lease_of_another_controller(backend: str, tmp_path: Path, postgres: Pos
 
 
 def test_board_held_elsewhere_refused_unless_forced(tmp_path: Path) -> None:
-    from harness import profiles
+    from harness.config import profiles
     from harness.errors import ConfigError
-    from harness.integrity import claim
+    from harness.lab.integrity import claim
 
     store = Store(str(tmp_path / "l.sqlite"))
     stamp = now()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.report.render import render_run_report
-from harness.store import Store
+from harness.results.store import Store
 from tests.reportdata import HOSTILE, FakeDevice, fill
 from tests.test_whitepaper import chromium, console_errors
 

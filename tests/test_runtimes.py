@@ -14,7 +14,7 @@ import pytest
 
 from harness.errors import ModelError
 from harness.models.formats import read_model
-from harness import op_profile
+from harness.measures import op_profile
 from tests.conftest import MODELS, REPO
 
 FAMILY = MODELS / "digits-cnn-runtimes"

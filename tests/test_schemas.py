@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.schemas import models
+from harness.config.schemas import models
 from tests.conftest import MODELS, REPO
 
 cli = CliRunner()

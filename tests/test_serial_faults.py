@@ -15,7 +15,7 @@ from harness.deadline import Deadline
 from harness.runners.base import Job
 from harness.runners.firmware import FirmwareRunner
 from harness.transports import open_transport
-from harness.transports.linesim import LineRelay
+from harness.testing.linesim import LineRelay
 from tests.conftest import MODELS, require_tool
 
 pytestmark = pytest.mark.slow

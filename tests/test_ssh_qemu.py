@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.deadline import Deadline
-from harness.profiles import resolve
-from harness.store import Store
+from harness.config.profiles import resolve
+from harness.results.store import Store
 from harness.transports import open_transport
 from tests.conftest import MODELS, REPO, require, require_tool
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from harness import profiles
+from harness.config import profiles
 from harness.cli import app
-from harness.board import open_runner
+from harness.lab.board import open_runner
 from harness.deadline import Deadline
-from harness.session import PlannedCase, plan, run_suite
-from harness.store import Store
-from harness.suites import load_suite
+from harness.lab.session import PlannedCase, plan, run_suite
+from harness.results.store import Store
+from harness.config.suites import load_suite
 from tests.conftest import MODELS, REPO
 from tests.sshd_server import Sshd, TcpProxy, start_sshd
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.runners.agent import timed_loop
-from harness.runners.agentlib import median_ci_ranks, percentile, summarize
+from harness.runtimes.agent import timed_loop
+from harness.runtimes.agentlib import median_ci_ranks, percentile, summarize
 
 
 def test_summary_matches_numpy() -> None:
@@ -65,7 +65,7 @@ def test_agent_runs_from_its_staged_files_alone(tmp_path) -> None:
     import subprocess
     import sys
 
-    from harness.runners import adapters
+    from harness.runtimes import adapters
     from harness.runners.agent_runner import AGENT_FILE, LIBRARY_FILE
     from harness.runners.base import Job
     from tests.conftest import REPO

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import StoreError
-from harness.store import Store
+from harness.results.store import Store
 
 
 def run_row(run_id: str = "r1") -> dict:

@@ -1,6 +1,6 @@
 """Store schema versions and bad store inputs, on real SQLite and a real PostgreSQL server.
 
-Migrations end where harness/store.py's tables are; a store made by edge-harness 0.1 (schema 1)
+Migrations end where harness/results/store.py's tables are; a store made by edge-harness 0.1 (schema 1)
 is upgraded with its data; a newer one is refused with both versions before anything is
 measured; a bad --store / $EDGE_HARNESS_STORE is an error (not the default, no stray files or
 directories); results/report read a store they may not write; merge is all or nothing; a store
@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from harness import migrations
+from harness.results import migrations
 from harness.errors import StoreError
-from harness.store import Store, metadata
+from harness.results.store import Store, metadata
 from tests.conftest import REPO, require
 from tests.pg_server import PostgresServer, postgres  # noqa: F401 (a fixture)
 
@@ -75,7 +75,7 @@ def assert_matches_metadata(url: str) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
-    assert diff == [], f"harness/store.py and harness/migrations/versions disagree: {diff}"
+    assert diff == [], f"harness/results/store.py and harness/results/migrations/versions disagree: {diff}"
 
 
 # ------------------------------------------------------------------ migrations

@@ -60,7 +60,7 @@ def test_installed_wheel_runs_a_tflite_from_anywhere(venv: Path, user: dict[str,
     work = tmp_path / "somewhere"
     work.mkdir()
     (work / "my_model.tflite").write_bytes((MODELS / "digits-cnn" / "int8.tflite").read_bytes())
-    where = sh([str(venv / "bin" / "python"), "-c", "import harness.health as h; print(h.__file__, h.CHECK_FILE)"],
+    where = sh([str(venv / "bin" / "python"), "-c", "import harness.lab.health as h; print(h.__file__, h.CHECK_FILE)"],
                env=user, cwd=work).stdout.split()
     assert all(p.startswith(str(venv)) for p in where), where  # the wheel's files, not the checkout's
 

@@ -14,7 +14,7 @@ from tests.conftest import REPO, require_tool
 from harness.cli import app
 from harness.errors import ConfigError
 from harness.report.definition import load_definition
-from harness.store import Store
+from harness.results.store import Store
 from tests.reportdata import HOSTILE, FakeDevice, fill
 
 DEVICES = [FakeDevice("rpi5", 1.0, energy_uj=900, power_status="measured"),

@@ -15,7 +15,7 @@
 #define RUN_MAX 240u
 
 /* The build id as a named symbol: a host reads it from the ELF to know whether a board already
- * runs this build (harness/firmware_image.py) before flashing it again. */
+ * runs this build (harness/models/firmware_image.py) before flashing it again. */
 __attribute__((used)) const char fw_build_id[] = FW_BUILD;
 
 static uint8_t rx[ENCODED_MAX];

@@ -31,7 +31,7 @@ uint8_t *port_staging(uint32_t *capacity);
 
 const char *port_board_name(void);
 
-/* The 8 reserved bytes of the model partition's header (harness/firmware_image.py), or 0 when
+/* The 8 reserved bytes of the model partition's header (harness/models/firmware_image.py), or 0 when
  * the port has none: the MLPerf Tiny benchmark id (NUL-padded, <= 7 characters) and the Tiny
  * mode byte ('p' performance, 'e' energy), written at deploy. */
 const uint8_t *port_preloaded_tag(void);

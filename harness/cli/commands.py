@@ -59,8 +59,8 @@ def _positive(value: Optional[float]) -> Optional[float]:
 @handled
 def devices(profiles: Optional[Path] = ProfilesOpt, as_json: bool = JsonOpt) -> None:
     """List the device profiles."""
-    from harness import profiles as profile_mod
-    from harness.cli_views import devices_table, print_json
+    from harness.config import profiles as profile_mod
+    from harness.cli.views import devices_table, print_json
 
     found = profile_mod.load_all(profiles)
     if as_json:
@@ -75,9 +75,9 @@ def inspect(models: list[Path] = typer.Argument(..., help=".tflite files or mode
             as_json: bool = JsonOpt,
             no_cache: bool = typer.Option(False, "--no-cache", help="Probe TFLite-Micro again.")) -> None:
     """Inputs, outputs, operators, parameters, MACs, bytes and the TFLite-Micro arena of a model."""
-    from harness.cli_views import inspection_view, print_json
+    from harness.cli.views import inspection_view, print_json
     from harness.errors import ConfigError, ModelError
-    from harness.inspection import inspect_model, model_files
+    from harness.lab.inspection import inspect_model, model_files
 
     try:
         found = [inspect_model(path, use_cache=not no_cache) for path in model_files(models)]
@@ -97,8 +97,8 @@ def check(suite: list[Path] = typer.Argument(..., help="A suite (.yaml), or .tfl
           profiles: Optional[Path] = ProfilesOpt, store: Optional[str] = StoreOpt,
           as_json: bool = JsonOpt) -> None:
     """The variant of each model family to deploy on the device, the rule, and why the others lost."""
-    from harness.check import check_suite
-    from harness.cli_views import check_view, print_json
+    from harness.lab.check import check_suite
+    from harness.cli.views import check_view, print_json
 
     report = check_suite(suite, device, profiles, store)
     if as_json:
@@ -133,7 +133,7 @@ def run(suite: list[Path] = typer.Argument(..., help="A suite (.yaml), or .tflit
             False, "--rerun-suspects", help="With --baseline: measure again (3x) cases whose latency moved >= the effect floor, before the verdict.")
         ) -> None:
     """Run a suite, or models given directly, on one or more boards (one worker per board)."""
-    from harness.cli_run import RunOutputs, run_command
+    from harness.cli.run import RunOutputs, run_command
 
     raise typer.Exit(run_command(suite, device, store, out, resume, profiles,
                                  RunOutputs(baseline, junit, markdown, shard, run_id, repeat, rerun_suspects), force))
@@ -164,8 +164,8 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
                 None, "--cycles-pct", help="Also gate on estimated cycles (emulated Cortex-M): growth above PCT % (0: any) regresses."),
             as_json: bool = JsonOpt) -> None:
     """Compare two runs (regressions, improvements) or two variants (A/B). Exit 4 on a regression."""
-    from harness.cli_compare import compare_command
-    from harness.regression import Criteria
+    from harness.cli.compare import compare_command
+    from harness.results.regression import Criteria
 
     criteria = Criteria(alpha=alpha, min_effect_pct=min_effect_pct, latency_pct=latency_pct,
                         memory_pct=memory_pct, energy_pct=energy_pct, accuracy_points=accuracy_points,
@@ -184,9 +184,9 @@ def compare(base: str = typer.Argument(..., help="BASE: run id, latest, last-goo
 def merge(out_store: str = typer.Argument(..., help="Store to merge into (URL or SQLite path)."),
           in_stores: list[str] = typer.Argument(..., help="Stores to merge from.")) -> None:
     """Merge the stores of CI matrix jobs (or labs) into one; merging twice adds nothing."""
-    from harness.merge import merge as merge_stores
-    from harness.merge import open_source
-    from harness.store import Store
+    from harness.results.merge import merge as merge_stores
+    from harness.results.merge import open_source
+    from harness.results.store import Store
 
     sources = [open_source(url) for url in in_stores]
     counts = merge_stores(Store(out_store), sources)
@@ -206,8 +206,8 @@ def results(run_id: str = RunRefOpt,
             status: Optional[str] = typer.Option(None, "--status", help="Only ok, failed, skipped or not-run."),
             store: Optional[str] = StoreOpt) -> None:
     """Read stored results back."""
-    from harness.cli_runs import results_command
-    from harness.store import Store
+    from harness.cli.runs import results_command
+    from harness.results.store import Store
 
     results_command(Store(store, readonly=True), run_id, device, family, status, fmt, output)
 
@@ -220,8 +220,8 @@ def runs(suite: Optional[str] = typer.Option(None, "--suite", help="Only runs of
          limit: Optional[int] = typer.Option(20, "--limit", help="At most N runs, newest first (0: all)."),
          store: Optional[str] = StoreOpt, as_json: bool = JsonOpt) -> None:
     """The stored runs: id, suite, devices, status, result counts, start and duration."""
-    from harness.cli_runs import runs_command
-    from harness.store import Store
+    from harness.cli.runs import runs_command
+    from harness.results.store import Store
 
     runs_command(Store(store, readonly=True), suite, device, status, limit or None, as_json)
 
@@ -236,7 +236,7 @@ def report(run_id: str = RunRefOpt,
            pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write the white paper as PDF.")) -> None:
     """Render the HTML report of a run, or with --definition the white paper of a period."""
     from harness.errors import ConfigError
-    from harness.store import Store
+    from harness.results.store import Store
 
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file; give a directory for the report")
@@ -252,7 +252,7 @@ def report(run_id: str = RunRefOpt,
             typer.echo(note, err=True)
         typer.echo("\n".join(str(p) for p in paths))
         return
-    from harness.baselines import resolve
+    from harness.results.baselines import resolve
     from harness.progress import Progress
     from harness.report.render import render_run_report
 
@@ -270,7 +270,7 @@ def dashboard(out: Path = typer.Option(Path("out/dashboard"), "--out", help="Out
     """The nightly dashboard: a static site of every benchmark's trend, noise band and change points."""
     from harness.progress import Progress
     from harness.report.dashboard import render_dashboard
-    from harness.store import Store
+    from harness.results.store import Store
 
     with Progress("dashboard") as step:
         written = render_dashboard(Store(store), out, profiles, suite, step=step)
@@ -287,10 +287,10 @@ def leaderboard(year: int = typer.Option(..., "--year", help="Calendar year to r
                 out: Optional[Path] = typer.Option(None, "--out", help="Output directory [default: out/leaderboard-YEAR]."),
                 store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt) -> None:
     """The annual leaderboard: a year of nightly runs ranked, with movement against the year before."""
-    from harness.cli_views import leaderboard_table
+    from harness.cli.views import leaderboard_table
     from harness.report.definition import load_definition
     from harness.report.leaderboard import render_leaderboard
-    from harness.store import Store
+    from harness.results.store import Store
 
     from harness.errors import ConfigError
 
@@ -315,10 +315,10 @@ def health(device: Optional[str] = typer.Argument(None, help="A board's name [de
            store: Optional[str] = StoreOpt, profiles: Optional[Path] = ProfilesOpt,
            as_json: bool = JsonOpt) -> None:
     """Board health (LAVA's model): show it, or take a board out of service and back."""
-    from harness.cli_views import health_table, print_json
+    from harness.cli.views import health_table, print_json
     from harness.errors import ConfigError
-    from harness.health import Health
-    from harness.store import Store
+    from harness.lab.health import Health
+    from harness.results.store import Store
 
     db = Store(store, readonly=set_state is None)  # showing health only reads
     if set_state is not None:
@@ -354,8 +354,8 @@ def _known_board(db: Any, device: str, profiles: Path | None) -> None:
 @handled
 def schema(kind: str = typer.Argument(..., help="profile, suite or manifest.")) -> None:
     """The JSON Schema of device profiles, suites or model manifests, for editors and CI."""
-    from harness.cli_views import print_json
-    from harness.schemas import json_schema
+    from harness.cli.views import print_json
+    from harness.config.schemas import json_schema
 
     print_json(json_schema(kind))
 
@@ -380,7 +380,7 @@ def model_init(directory: Path = typer.Argument(..., help="A folder of .tflite f
 
 def _version(value: bool) -> None:
     if value:
-        from harness.versions import version_report
+        from harness.cli.versions import version_report
 
         typer.echo(version_report())
         raise typer.Exit(0)

@@ -8,13 +8,13 @@ from typing import Any, Mapping
 
 from rich.table import Table
 
-from harness import baselines, ci_outputs
-from harness.ci_outputs import EXIT_OK, EXIT_RESULT, EXIT_REGRESSION
-from harness.cli_views import console, print_json
+from harness.results import baselines, ci_outputs
+from harness.results.ci_outputs import EXIT_OK, EXIT_RESULT, EXIT_REGRESSION
+from harness.cli.views import console, print_json
 from harness.errors import ConfigError, StoreError
-from harness.regression import (HISTORY_METRICS, MISSING, TABLE_COLUMNS, Answer, CaseVerdict, Comparison, Criteria,
+from harness.results.regression import (HISTORY_METRICS, MISSING, TABLE_COLUMNS, Answer, CaseVerdict, Comparison, Criteria,
                                 ab_answers, compare_case, compare_runs, table_rows)
-from harness.store import Store
+from harness.results.store import Store
 
 _STYLE = {"regression": "bold red", "suspect": "yellow", "improvement": "green", "unchanged": "", "missing": "yellow"}
 
@@ -24,7 +24,7 @@ def load_samples(store: Store, rows: list[Mapping[str, Any]]) -> dict[int, list[
 
 
 def compare_stored(store: Store, base_id: str, new_id: str, criteria: Criteria) -> Comparison:
-    """NEW against BASE, each case's noisy metrics against their history up to BASE (harness/history.py)."""
+    """NEW against BASE, each case's noisy metrics against their history up to BASE (harness/results/history.py)."""
     base_rows, new_rows = store.results(base_id), store.results(new_id)
     history = baselines.metric_history(store, base_id, new_rows, HISTORY_METRICS, criteria.history_runs)
     return compare_runs(base_rows, new_rows, load_samples(store, base_rows + new_rows), criteria, history)
@@ -90,7 +90,7 @@ def compare_command(base: str, new: str, store_url: str | None, criteria: Criter
     else:
         print_comparison(comparison, title)
         print_answers(answers)
-        from harness.op_profile import compare_rows  # where the time moved inside each model
+        from harness.measures.op_profile import compare_rows  # where the time moved inside each model
 
         for line in compare_rows(store.results(base_id), store.results(new_id)) if new_family is None else []:
             console.print(line, markup=False, highlight=False)

@@ -9,24 +9,27 @@ from typing import Any, Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness import baselines, ci_outputs, conditions, configfile, interrupts, provenance, shard
-from harness import profiles as profile_mod
-from harness.cli_compare import baseline_comparison, compare_stored, print_comparison, write_text
-from harness.cli_views import console, results_table
-from harness.board import open_runner, preflight
+from harness import interrupts
+from harness.results import baselines, ci_outputs, provenance
+from harness.lab import conditions, shard
+from harness.config import configfile
+from harness.config import profiles as profile_mod
+from harness.cli.compare import baseline_comparison, compare_stored, print_comparison, write_text
+from harness.cli.views import console, results_table
+from harness.lab.board import open_runner, preflight
 from harness.deadline import Deadline
 from harness.errors import ConfigError, StoreError
-from harness.fleet import Board, run_boards
-from harness.integrity import check_resume, claim
-from harness.leases import Leases
+from harness.lab.fleet import Board, run_boards
+from harness.lab.integrity import check_resume, claim
+from harness.results.leases import Leases
 from harness.masking import mask, mask_optional
-from harness.profiles import DeviceProfile
-from harness.regression import UNCHANGED, Criteria
+from harness.config.profiles import DeviceProfile
+from harness.results.regression import UNCHANGED, Criteria
 from harness.runners.base import Runner
-from harness.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan, remeasure
-from harness.store import Store
-from harness.suites import Suite
-from harness.targets import load_targets
+from harness.lab.session import CONNECT_TIMEOUT_S, PlannedCase, finish_run, initial_state, open_run, plan, remeasure
+from harness.results.store import Store
+from harness.config.suites import Suite
+from harness.config.targets import load_targets
 
 
 class FamilyBars:
@@ -272,7 +275,7 @@ def _connector(device: DeviceProfile) -> Callable[[], Runner]:
 
 
 def ci_report(store: Store, run_id: str, rows: list[dict[str, Any]], extra: RunOutputs) -> int:
-    """Baseline comparison, JUnit and Markdown files; the exit code (see harness.ci_outputs)."""
+    """Baseline comparison, JUnit and Markdown files; the exit code (see harness.results.ci_outputs)."""
     base_id, comparison = None, None
     if extra.baseline:
         base_id, comparison = baseline_comparison(store, run_id, extra.baseline)

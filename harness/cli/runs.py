@@ -12,9 +12,9 @@ import pandas as pd
 from rich.table import Table
 
 from harness import api
-from harness.cli_views import RESULT_COLUMNS, console, results_table
+from harness.cli.views import RESULT_COLUMNS, console, results_table
 from harness.errors import ConfigError
-from harness.store import Store
+from harness.results.store import Store
 
 FORMATS = ("table", "json", "csv", "markdown", "parquet")
 
@@ -51,7 +51,7 @@ def results_command(store: Store, run: str, device: str | None, family: str | No
         raise ConfigError(f"unknown --format {fmt!r}; use {', '.join(FORMATS)}")
     if fmt == "parquet" and output is None:
         raise ConfigError("--format parquet is binary: give --output FILE")
-    from harness import baselines
+    from harness.results import baselines
 
     run_id = baselines.resolve(store, run)
     frame = api.results(store, run_id, device=device, family=family, status=status)

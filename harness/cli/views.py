@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness import memory
-from harness.tradeoff import headline_name
-from harness.units import human_bytes
+from harness.measures import memory
+from harness.measures.tradeoff import headline_name
+from harness.config.units import human_bytes
 
 # Logs and CI output are not terminals: give tables room instead of folding every cell.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -138,7 +138,7 @@ def results_table(rows: list[dict[str, Any]], title: str) -> None:
 
 
 def _task_metric(r: dict[str, Any]) -> str:
-    """top-1, or the task's headline (and a detector's false-alarm rate): harness/metrics.py."""
+    """top-1, or the task's headline (and a detector's false-alarm rate): harness/measures/metrics.py."""
     if r.get("accuracy_top1") is not None or not r.get("metrics"):
         return _fmt(r["accuracy_top1"], 4)
     m = r["metrics"]

@@ -10,15 +10,15 @@ from urllib.parse import urlsplit
 
 import pydantic
 
-from harness import configfile
-from harness.configfile import StrictModel
+from harness.config import configfile
+from harness.config.configfile import StrictModel
 from harness.cycles.profile import CycleSection
 from harness.errors import ConfigError
 from harness.locations import profile_dirs
-from harness.units import Bytes, Fraction, MilliampHours, PositiveSeconds, Seconds, Tops, Volts, Watts
+from harness.config.units import Bytes, Fraction, MilliampHours, PositiveSeconds, Seconds, Tops, Volts, Watts
 
 # A labgrid place's transport template: scheme -> (labgrid resource class, NetworkSerialPort
-# protocol); harness/labgrid_place.py fills it with the acquired place's host and port.
+# protocol); harness/lab/labgrid.py fills it with the acquired place's host and port.
 LABGRID_TEMPLATES = {"rfc2217": ("NetworkSerialPort", "rfc2217"), "socket": ("NetworkSerialPort", "raw"),
                      "ssh": ("NetworkService", None)}
 
@@ -39,8 +39,8 @@ class Runtime(str, enum.Enum):
     EDGETPU = "edgetpu"
     TFLM = "tflm"
     HARNESS_FW = "edge-harness-fw"  # the reference firmware's own int8 engine (firmware/engine)
-    ONNXRUNTIME = "onnxruntime"  # CPU execution provider (harness/runners/adapters/onnxruntime.py)
-    EXECUTORCH = "executorch"  # .pte programs (harness/runners/adapters/executorch.py)
+    ONNXRUNTIME = "onnxruntime"  # CPU execution provider (harness/runtimes/adapters/onnxruntime.py)
+    EXECUTORCH = "executorch"  # .pte programs (harness/runtimes/adapters/executorch.py)
 
     @property
     def microcontroller(self) -> bool:
@@ -131,7 +131,7 @@ class GdbSection(StrictModel):
 
 class LabgridSection(StrictModel):
     """A board shared through labgrid: the place is acquired for the run and released after.
-    The profile's transport is then a template the place fills in (harness/labgrid_place.py):
+    The profile's transport is then a template the place fills in (harness/lab/labgrid.py):
     `rfc2217://` (its NetworkSerialPort) or `ssh://user@` (its NetworkService)."""
 
     place: str
@@ -194,7 +194,7 @@ class Thresholds(StrictModel):
     battery_pct_per_hour: float | None = pydantic.Field(default=None, gt=0)
     accuracy_drop_points: float | None = pydantic.Field(default=None, ge=0)
     utilization: Fraction | None = None  # the seed's compute utilization < 85 % (a maximum)
-    # Task metrics (harness/metrics.py), fractions: a maximum for rates where less is better,
+    # Task metrics (harness/measures/metrics.py), fractions: a maximum for rates where less is better,
     # a minimum for the others; mae/rmse are maxima in the target's own unit.
     false_alarm_rate: Fraction | None = None
     miss_rate: Fraction | None = None

@@ -16,8 +16,8 @@ SCHEMA_ID = "https://edge-harness.invalid/schema/{kind}.json"  # a name, not a d
 
 def models() -> dict[str, type[pydantic.BaseModel]]:
     from harness.models.manifest import FamilyManifest
-    from harness.profiles import DeviceProfile
-    from harness.suites import SuiteFile
+    from harness.config.profiles import DeviceProfile
+    from harness.config.suites import SuiteFile
 
     return {"profile": DeviceProfile, "suite": SuiteFile, "manifest": FamilyManifest}
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pydantic
 
-from harness import configfile
-from harness.configfile import StrictModel
+from harness.config import configfile
+from harness.config.configfile import StrictModel
 from harness.errors import ConfigError
 from harness.models.manifest import MANIFEST, FamilyManifest, MlperfTinyInfo, load_manifest, single_model
-from harness.profiles import Thresholds
-from harness.units import PositiveSeconds, Seconds
+from harness.config.profiles import Thresholds
+from harness.config.units import PositiveSeconds, Seconds
 
 
 class Phase(StrictModel):
@@ -66,7 +66,7 @@ class ModelCase:
     task: str
     manifest_accuracy: float | None
     tiny_benchmark: str | None = None  # the suite's or the manifest's mlperf_tiny.benchmark
-    decision_threshold: float | None = None  # detection tasks (harness/metrics.py)
+    decision_threshold: float | None = None  # detection tasks (harness/measures/metrics.py)
     technique: str | None = None  # compression technique, from the manifest (the matrix's rows)
     derived_from: str | None = None
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from harness import configfile
+from harness.config import configfile
 from harness.errors import ConfigError
-from harness.suites import Suite, SuiteFile, SuiteModel, build_suite, load_suite
+from harness.config.suites import Suite, SuiteFile, SuiteModel, build_suite, load_suite
 
 SUITE_SUFFIXES = (".yaml", ".yml")
 

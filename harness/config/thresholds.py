@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import metrics
-from harness.memory import working_memory
-from harness.profiles import Thresholds
+from harness.measures import metrics
+from harness.measures.memory import working_memory
+from harness.config.profiles import Thresholds
 
 
 def evaluate(row: dict[str, Any], limits: Thresholds, ram_bytes: int) -> list[dict[str, Any]]:

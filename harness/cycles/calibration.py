@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.profiles import DeviceProfile
-from harness.store import Store
+from harness.config.profiles import DeviceProfile
+from harness.results.store import Store
 
 METHOD = "DWT CYCCNT median x clock / plugin estimate"
 

@@ -4,7 +4,7 @@ The estimate is exact and repeatable (the same firmware and model give the same 
 run, whatever the host's load), so any change is real: no statistics, no noise band. A case
 whose estimated cycles grew by more than PCT % (0: by anything) is a regression; the
 per-operator diff says where. Cases estimated with different cycle models are not compared.
-This is separate from the latency verdicts (harness/regression.py): a figure of its own.
+This is separate from the latency verdicts (harness/results/regression.py): a figure of its own.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import baselines
-from harness.ci_outputs import EXIT_REGRESSION
-from harness.store import Store
+from harness.results import baselines
+from harness.results.ci_outputs import EXIT_REGRESSION
+from harness.results.store import Store
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def operator_diff(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, An
 def cycles_gate(store_url: str | None, base: str, new: str, pct: float, quiet: bool, code: int) -> int:
     """The `compare` exit code with the cycle gate applied: regression (4) when any case's
     estimate grew beyond `pct`; printed unless `quiet` (JSON output)."""
-    from harness.cli_views import console
+    from harness.cli.views import console
 
     store = Store(store_url)
     new_ref, new_family, _ = baselines.parse_selector(new)

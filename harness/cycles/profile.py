@@ -6,7 +6,7 @@ from typing import Literal
 
 import pydantic
 
-from harness.configfile import StrictModel
+from harness.config.configfile import StrictModel
 
 
 class CycleSection(StrictModel):

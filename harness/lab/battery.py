@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.power import energy
-from harness.profiles import PowerSection
+from harness.config.profiles import PowerSection
 
 
 def battery_columns(power: PowerSection, active_w: float, idle_w: float | None,

@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
-from harness.labgrid_place import PlaceRunner, acquire_place, find_client, missing_client_message, preview_url
+from harness.lab.labgrid import PlaceRunner, acquire_place, find_client, missing_client_message, preview_url
 from harness.power import ON_THE_BOARD, PowerMeter, open_meter
-from harness.power.recording import MeteredRunner
-from harness.profiles import DeviceProfile
+from harness.lab.metering import MeteredRunner
+from harness.config.profiles import DeviceProfile
 from harness.runners.base import Runner
 from harness.transports import CommandTransport, Transport, open_transport
 

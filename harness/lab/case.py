@@ -3,9 +3,9 @@
 Only infrastructure errors are retried, with the board recovered between attempts; a model
 or device error is a result. Every outcome, including a skip or a case the lab could not run,
 becomes exactly one stored row, with the machine conditions of its measurement
-(harness/conditions.py). With `run.repeat` K > 1 the session measures every case K times,
+(harness/lab/conditions.py). With `run.repeat` K > 1 the session measures every case K times,
 interleaved; the row pools the samples of all repetitions and keeps each one's median
-(`latency_repeat_p50_us`), the values harness/history.py judges.
+(`latency_repeat_p50_us`), the values harness/results/history.py judges.
 """
 
 from __future__ import annotations
@@ -16,16 +16,19 @@ import statistics
 import time
 from typing import Any, Callable, Sequence
 
-from harness import conditions, interrupts, metrics, thresholds, tradeoff
+from harness import interrupts
+from harness.lab import conditions
+from harness.measures import metrics, tradeoff
+from harness.config import thresholds
 from harness.cycles.calibration import with_calibration
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
-from harness.planning import PlannedCase
-from harness.profiles import DeviceProfile
-from harness.runners.agentlib import summarize  # the agent's own statistics, so pooled rows match
+from harness.lab.planning import PlannedCase
+from harness.config.profiles import DeviceProfile
+from harness.runtimes.agentlib import summarize  # the agent's own statistics, so pooled rows match
 from harness.runners.base import Job, Measurement, Runner
-from harness.store import Store
-from harness.suites import ModelCase, Suite
+from harness.results.store import Store
+from harness.config.suites import ModelCase, Suite
 
 INFRA_ATTEMPTS = 3
 BACKOFF_S = (1.0, 4.0)
@@ -67,7 +70,7 @@ def run_case(item: PlannedCase, suite: Suite, device: DeviceProfile, store: Stor
             row["conditions"] = {**row["conditions"], **conditions.merge([c for _, c in repetitions])}
             if len(repetitions) > 1:
                 row["latency_repeat_p50_us"] = [statistics.median(m.samples_us) for m, _ in repetitions]
-            row.update(measured.power or {})  # power columns (harness/power/recording.py)
+            row.update(measured.power or {})  # power columns (harness/lab/metering.py)
             row["environment_id"] = store.record_environment(run_id, device.name, _stable_env(measured))
             row["accuracy_delta_points"] = _accuracy_delta(store, run_id, device.name, case, row)
             row["extra"] = with_calibration(store, device, row)  # a real board's DWT vs the estimate
@@ -203,7 +206,7 @@ def _stable_env(m: Measurement) -> dict[str, Any]:
 
 
 def task_metrics(case: ModelCase, m: Measurement) -> dict[str, Any]:
-    """The task's metrics from the board's raw outputs (harness/metrics.py); top-1/top-5 only
+    """The task's metrics from the board's raw outputs (harness/measures/metrics.py); top-1/top-5 only
     where the task is classification (an argmax over one detection score means nothing)."""
     row: dict[str, Any] = {"task": case.task}
     if case.task not in (metrics.CLASSIFICATION, "classification"):

@@ -13,14 +13,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from harness import memory
-from harness.tradeoff import Point, headline, headline_name, pareto_front
-from harness import profiles as profile_mod
-from harness.inspection import inspect_model
+from harness.measures import memory
+from harness.measures.tradeoff import Point, headline, headline_name, pareto_front
+from harness.config import profiles as profile_mod
+from harness.lab.inspection import inspect_model
 from harness.models import fit as fitting
 from harness.locations import default_store
-from harness.store import Store, normalize_url
-from harness.targets import load_targets
+from harness.results.store import Store, normalize_url
+from harness.config.targets import load_targets
 
 Measurements = dict[tuple[str, str, str, str], fitting.Measured]  # (device, family, variant, sha256)
 Headlines = dict[tuple[str, str, str, str], tuple[str, float]]  # ... -> (metric name, measured value)
@@ -91,7 +91,7 @@ def _front_note(chosen: fitting.Selection, front: list[str]) -> str:
 
 
 def measured_headlines(url: str | None) -> Headlines:
-    """The latest successful result's task headline metric (harness/metrics.py) per case."""
+    """The latest successful result's task headline metric (harness/measures/metrics.py) per case."""
     if url is None:
         return {}
     found: Headlines = {}

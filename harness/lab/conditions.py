@@ -16,7 +16,7 @@ environment) and are stored next to these. Stored per result in `results.conditi
 half of the cores the measurement leaves free (at least half a core), another `harness run` in
 flight, or thermal throttling during the case. A busy host does not invalidate a result; it
 tells the reader why latency may be noisier (regressions are decided from the run-to-run
-history, harness/history.py).
+history, harness/results/history.py).
 """
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from harness.health import BoardState
-from harness.profiles import DeviceProfile
+from harness.lab.health import BoardState
+from harness.config.profiles import DeviceProfile
 from harness.runners.base import Runner
-from harness.session import PlannedCase, Progress, run_device
-from harness.store import Store
-from harness.suites import Suite
+from harness.lab.session import PlannedCase, Progress, run_device
+from harness.results.store import Store
+from harness.config.suites import Suite
 
 
 @dataclass

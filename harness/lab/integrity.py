@@ -13,9 +13,9 @@ import logging
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.leases import Leases, board_lease_name
-from harness.profiles import DeviceProfile
-from harness.suites import Suite
+from harness.results.leases import Leases, board_lease_name
+from harness.config.profiles import DeviceProfile
+from harness.config.suites import Suite
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from harness.deadline import Deadline
 from harness.errors import ConfigError, DeviceTimeout, HarnessError, InfrastructureError
 from harness.locations import SOURCE_ROOT
-from harness.profiles import LABGRID_TEMPLATES as TEMPLATES
+from harness.config.profiles import LABGRID_TEMPLATES as TEMPLATES
 from harness.runners.base import Job, Measurement, Runner
 
 CLIENT_ENV = "EDGE_HARNESS_LABGRID_CLIENT"

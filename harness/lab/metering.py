@@ -1,7 +1,7 @@
 """Power during a run (orchestration): the profile's meter records each case's measurement.
 
     MeteredRunner(runner, device, meter)         wraps the runner; the meter opens on first use
-                                                 (harness/board.py builds the meter and wraps)
+                                                 (harness/lab/board.py builds the meter and wraps)
     MeteredRunner.measure(job, deadline)         meter start -> idle window -> the runner, with
                                                  an energy phase -> meter stop -> store columns
 
@@ -22,8 +22,8 @@ from typing import Any
 
 from harness.deadline import Deadline
 from harness.power import MeterError, MeterUnavailable, PowerMeter, Samples, energy
-from harness.power.battery import battery_columns
-from harness.profiles import DeviceProfile
+from harness.lab.battery import battery_columns
+from harness.config.profiles import DeviceProfile
 from harness.runners.base import Job, Measurement, Runner
 
 OPEN_TIMEOUT_S = 10.0

@@ -1,7 +1,7 @@
 """Pre-flight of a suite on a device, before anything is written.
 
 Every model parses and matches its manifest's sha256, every dataset matches its model's input
-shape and holds labels and inputs an accuracy can be computed from (harness/datasets.py), the
+shape and holds labels and inputs an accuracy can be computed from (harness/config/datasets.py), the
 threads fit the board's cores (bad input is a ConfigError, exit 2), and the fit check decides
 which cases are skipped.
 """
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import datasets
+from harness.config import datasets
 from harness.errors import ConfigError, ModelError
 from harness.models import fit as fitting
 from harness.models.formats import ModelInfo, read_model
-from harness.profiles import DeviceProfile
-from harness.suites import ModelCase, Suite
+from harness.config.profiles import DeviceProfile
+from harness.config.suites import ModelCase, Suite
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def plan(suite: Suite, device: DeviceProfile) -> list[PlannedCase]:
 def _facts(case: ModelCase, device: DeviceProfile) -> fitting.VariantFacts:
     # Only a TFLite-Micro device needs the (slower) real arena probe to decide the fit.
     if device.runtime.microcontroller:
-        from harness.inspection import inspect_model
+        from harness.lab.inspection import inspect_model
 
         return inspect_model(case.model_path).facts(case.family, case.variant, case.manifest_accuracy)
     model = read_model(case.model_path)
@@ -71,7 +71,7 @@ def _facts(case: ModelCase, device: DeviceProfile) -> fitting.VariantFacts:
 
 
 def _dataset(case: ModelCase, suite: Suite, model: ModelInfo) -> Path:
-    """The dataset checked against this model (harness/datasets.py); the .npz runners read."""
+    """The dataset checked against this model (harness/config/datasets.py); the .npz runners read."""
     assert case.dataset_path is not None
     family = suite.families[case.family]
     info = family.dataset

@@ -10,7 +10,7 @@ import urllib.request
 
 from harness.deadline import Deadline
 from harness.errors import InfrastructureError
-from harness.profiles import DeviceProfile
+from harness.config.profiles import DeviceProfile
 from harness.runners.base import Runner
 
 log = logging.getLogger(__name__)

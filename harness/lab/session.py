@@ -22,19 +22,20 @@ import logging
 import threading
 from typing import Any, Callable, Protocol
 
-from harness import board as board_mod
-from harness import interrupts, provenance
-from harness import case as case_mod
-from harness.case import Repetition, record_not_run, run_case
+from harness.lab import board as board_mod
+from harness import interrupts
+from harness.results import provenance
+from harness.lab import case as case_mod
+from harness.lab.case import Repetition, record_not_run, run_case
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
-from harness.health import CHECK_TIMEOUT_S, BoardState, Health, health_check
-from harness.planning import PlannedCase, plan
-from harness.profiles import DeviceProfile
-from harness.recovery import recover_board
+from harness.lab.health import CHECK_TIMEOUT_S, BoardState, Health, health_check
+from harness.lab.planning import PlannedCase, plan
+from harness.config.profiles import DeviceProfile
+from harness.lab.recovery import recover_board
 from harness.runners.base import Runner
-from harness.store import Store
-from harness.suites import Suite
+from harness.results.store import Store
+from harness.config.suites import Suite
 
 __all__ = ["PlannedCase", "Progress", "plan", "open_run", "run_device", "run_suite", "finish_run", "remeasure"]
 CONNECT_TIMEOUT_S = 300.0

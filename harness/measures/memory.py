@@ -18,7 +18,7 @@ Exact and noisy methods: an arena is planned by the runtime, so identical code g
 bytes and any change is real (a plain threshold judges it). An RSS increase depends on the
 allocator, page faults and what the process touched first: identical code varied by -15 % to
 +32 % between single runs (digits-cnn, host), so it is judged against its run-to-run history
-(harness/history.py), as latency is.
+(harness/results/history.py), as latency is.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from harness.units import human_bytes
+from harness.config.units import human_bytes
 
 ARENA = "arena"
 RSS_INCREASE = "rss-increase"

@@ -1,7 +1,7 @@
 """Task metrics from a case's raw outputs: pure functions, numpy only.
 
 A model family's manifest names its task (harness/models/manifest.py); the board returns each
-evaluated sample's dequantized output (harness/runners/agent.py `scores`) and this module turns
+evaluated sample's dequantized output (harness/runtimes/agent.py `scores`) and this module turns
 them into the task's metrics. A metric that does not apply is absent, never 0; one that applies
 but cannot be computed on this data (AUC on a single-class set, precision with no positive
 prediction) is absent too and its reason is listed under `undefined`.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from harness import metrics
+from harness.measures import metrics
 
 
 def headline(row: Mapping[str, Any]) -> float | None:

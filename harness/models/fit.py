@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness import memory
-from harness.profiles import DeviceProfile, Runtime, Tier
-from harness.units import human_bytes
+from harness.measures import memory
+from harness.config.profiles import DeviceProfile, Runtime, Tier
+from harness.config.units import human_bytes
 
 # Accuracy, in top-1 points, a device class trades for a smaller model: variants this close to
 # the most accurate one count as equally accurate and the smallest of them wins. The seed's
@@ -111,7 +111,7 @@ def check(facts: VariantFacts, device: DeviceProfile, measured: Measured | None 
 def _reads(runtime: Runtime, model_format: str) -> bool:
     if runtime is Runtime.HARNESS_FW:
         return model_format == "tflite"  # the firmware engine parses flatbuffers only
-    from harness.runners.adapters import runtime_for
+    from harness.runtimes.adapters import runtime_for
 
     return runtime_for(runtime.value, model_format) is not None
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pydantic
 
-from harness import configfile, metrics
+from harness.config import configfile
+from harness.measures import metrics
 from harness.errors import ConfigError
 
 MANIFEST = "manifest.json"
@@ -159,7 +160,7 @@ def complete(manifest: FamilyManifest, directory: Path) -> FamilyManifest:
     names = [v.variant_name for v in variants]
     dataset = manifest.dataset
     if dataset is None and manifest.variants is None:
-        from harness.datasets import find_dataset
+        from harness.config.datasets import find_dataset
 
         found = find_dataset(directory)
         dataset = DatasetInfo(file=found.name) if found else None

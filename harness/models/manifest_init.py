@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness import datasets
+from harness.config import datasets
 from harness.errors import ConfigError
 from harness.models.manifest import MANIFEST, complete, FamilyManifest
 from harness.models.formats import read_model

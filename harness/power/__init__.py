@@ -6,7 +6,7 @@
     ina:///dev/ttyACM0?trigger=1                an INA219/INA226 bridge (firmware/ina-bridge)
     hwmon://CHIP[/CHANNEL]                      Linux hwmon sensors on the board (INA3221, PMIC)
     rapl://[ZONE]                               Intel RAPL energy counters of the measured machine
-    sim://?current_ma=10&voltage=3.3            a simulated meter (harness.power.fakes)
+    sim://?current_ma=10&voltage=3.3            a simulated meter (harness.testing.fakes)
 
 Implementations register with `@register(scheme)`; a module (and the vendor package it needs)
 is imported only when a URL asks for it. Meters know nothing of profiles, the store or reports.
@@ -32,7 +32,7 @@ _REGISTRY: Registry[PowerMeter] = Registry("power meter", {
     "ina": "harness.power.ina_bridge",
     "hwmon": "harness.power.hwmon",
     "rapl": "harness.power.rapl",
-    "sim": "harness.power.fakes",
+    "sim": "harness.testing.fakes",
 })
 SCHEMES = _REGISTRY.schemes
 # Meters that read counters in the measured machine's own /sys: on a board, through its command

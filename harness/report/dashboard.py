@@ -7,7 +7,7 @@
     DIR/runs/<run>/report.html      the run reports (a finished run's report is rendered once)
 
 A night is the UTC calendar date of a run's start; of several good runs in one night the last
-counts. A night is judged by exactly the rule of `harness compare` (harness/history.py, `decide`,
+counts. A night is judged by exactly the rule of `harness compare` (harness/results/history.py, `decide`,
 with regression.Criteria's threshold, floor and alpha) against the run values of the previous
 HISTORY_RUNS good nights of the case (those of the same environment when there are any, as
 baselines.metric_history does). Static files only: inline SVG, a few lines of inline JS for the
@@ -28,11 +28,11 @@ from typing import Any, Callable, Sequence
 import sqlalchemy as sa
 from markupsafe import Markup
 
-from harness import history as run_history
-from harness import store as st
-from harness.baselines import is_good
+from harness.results import history as run_history
+from harness.results import store as st
+from harness.results.baselines import is_good
 from harness.progress import Step, quiet
-from harness.regression import Criteria
+from harness.results.regression import Criteria
 from harness.report import charts, dataset, numbers
 from harness.report.render import equipment_of, environment, render_run_report, write_atomically
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from harness import store as st
+from harness.results import store as st
 from harness.report.definition import ReportDefinition
 
 Key = tuple[str, str, str]  # (device, family, variant)

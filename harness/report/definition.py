@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pydantic
 
-from harness import configfile
-from harness.configfile import StrictModel
-from harness.profiles import Thresholds
+from harness.config import configfile
+from harness.config.configfile import StrictModel
+from harness.config.profiles import Thresholds
 
 SEED_THRESHOLDS = Thresholds(latency_ms=200, memory_fraction=0.6, battery_pct_per_hour=5)
 

@@ -24,7 +24,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from harness import scoring
-from harness import store as st
+from harness.results import store as st
 from harness.errors import ConfigError, StoreError
 from harness.report import charts
 from harness.report.definition import ReportDefinition

@@ -2,7 +2,7 @@
 
 Per technique (the manifest's `technique` of a variant): compression rate in bytes and in MACs
 against the variant it was derived from (else the family's reference), the loss in the task's
-headline metric (harness/metrics.py) and the latency change on each device, and the device
+headline metric (harness/measures/metrics.py) and the latency change on each device, and the device
 classes whose model-volume cap the variant fits. The seed's published ranges stand beside each
 row as the claim being checked. The Pareto front per device: the variants no other variant beats
 on both latency (lower) and the headline metric (higher).
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from harness.tradeoff import Point, headline, headline_name, pareto_front
+from harness.measures.tradeoff import Point, headline, headline_name, pareto_front
 
 __all__ = ["Point", "pareto_front", "technique_matrix", "pareto_views", "device_points"]
 

@@ -102,7 +102,7 @@ def when(value: object) -> str:
     return str(value)[:16].replace("T", " ")
 
 
-CHECKS = {  # threshold check name (harness/thresholds.py) -> (heading, formatter of its value/limit)
+CHECKS = {  # threshold check name (harness/config/thresholds.py) -> (heading, formatter of its value/limit)
     "latency_p50_ms": ("p50 latency", duration_ms),
     "memory_fraction_of_ram": ("memory / RAM", percent),
     "battery_pct_per_hour": ("battery per hour", lambda v: MISSING if v is None else f"{sig(v)} %/h"),

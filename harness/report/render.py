@@ -10,14 +10,14 @@ import jinja2
 import numpy as np
 import markupsafe
 
-from harness import memory
-from harness import profiles as profile_mod
+from harness.measures import memory
+from harness.config import profiles as profile_mod
 from harness.cycles.calibration import report_rows
 from harness.errors import ConfigError, HarnessError
 from harness.report import dataset, numbers
 from harness.masking import mask
-from harness.store import Store
-from harness.units import human_bytes
+from harness.results.store import Store
+from harness.config.units import human_bytes
 
 TEMPLATES = Path(__file__).parent / "templates"
 

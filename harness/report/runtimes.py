@@ -1,5 +1,5 @@
 """Report sections for runtimes: the same model on several runtimes side by side, and where the
-time goes inside a model (per-operator bar charts from harness/op_profile.py)."""
+time goes inside a model (per-operator bar charts from harness/measures/op_profile.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from markupsafe import Markup
 
-from harness import op_profile
+from harness.measures import op_profile
 from harness.report.charts import Svg
 
 BAR = "#0969da"
@@ -16,7 +16,7 @@ BAR = "#0969da"
 def runtime_table(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per family that some device ran on more than one runtime (one network in several formats):
     each (device, variant, runtime) row of it, fastest first. Working memory keeps its method
-    (harness/memory.py): figures of two methods are shown side by side, never divided."""
+    (harness/measures/memory.py): figures of two methods are shown side by side, never divided."""
     ok = [r for r in rows if r.get("status") == "ok" and r.get("runtime")]
     table = []
     for family in sorted({r["family"] for r in ok}):

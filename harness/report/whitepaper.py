@@ -10,14 +10,16 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from harness import __version__, memory, scoring, thresholds
+from harness import __version__, scoring
+from harness.measures import memory
+from harness.config import thresholds
 from harness.errors import ConfigError
 from harness.progress import Step, quiet
 from harness.report import charts, dataset, export, matrix
 from harness.report.definition import ReportDefinition
 from harness.report.runtimes import runtime_table
 from harness.report.render import equipment_of, compression_table, environment, power_note, write_atomically
-from harness.store import Store
+from harness.results.store import Store
 
 RAW_COLUMNS = (  # the appendix CSV: every stored figure of every result, units in the names
     "run_id", "night", "device", "family", "variant", "emulated", "status", "reason", "runtime",

@@ -10,10 +10,10 @@ run from being good, and a case that newly fails is a regression of the run that
 started before it.
 
 The history of a comparison (`metric_history`) is, per metric (latency, a noisy working memory,
-measured energy: harness.regression.HISTORY_METRICS), the value of every case in the last N good
+measured energy: harness.results.regression.HISTORY_METRICS), the value of every case in the last N good
 runs of the base run's suite and devices, up to and including the base run, taken from the runs
 measured in the same environment (fingerprint) as the new result when there are such runs;
-harness/history.py turns it into a noise band and a verdict.
+harness/results/history.py turns it into a noise band and a verdict.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from datetime import timezone
 from typing import Any, Callable, Mapping
 
 from harness.errors import ConfigError, StoreError
-from harness.history import HISTORY_RUNS
-from harness.store import Store
+from harness.results.history import HISTORY_RUNS
+from harness.results.store import Store
 
 Key = tuple[str, str, str]  # (device, family, variant)
 

@@ -19,9 +19,9 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any, Iterable, Mapping
 
-from harness.history import format_p
+from harness.results.history import format_p
 from harness.masking import mask
-from harness.regression import MISSING, REGRESSION, TABLE_COLUMNS, CaseVerdict, Comparison, key_of, table_rows
+from harness.results.regression import MISSING, REGRESSION, TABLE_COLUMNS, CaseVerdict, Comparison, key_of, table_rows
 
 EXIT_OK, EXIT_RESULT, EXIT_CONFIG, EXIT_INFRASTRUCTURE, EXIT_REGRESSION = 0, 1, 2, 3, 4
 

@@ -28,7 +28,7 @@ import psutil
 import sqlalchemy as sa
 
 from harness.errors import StoreError
-from harness.store import Store, leases, now
+from harness.results.store import Store, leases, now
 
 HEARTBEAT_S = 10.0
 STALE_S = 60.0

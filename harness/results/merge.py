@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from harness.errors import StoreError
-from harness.store import Store, environments, latency_samples, normalize_url, results, runs
+from harness.results.store import Store, environments, latency_samples, normalize_url, results, runs
 
 # Worst last: a merged run is only as finished as its least finished part.
 _STATUS_ORDER = ("complete", "regressed", "failed", "interrupted", "running")

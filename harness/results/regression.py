@@ -2,14 +2,14 @@
 
 Cases are matched by (device, family, variant). Per matched case:
 
-    latency   two runs: decided from the case's run-to-run history by harness/history.py (the
+    latency   two runs: decided from the case's run-to-run history by harness/results/history.py (the
               noise band of the run median over the last good runs, the threshold latency_pct,
               the effect floor min_effect_pct, and the within-run Mann-Whitney p as one more
               input); the check's note says why. A/B (two variants, no history): Mann-Whitney U
               on the samples decides whether the change is real (p < alpha AND relative median
               shift >= min_effect_pct), the threshold whether it matters; with too few samples
               on a side there is no test and the p50 alone decides.
-    memory    the working memory, only between two figures of one method (harness/memory.py).
+    memory    the working memory, only between two figures of one method (harness/measures/memory.py).
               An exact method (arena): relative change vs memory_pct. A noisy one (rss-increase):
               two runs are decided by the history rule, as latency, with memory_pct as threshold.
     energy    energy per inference, when a meter measured both sides: two runs by the history
@@ -31,10 +31,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from harness import history as run_history
-from harness import memory, metrics
-from harness.history import IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, format_p
-from harness.units import human_bytes
+from harness.results import history as run_history
+from harness.measures import memory, metrics
+from harness.results.history import IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, format_p
+from harness.config.units import human_bytes
 
 MISSING = "missing"
 _RANK = {REGRESSION: 4, SUSPECT: 3, IMPROVEMENT: 2, UNCHANGED: 1}
@@ -53,7 +53,7 @@ class Criteria:
     metric_pct: float | None = 10.0  # a lower-is-better task metric (RMSE): relative change
     min_samples: int = 5  # per side, to run the test at all
     history_runs: int = run_history.HISTORY_RUNS  # last N good runs whose medians make the noise band
-    min_history: int = run_history.MIN_HISTORY  # fewer: no band (see harness/history.py)
+    min_history: int = run_history.MIN_HISTORY  # fewer: no band (see harness/results/history.py)
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapp
     """Every case of either side, matched by (device, family, variant), in a stable order.
 
     `histories`: per metric of HISTORY_METRICS and case, the run values of the last good runs up
-    to and including the base run (harness.baselines.metric_history); a case without one has
+    to and including the base run (harness.results.baselines.metric_history); a case without one has
     the base run alone."""
     base = {key_of(r): r for r in base_rows}
     new = {key_of(r): r for r in new_rows}
@@ -248,7 +248,7 @@ def _latency(base: Mapping[str, Any], new: Mapping[str, Any], samples: Mapping[i
 
 def _latency_history(base: Mapping[str, Any], new: Mapping[str, Any], samples: Mapping[int, Sequence[float]],
                      criteria: Criteria, history: Sequence[float]) -> Check | None:
-    """Two runs of one case: the run-to-run rule of harness/history.py; Mann-Whitney is one input."""
+    """Two runs of one case: the run-to-run rule of harness/results/history.py; Mann-Whitney is one input."""
     repeats = new.get("latency_repeat_p50_us") or (
         [new["latency_p50_us"]] if new.get("latency_p50_us") is not None else [])
     history = [h for h in history if h and h > 0]
@@ -276,7 +276,7 @@ def _memory(base: Mapping[str, Any], new: Mapping[str, Any], criteria: Criteria,
     """An exact method (arena) by the threshold; a noisy one (rss-increase) of two runs by its history."""
     a, b = memory.working_memory(base), memory.working_memory(new)
     if a is None or b is None or a.method != b.method:
-        return None  # not measured, or by two methods: never one ratio (harness/memory.py)
+        return None  # not measured, or by two methods: never one ratio (harness/measures/memory.py)
     if b.method in memory.EXACT_METHODS or not history:
         return _relative("memory", a.bytes, b.bytes, criteria.memory_pct)
     return _by_history("memory", history, b.bytes, criteria, criteria.memory_pct, human_bytes, noise)
@@ -284,7 +284,7 @@ def _memory(base: Mapping[str, Any], new: Mapping[str, Any], criteria: Criteria,
 
 def _by_history(metric: str, history: Sequence[float], value: float, criteria: Criteria,
                 limit: float | None, show: Callable[[float], str], min_spread: float = 0.0) -> Check | None:
-    """One run's value against the case's run-to-run history (harness/history.py); limit None: off."""
+    """One run's value against the case's run-to-run history (harness/results/history.py); limit None: off."""
     history = [h for h in history if h and h > 0]
     if limit is None or not history:
         return None
@@ -327,7 +327,7 @@ def _accuracy(base: float | None, new: float | None, limit: float | None) -> Che
 
 
 def task_metric(base: Mapping[str, Any], new: Mapping[str, Any], criteria: Criteria) -> Check | None:
-    """A task's headline metric other than top-1 (harness/metrics.py): AUC, F1 in points against
+    """A task's headline metric other than top-1 (harness/measures/metrics.py): AUC, F1 in points against
     `accuracy_points`; RMSE (lower is better) as a relative change against `metric_pct`."""
     head = metrics.headline(new.get("task"))
     if head is None or head.name == "top1" or criteria.accuracy_points is None:

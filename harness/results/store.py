@@ -62,7 +62,7 @@ _METRICS = [
     ("set_input_us", sa.Float), ("get_output_us", sa.Float),
     ("rss_load_delta_bytes", sa.BigInteger), ("rss_peak_bytes", sa.BigInteger),
     ("arena_bytes", sa.BigInteger),
-    # the one memory model (harness/memory.py): working memory by its runtime class's method,
+    # the one memory model (harness/measures/memory.py): working memory by its runtime class's method,
     # and the model's own activation plan for comparison (from the flatbuffer, not measured)
     ("working_memory_bytes", sa.BigInteger), ("working_memory_method", sa.String(20)),
     ("planned_activation_bytes", sa.BigInteger),
@@ -92,7 +92,7 @@ results = sa.Table(
     sa.Column("model_bytes", sa.BigInteger),
     sa.Column("model_gzip_bytes", sa.BigInteger),
     sa.Column("environment_id", sa.Integer, sa.ForeignKey("environments.id")),
-    sa.Column("conditions", sa.JSON),  # board clock/temperature, controller load etc. (harness/conditions.py)
+    sa.Column("conditions", sa.JSON),  # board clock/temperature, controller load etc. (harness/lab/conditions.py)
     sa.Column("latency_repeat_p50_us", sa.JSON),  # median of each repetition (run --repeat, --rerun-suspects)
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("duration_s", sa.Float),
@@ -107,7 +107,7 @@ results = sa.Table(
     sa.Column("estimated_latency_us", sa.Float),
     sa.Column("cycle_model", sa.String(40)),
     sa.Column("extra", sa.JSON),
-    sa.Column("task", sa.String(40)),  # the family's task (harness/metrics.py)
+    sa.Column("task", sa.String(40)),  # the family's task (harness/measures/metrics.py)
     sa.Column("model_macs", sa.BigInteger),  # from the flatbuffer (harness/models/tflite_model.py)
     sa.Column("technique", sa.String(40)),  # the manifest's compression technique of the variant
     sa.Column("derived_from", sa.String(100)),  # ... and the variant it was compressed from
@@ -137,7 +137,7 @@ meta = sa.Table(
 )
 
 leases = sa.Table(
-    "leases", metadata,  # who measures a run, or a board, right now (harness/leases.py)
+    "leases", metadata,  # who measures a run, or a board, right now (harness/results/leases.py)
     sa.Column("kind", sa.String(10), primary_key=True),  # run | board
     sa.Column("name", sa.String(200), primary_key=True),  # the run id, or the board's lease name
     sa.Column("run_id", sa.String(64), nullable=False),
@@ -206,7 +206,7 @@ class Store:
         self.engine = self._connect()
 
     def _connect(self) -> sa.Engine:
-        from harness import migrations
+        from harness.results import migrations
 
         engine = self._engine()
         # Two controllers opening a fresh store at once race to create the schema ("table runs

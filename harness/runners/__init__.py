@@ -1,7 +1,7 @@
 """Runners: deploy a model to a board through a transport and measure it.
 
     AgentRunner     (runners/agent_runner.py)  any CommandTransport: host, SSH board, QEMU Linux;
-                                               runs runners/agent.py there (litert, tflite-runtime,
+                                               runs runtimes/agent.py there (litert, tflite-runtime,
                                                edgetpu, tflm)
     FirmwareRunner  (runners/firmware.py)      any StreamTransport: the reference firmware's protocol
 

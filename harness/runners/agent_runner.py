@@ -1,4 +1,4 @@
-"""Runs runners/agent.py on any CommandTransport: the host, an SSH board, a QEMU Linux board."""
+"""Runs runtimes/agent.py on any CommandTransport: the host, an SSH board, a QEMU Linux board."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from harness import interrupts
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError, ModelError
 from harness.models.formats import format_of
-from harness.runners import adapters, agent, agentlib
+from harness.runtimes import adapters, agent, agentlib
 from harness.runners.base import Job, Measurement, Runner
 from harness.transports.base import CommandTransport
 
@@ -134,7 +134,7 @@ def _measurement(reply: dict[str, Any], runtime: str, emulated: bool,
 def _op_profile(ops: list[dict[str, Any]] | None, runtime: str) -> dict[str, Any] | None:
     if not ops:
         return None
-    from harness.op_profile import build
+    from harness.measures.op_profile import build
 
     run_us = ops[0].get("run_us")
     return build([{k: o[k] for k in ("index", "op", "name", "time_us") if k in o} for o in ops],

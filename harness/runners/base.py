@@ -29,7 +29,7 @@ class Job:
 
     def agent_job(self, runtime: str, model: str, dataset: str | None, adapter: str = "",
                   library: str = "") -> dict[str, Any]:
-        """The JSON job runners/agent.py reads, with paths as seen on the target."""
+        """The JSON job runtimes/agent.py reads, with paths as seen on the target."""
         return {
             "runtime": runtime, "adapter": adapter, "library": library, "model": model, "dataset": dataset,
             "threads": self.threads, "options": self.runtime_options, "profile_runs": self.profile_runs,
@@ -56,7 +56,7 @@ class Measurement:
     rss_load_delta_bytes: int | None = None
     rss_peak_bytes: int | None = None
     arena_bytes: int | None = None
-    working_memory_bytes: int | None = None  # by working_memory_method (harness/memory.py)
+    working_memory_bytes: int | None = None  # by working_memory_method (harness/measures/memory.py)
     working_memory_method: str | None = None
     accuracy_top1: float | None = None
     accuracy_top5: float | None = None
@@ -71,10 +71,10 @@ class Measurement:
     # board's clock mapped with an offset known to +- energy_clock_error_ns (0 on this host)
     energy_windows: list[dict[str, int]] = field(default_factory=list)
     energy_clock_error_ns: int = 0
-    power: dict[str, Any] | None = None  # store power columns, filled by harness.power.recording
+    power: dict[str, Any] | None = None  # store power columns, filled by harness.lab.metering
     # an emulated Cortex-M's cycle estimate (harness/cycles/model.py estimate()): its own figure
     cycles: dict[str, Any] | None = None
-    # per-operator profile (harness/op_profile.py): {method, unit, ops: [{index, op, time_us|cycles}]}
+    # per-operator profile (harness/measures/op_profile.py): {method, unit, ops: [{index, op, time_us|cycles}]}
     op_profile: dict[str, Any] | None = None
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.deadline import Deadline
 from harness.errors import ConfigError, DeviceTimeout, InfrastructureError
-from harness.firmware_image import partition_image
+from harness.models.firmware_image import partition_image
 
 FLASH_TIMEOUT_S = 300.0
 

@@ -34,9 +34,9 @@ import numpy as np
 from harness.cycles.runner import estimate_since, log_offset
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError
-from harness.memory import ARENA
+from harness.measures.memory import ARENA
 from harness.models.tflite_model import TensorInfo, read_model
-from harness.runners import agentlib
+from harness.runtimes import agentlib
 from harness.runners.base import Job, Measurement, Runner
 from harness.runners.frames import crc32
 from harness.runners.fwclient import BoardReset, FirmwareClient

@@ -21,7 +21,7 @@ from typing import Any
 from harness import interrupts
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
-from harness.firmware_image import elf_build_id, elf_segments, partition_image
+from harness.models.firmware_image import elf_build_id, elf_segments, partition_image
 from harness.runners.frames import Cmd
 from harness.runners.fwclient import FirmwareClient
 from harness.transports.base import StreamTransport

@@ -30,7 +30,7 @@ from harness.deadline import Deadline
 from harness.errors import ConfigError, DeviceError, InfrastructureError
 from harness.models.tflite_model import read_model
 from harness.rto import RetransmitTimer
-from harness.runners import agentlib
+from harness.runtimes import agentlib
 from harness.runners.base import Job, Measurement
 from harness.runners.frames import crc32
 from harness.transports.base import StreamTransport
@@ -227,7 +227,7 @@ def accuracy_mode(client: TinyClient, dataset: Path, benchmark: str | None, dead
                   samples: int | None = None) -> dict[str, Any]:
     """Tiny's accuracy mode over a Tiny dataset folder: each .bin's bytes sent as they are (the
     board converts them), top-1 from the results vector; ad01 scores by AUC of its one value."""
-    from harness.datasets import read
+    from harness.config.datasets import read
 
     data = read(dataset)
     n = len(data.y) if samples is None else min(samples, len(data.y))
@@ -333,7 +333,7 @@ def measure_text_mode(transport: StreamTransport, job: Job, deadline: Deadline,
     tiny_set = job.dataset_path is not None and (job.dataset_path.is_dir() or job.dataset_path.name == "y_labels.csv")
     dataset = None
     if tiny_set:
-        from harness.datasets import read
+        from harness.config.datasets import read
 
         dataset = read(job.dataset_path)
     npz = np.load(job.dataset_path) if job.dataset_path and not tiny_set else None

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The measurement agent: runs one model on the machine it finds itself on and prints JSON.
 
-This file, the shared library beside it (harness/runners/agentlib.py: input quantization and
+This file, the shared library beside it (harness/runtimes/agentlib.py: input quantization and
 latency statistics, the same code the controller uses) and one adapter file
-(harness/runners/adapters/<runtime>.py) are the whole on-board half of the harness. The host
+(harness/runtimes/adapters/<runtime>.py) are the whole on-board half of the harness. The host
 runner runs it in a subprocess on the host; the SSH runner copies the three to a board and runs
 it there; the job names the other two by path. They need only the standard library, numpy and
 one runtime package (ai-edge-litert, tflite-runtime, pycoral's libedgetpu delegate, tflite-micro,
@@ -32,21 +32,21 @@ from typing import Any, Callable
 
 AGENT_PROTOCOL = 1
 _now = time.perf_counter_ns
-# Working-memory methods; the same names as harness/memory.py (this file imports nothing of harness)
+# Working-memory methods; the same names as harness/measures/memory.py (this file imports nothing of harness)
 ARENA, RSS_INCREASE = "arena", "rss-increase"
 ADAPTER_MODULE = "edge_harness_agent"  # adapters import this file under this name
 LIBRARY_MODULE = "edge_harness_agentlib"  # the shared library, loaded under this name on a board
 
-shared: Any  # harness/runners/agentlib.py
+shared: Any  # harness/runtimes/agentlib.py
 if __name__ != "__main__":  # imported inside the harness (runners, the runtime catalogue, tests)
-    from harness.runners import agentlib as shared
+    from harness.runtimes import agentlib as shared
 
 
 # ---------------------------------------------------------------- interpreters
 
 class Adapter:
     """The few calls the measurement needs, over one runtime. Each runtime is one file in
-    harness/runners/adapters/ defining ADAPTER; the runner stages it beside this file and names it
+    harness/runtimes/adapters/ defining ADAPTER; the runner stages it beside this file and names it
     in the job. Class attributes declare what it reads and reports (the controller reads them)."""
 
     name = "?"

@@ -67,7 +67,7 @@ def quantize(x: Any, detail: dict[str, Any]) -> Any:
 
 
 def dequantize(raw: Any, scale: float, zero_point: int) -> list[float]:
-    """An output vector as floats, for the controller's task metrics (harness/metrics.py)."""
+    """An output vector as floats, for the controller's task metrics (harness/measures/metrics.py)."""
     values = raw.astype("float64")
     return ((values - zero_point) * scale if scale else values).tolist()
 

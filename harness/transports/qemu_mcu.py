@@ -29,7 +29,7 @@ from harness import interrupts
 from harness.building import make
 from harness.deadline import Deadline
 from harness.errors import ConfigError, InfrastructureError
-from harness.firmware_image import write_partition_image
+from harness.models.firmware_image import write_partition_image
 from harness.locations import SOURCE_ROOT, firmware_build_dir, shipped
 from harness.transports import gdb_rsp
 from harness.transports.base import StreamTransport

@@ -1,16 +1,16 @@
 """Store schema versions and their migrations (Alembic).
 
 Schema version N is the Alembic revision "000N" in `versions/`; the chain is linear. On open
-(harness.store.Store) a store is
+(harness.results.store.Store) a store is
 
-    empty            created from harness/store.py's tables and stamped with the newest version
+    empty            created from harness/results/store.py's tables and stamped with the newest version
     older            upgraded in one locked transaction (SQLite BEGIN IMMEDIATE, a PostgreSQL
                      advisory lock), so two controllers opening it at once upgrade it once
     newer            refused, naming both versions, before anything is measured
     made by 0.1      (no alembic_version table: schema 1) stamped 0001, then upgraded
 
 Adding a column (e.g. results.working_memory_bytes) is two edits: the column in
-harness/store.py, and one file `versions/000N_<what>.py`:
+harness/results/store.py, and one file `versions/000N_<what>.py`:
 
     revision, down_revision = "0003", "0002"
     def upgrade() -> None:

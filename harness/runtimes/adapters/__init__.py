@@ -1,7 +1,7 @@
-"""Runtimes: one adapter file per runtime, copied to a board beside runners/agent.py.
+"""Runtimes: one adapter file per runtime, copied to a board beside runtimes/agent.py.
 
 Each file defines ADAPTER, a class declaring the model formats it reads (`formats`), how it
-measures working memory (`memory_method`, harness/memory.py) and whether it gives per-operator
+measures working memory (`memory_method`, harness/measures/memory.py) and whether it gives per-operator
 times (`per_op`). Plugins add runtimes in the `edge_harness.runtimes` entry-point group
 (harness/registry.py), naming their own adapter file's ADAPTER; it may import only the standard
 library, numpy, its runtime and `edge_harness_agent` (the agent core, on the board).
@@ -20,12 +20,12 @@ from typing import Any
 from harness.registry import Catalog
 
 RUNTIMES: Catalog[Any] = Catalog("runtime", {
-    "litert": "harness.runners.adapters.litert:ADAPTER",
-    "tflite-runtime": "harness.runners.adapters.tflite_runtime:ADAPTER",
-    "edgetpu": "harness.runners.adapters.edgetpu:ADAPTER",
-    "tflm": "harness.runners.adapters.tflm:ADAPTER",
-    "onnxruntime": "harness.runners.adapters.onnxruntime:ADAPTER",
-    "executorch": "harness.runners.adapters.executorch:ADAPTER",
+    "litert": "harness.runtimes.adapters.litert:ADAPTER",
+    "tflite-runtime": "harness.runtimes.adapters.tflite_runtime:ADAPTER",
+    "edgetpu": "harness.runtimes.adapters.edgetpu:ADAPTER",
+    "tflm": "harness.runtimes.adapters.tflm:ADAPTER",
+    "onnxruntime": "harness.runtimes.adapters.onnxruntime:ADAPTER",
+    "executorch": "harness.runtimes.adapters.executorch:ADAPTER",
 }, instantiate=False)
 # Runtimes that run any model of their format on a general-purpose board (not a TPU, not an MCU
 # arena emulation), so a model of another format than the profile's runtime may go to them.

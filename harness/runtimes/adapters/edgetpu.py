@@ -7,7 +7,7 @@ from typing import Any
 try:
     from edge_harness_agent import AgentError, TfliteApiAdapter
 except ImportError:
-    from harness.runners.agent import AgentError, TfliteApiAdapter
+    from harness.runtimes.agent import AgentError, TfliteApiAdapter
 
 
 class EdgeTpuAdapter(TfliteApiAdapter):

@@ -9,7 +9,7 @@ from typing import Any
 try:
     from edge_harness_agent import Adapter, AgentError
 except ImportError:
-    from harness.runners.agent import Adapter, AgentError
+    from harness.runtimes.agent import Adapter, AgentError
 
 _DTYPES = {"torch.float32": "float32", "torch.int8": "int8", "torch.uint8": "uint8",
            "torch.float16": "float16", "torch.int32": "int32", "torch.int64": "int64"}

@@ -4,7 +4,7 @@ API exposes no profiler (benchmark_model's op profiling is a C++ tool), so none 
 try:
     from edge_harness_agent import TfliteApiAdapter  # on a board: the agent registered itself
 except ImportError:  # imported inside the harness (the catalogue reads the declarations)
-    from harness.runners.agent import TfliteApiAdapter
+    from harness.runtimes.agent import TfliteApiAdapter
 
 
 class LiteRtAdapter(TfliteApiAdapter):

@@ -11,7 +11,7 @@ from typing import Any
 try:
     from edge_harness_agent import Adapter, AgentError
 except ImportError:
-    from harness.runners.agent import Adapter, AgentError
+    from harness.runtimes.agent import Adapter, AgentError
 
 _DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8",
            "tensor(uint8)": "uint8", "tensor(int32)": "int32", "tensor(int64)": "int64"}

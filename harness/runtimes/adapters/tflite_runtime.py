@@ -4,7 +4,7 @@ in its Python API either."""
 try:
     from edge_harness_agent import TfliteApiAdapter
 except ImportError:
-    from harness.runners.agent import TfliteApiAdapter
+    from harness.runtimes.agent import TfliteApiAdapter
 
 
 class TfliteRuntimeAdapter(TfliteApiAdapter):

@@ -8,7 +8,7 @@ from typing import Any
 try:
     from edge_harness_agent import ARENA, Adapter, AgentError, capture_stderr
 except ImportError:
-    from harness.runners.agent import ARENA, Adapter, AgentError, capture_stderr
+    from harness.runtimes.agent import ARENA, Adapter, AgentError, capture_stderr
 
 
 class TflmAdapter(Adapter):

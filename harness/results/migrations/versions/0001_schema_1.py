@@ -1,8 +1,8 @@
 """Schema 1: the store as edge-harness 0.1 made it (before migrations existed).
 
-Frozen copy of harness/store.py's tables at that version, so that an empty database migrated
+Frozen copy of harness/results/store.py's tables at that version, so that an empty database migrated
 from scratch ends exactly where `metadata.create_all` does (tests/test_store_schema.py checks it).
-A store made by that version has no alembic_version table; harness.migrations stamps it 0001.
+A store made by that version has no alembic_version table; harness.results.migrations stamps it 0001.
 """
 
 import sqlalchemy as sa

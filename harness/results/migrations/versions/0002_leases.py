@@ -1,4 +1,4 @@
-"""Schema 2: leases — who measures a run, or a board, right now (harness/leases.py)."""
+"""Schema 2: leases — who measures a run, or a board, right now (harness/results/leases.py)."""
 
 import sqlalchemy as sa
 from alembic import op

@@ -3,7 +3,7 @@ each repetition (run --repeat, --rerun-suspects) and the emulated Cortex-M's cyc
 
 import sqlalchemy as sa
 
-from harness.migrations import add_result_columns, drop_result_columns
+from harness.results.migrations import add_result_columns, drop_result_columns
 
 revision = "0003"
 down_revision = "0002"

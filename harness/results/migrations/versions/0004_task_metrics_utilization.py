@@ -1,9 +1,9 @@
-"""Schema 4: the task and its metrics (harness/metrics.py), the compression technique of a variant
+"""Schema 4: the task and its metrics (harness/measures/metrics.py), the compression technique of a variant
 and what it was derived from, its MACs, and compute utilization over the measured window."""
 
 import sqlalchemy as sa
 
-from harness.migrations import add_result_columns, drop_result_columns
+from harness.results.migrations import add_result_columns, drop_result_columns
 
 revision = "0004"
 down_revision = "0003"
