@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from harness.results import baselines
 from harness.cli import app
-from harness.results.regression import (IMPROVEMENT, MISSING, REGRESSION, SUSPECT, UNCHANGED, Check, Criteria, ab_answers,
-                                compare_case, compare_runs, table_rows)
+from harness.results.regression import (IMPROVEMENT, MISSING, REGRESSION, SUSPECT, UNCHANGED, Check, Criteria,
+                                        ab_answers, compare_case, compare_runs, table_rows)
 from harness.results.store import Store
 from tests.conftest import REPO
 from tests.suite_files import copy_family, write_suite

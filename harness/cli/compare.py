@@ -12,8 +12,8 @@ from harness.results import baselines, ci_outputs
 from harness.results.ci_outputs import EXIT_OK, EXIT_RESULT, EXIT_REGRESSION
 from harness.cli.views import console, print_json
 from harness.errors import ConfigError, StoreError
-from harness.results.regression import (HISTORY_METRICS, MISSING, TABLE_COLUMNS, Answer, CaseVerdict, Comparison, Criteria,
-                                ab_answers, compare_case, compare_runs, table_rows)
+from harness.results.regression import (HISTORY_METRICS, MISSING, TABLE_COLUMNS, Answer, CaseVerdict, Comparison,
+                                        Criteria, ab_answers, compare_case, compare_runs, table_rows)
 from harness.results.store import Store
 
 _STYLE = {"regression": "bold red", "suspect": "yellow", "improvement": "green", "unchanged": "", "missing": "yellow"}

@@ -1,1 +1,2 @@
-"""Models: .tflite files (parsing, inspection), their manifests, and the fit check."""
+"""Models: model files by format (.tflite, .onnx, .pte), their facts, manifests, the fit check, and
+the model partition image the reference firmware reads."""
