@@ -33,7 +33,7 @@ from harness.results import store as st
 from harness.results.baselines import is_good
 from harness.progress import Step, quiet
 from harness.results.regression import Criteria
-from harness.report import charts, dataset, numbers
+from harness.report import charts, numbers
 from harness.report.render import equipment_of, environment, render_run_report, write_atomically
 
 Key = tuple[str, str, str]  # (device, family, variant)
