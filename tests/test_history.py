@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.results.history import (IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, decide, format_p, noise_band,
-                             run_value)
+                             run_value, slice_medians)
 
 def nights(median_us: float, n: int, noise_pct: float, rng: np.random.Generator | None = None) -> list[float]:
     """Run medians of n runs whose run-to-run noise is noise_pct (one standard deviation)."""
@@ -86,6 +86,25 @@ def test_short_history_repetitions_must_all_agree() -> None:
     blip = decide([1000.0, 1010.0], [1300.0, 1010.0, 1320.0], threshold_pct=10, floor_pct=5)
     assert blip.verdict == UNCHANGED and "1 of 3 repetitions within ±10 %" in blip.reason
     assert decide([1000.0], [700.0, 720.0], threshold_pct=10, floor_pct=5).verdict == IMPROVEMENT
+
+
+def test_a_change_must_persist_through_the_run() -> None:
+    # A/A under a CPU hog (benchmarks/regression_power.py): one run's median +12 % because a burst
+    # of load hit part of its window; the slices of a slower model's run are all slower.
+    history = [270.0, 278.0, 287.0, 277.0, 269.0, 291.0, 278.0, 285.0]
+    quiet, burst = [275.0] * 60, [400.0] * 60
+    bursty_run = quiet + burst + burst + burst + quiet  # time order: the middle three fifths loaded
+    slices = slice_medians(bursty_run)
+    assert slices == [275.0, 400.0, 400.0, 400.0, 275.0]
+    judged = decide(history, [float(np.median(bursty_run))], threshold_pct=10, floor_pct=5, slices=slices)
+    assert judged.verdict == UNCHANGED
+    assert "2 of 5 time slices of the run within ±10 %: not a persistent change" in judged.reason
+    without = decide(history, [float(np.median(bursty_run))], threshold_pct=10, floor_pct=5)
+    assert without.verdict == REGRESSION  # the slices are what keeps the burst out
+    slower = [330.0 + (i % 7) for i in range(300)]
+    assert decide(history, [float(np.median(slower))], threshold_pct=10, floor_pct=5,
+                  slices=slice_medians(slower)).verdict == REGRESSION
+    assert slice_medians([1.0] * 39) == [] and len(slice_medians([1.0] * 40)) == 2  # >= 20 a slice
 
 
 def test_run_value_and_p_format() -> None:

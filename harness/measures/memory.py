@@ -7,8 +7,9 @@
         arena                 TFLite-Micro and the reference firmware's engine: tensor arena used,
                               activations plus persistent allocations
         rss-increase          LiteRT, tflite-runtime, Edge TPU: the peak resident-set increase from
-                              before the interpreter is created to the end of the measured runs
-                              (never the process's absolute RSS, which is mostly Python)
+                              before the interpreter is created to the end of the warm-up (never
+                              the process's absolute RSS, which is mostly Python; never the
+                              harness's own sample list of the timed runs)
     planned_activation_bytes  the model's own greedy activation plan, computed from the flatbuffer:
                               a figure from the model, shown for comparison, never a measurement
 
@@ -16,9 +17,10 @@ Two figures of different methods are never put into one ratio: `ratio` returns N
 
 Exact and noisy methods: an arena is planned by the runtime, so identical code gives identical
 bytes and any change is real (a plain threshold judges it). An RSS increase depends on the
-allocator, page faults and what the process touched first: identical code varied by -15 % to
-+32 % between single runs (digits-cnn, host), so it is judged against its run-to-run history
-(harness/results/history.py), as latency is.
+allocator, page faults and what the process touched first, so it is judged against its
+run-to-run history (harness/results/history.py), as latency is. (Identical code once varied by -15 % to
++32 % between runs on digits-cnn: the window then included the timed runs' sample list, whose
+size follows the machine's load; the window now ends with the warm-up.)
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ RSS_INCREASE = "rss-increase"
 EXACT_METHODS = frozenset({ARENA})  # deterministic: identical code, identical bytes
 METHODS = {
     ARENA: "tensor arena used (activations + persistent allocations)",
-    RSS_INCREASE: "peak RSS increase, interpreter creation to the end of the measured runs",
+    RSS_INCREASE: "peak RSS increase, interpreter creation to the end of the warm-up",
 }
 
 

@@ -29,7 +29,12 @@ The rule (`decide`)
     verdict   regression (improvement) when ALL hold:
                 - median(new) is above (below) the band,
                 - |shift| > threshold_pct (None: no threshold, the floor alone),
-                - |shift| >= floor_pct (the effect floor: smaller shifts are never real).
+                - |shift| >= floor_pct (the effect floor: smaller shifts are never real),
+                - the change persists through the run: every value that re-measured it (the
+                  repetition medians with K >= 2, else the medians of `slices`, consecutive
+                  time slices of the run's samples) is beyond the threshold and floor in the
+                  same direction. A burst of load during part of a case's window moves its
+                  median but not every slice's; a slower model moves them all.
               The within-run Mann-Whitney p is reported, not required: the band already holds
               the run-to-run spread of the median, which includes the within-run sampling
               noise, and under load a starved run's heavy tail makes p large for a real shift.
@@ -47,7 +52,8 @@ API
     run_value(p50_us, repeat_medians_us=None) -> float | None
     noise_band(history, alpha=0.01, min_history=3, min_spread=0) -> Band | None
     decide(history, new, *, threshold_pct, floor_pct, alpha=0.01, min_history=3, p_value=None,
-           show=µs, min_spread=0) -> Decision
+           show=µs, min_spread=0, slices=()) -> Decision
+    slice_medians(samples, slices=5, min_per_slice=20) -> list[float]   [] when too few samples
     pooled_spread(histories) -> float   the noise several cases share (a floor for min_spread)
     format_p(p) -> str
     HISTORY_RUNS   default N of history runs (10)
@@ -63,6 +69,7 @@ from typing import Callable, Iterable, Sequence
 REGRESSION, IMPROVEMENT, UNCHANGED, SUSPECT = "regression", "improvement", "unchanged", "suspect"
 HISTORY_RUNS = 10  # the last N good runs whose medians make the band
 MIN_HISTORY = 3  # fewer runs than this: no band, see "short history"
+SLICES = 5  # time slices of a run's samples that must all show a change (slice_medians)
 _MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
 
 
@@ -101,6 +108,16 @@ def run_value(p50_us: float | None, repeat_medians_us: Sequence[float] | None = 
     return p50_us
 
 
+def slice_medians(samples: Sequence[float], slices: int = SLICES, min_per_slice: int = 20) -> list[float]:
+    """Medians of `slices` consecutive time slices of one run's samples (in measurement order);
+    fewer slices when there are fewer than `min_per_slice` samples each; [] below two slices."""
+    k = min(slices, len(samples) // min_per_slice)
+    if k < 2:
+        return []
+    bounds = [round(i * len(samples) / k) for i in range(k + 1)]
+    return [float(statistics.median(samples[a:b])) for a, b in zip(bounds, bounds[1:])]
+
+
 def _microseconds(value: float) -> str:
     return f"{value:.4g} µs"
 
@@ -121,10 +138,12 @@ def noise_band(history: Sequence[float], alpha: float = 0.01, min_history: int =
 
 def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: float | None, floor_pct: float,
            alpha: float = 0.01, min_history: int = MIN_HISTORY, p_value: float | None = None,
-           show: Callable[[float], str] = _microseconds, min_spread: float = 0.0) -> Decision:
+           show: Callable[[float], str] = _microseconds, min_spread: float = 0.0,
+           slices: Sequence[float] = ()) -> Decision:
     """The verdict on the new run's value against the history (see the module docstring).
     `show` prints a value in the reason (latency in µs by default; memory passes bytes);
-    `min_spread`: the method's known run-to-run spread, a floor of the band's (noise_band)."""
+    `min_spread`: the method's known run-to-run spread, a floor of the band's (noise_band);
+    `slices`: medians of consecutive time slices of a single run's samples (slice_medians)."""
     if not history or not new:
         raise ValueError("decide needs at least one history value and one new value")
     center = float(statistics.median(history))
@@ -150,6 +169,11 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
         facts.insert(1, f"band {show(band.low)}–{show(band.high)} (±{band.half_pct:.1f} %)")
         if band.low <= value <= band.high:
             failed.insert(0, "inside the run-to-run noise band")
+        again = list(new) if len(new) > 1 else list(slices)
+        lagging = [r for r in again if not sign * (r - center) / center * 100 > limit]
+        if lagging and not failed:
+            what = "repetitions" if len(new) > 1 else "time slices of the run"
+            failed.append(f"{len(lagging)} of {len(again)} {what} within ±{limit:g} %: not a persistent change")
         verdict = UNCHANGED if failed else direction
     elif len(new) > 1:
         facts.insert(1, f"history too short for a band (<{min_history} runs)")

@@ -258,7 +258,8 @@ def _latency_history(base: Mapping[str, Any], new: Mapping[str, Any], samples: M
     tested = len(a) >= criteria.min_samples and len(b) >= criteria.min_samples
     p_value = _mann_whitney(a, b) if tested else None
     d = run_history.decide(history, repeats, threshold_pct=criteria.latency_pct, floor_pct=criteria.min_effect_pct,
-                           alpha=criteria.alpha, min_history=criteria.min_history, p_value=p_value)
+                           alpha=criteria.alpha, min_history=criteria.min_history, p_value=p_value,
+                           slices=run_history.slice_medians(b))
     limit = criteria.latency_pct if criteria.latency_pct is not None else criteria.min_effect_pct
     return Check("latency", d.center / 1000, d.value / 1000, d.shift_pct, limit, d.verdict, p_value, d.reason)
 

@@ -284,6 +284,16 @@ def timed_loop(invoke: Callable[[], None], count: int, min_seconds: float,
             return samples
 
 
+def warm_up(invoke: Callable[[], None], count: int, min_seconds: float) -> tuple[int, float]:
+    """(calls, seconds) of warm-up calls; runs until both count and min_seconds are reached.
+    Keeps no per-call list: the working memory is read right after it (see measure)."""
+    calls, start, min_ns = 0, _now(), min_seconds * 1e9
+    while calls < count or _now() - start < min_ns:
+        invoke()
+        calls += 1
+    return calls, (_now() - start) / 1e9
+
+
 def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     adapter.import_runtime()
     dataset = _load_dataset(job.get("dataset"))
@@ -303,17 +313,21 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     adapter.invoke()
     first_ms = (_now() - t0) / 1e6
     warm, run = job["warmup"], job["measure"]
-    warmup = timed_loop(adapter.invoke, warm["count"], warm["min_seconds"]) if warm["count"] else []
+    warmup_count, warmup_seconds = warm_up(adapter.invoke, warm["count"], warm["min_seconds"]) if warm["count"] else (0, 0.0)
+    # The peak is read before the timed runs: they repeat the warm-up's invocations, and their
+    # sample list (32 bytes a sample: 3 MiB in one second of a 10 µs model) is the harness's
+    # memory, not the model's; its size follows the machine's load, so counting it made the
+    # figure move by MiBs from run to run. Without a peak mark reset, the current RSS is the
+    # best lower bound we have.
+    peak = peak_rss_bytes() if peak_reset else max(rss_loaded, rss_bytes())
     before = _cpu_counters()
     samples = timed_loop(adapter.invoke, run["count"], run["min_seconds"], run.get("max_seconds"))
     used = utilization(before, _cpu_counters(), int(job.get("threads", 1)))
-    # Without a peak mark reset, the current RSS after the runs is the best lower bound we have.
-    peak = peak_rss_bytes() if peak_reset else max(rss_loaded, rss_bytes())
     arena = adapter.arena_bytes()
     working = arena if adapter.memory_method == ARENA else max(0, peak - rss_before)
     result: dict[str, Any] = {
         "init_ms": init_ms, "first_inference_ms": first_ms,
-        "warmup_count": len(warmup), "warmup_seconds": sum(warmup) / 1e6,
+        "warmup_count": warmup_count, "warmup_seconds": warmup_seconds,
         "samples_us": samples, "latency_us": shared.summarize(samples),
         "memory": {"rss_before_load": rss_before, "rss_after_load": rss_loaded,
                    "rss_load_delta": rss_loaded - rss_before, "rss_peak": peak_rss_bytes(),
