@@ -141,3 +141,19 @@ def test_the_rules_catch_a_wrong_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setitem(globals(), "imports", with_a_wrong_import)
     assert wrong_arrows() == ["harness.transports.local (transports) imports harness.results.store (results)"]
+
+
+def test_a_board_is_assembled_in_one_place() -> None:
+    """From a profile to an open board goes through lab/board.py only, and down only: it is
+    entered from the CLI and the session, and nothing it calls imports it back."""
+    callers = {m for m in modules() if "harness.lab.board" in imports(m) or any(
+        i.startswith("harness.lab.board.") for i in imports(m))}
+    assert callers <= {"harness.cli.run", "harness.lab.session"}, callers
+    opens = set()
+    for module in modules():
+        path = REPO / (module.replace(".", "/") + ".py")
+        path = path if path.exists() else REPO / module.replace(".", "/") / "__init__.py"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("open_transport", "open_meter"):
+                opens.add(module)
+    assert opens == {"harness.lab.board"}, f"transports or meters opened outside lab/board.py: {opens}"
