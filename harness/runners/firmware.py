@@ -31,15 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from harness.cycles.runner import estimate_since, log_offset
+from harness.cycles.runner import estimate_since, log_offset, operator_sequence
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError
 from harness.memory import ARENA
 from harness.models.tflite_model import TensorInfo, read_model
+from harness.op_profile import build as build_op_profile
 from harness.runners import agent
 from harness.runners.base import Job, Measurement, Runner
 from harness.runners.frames import crc32
-from harness.runners.fwclient import BoardReset, FirmwareClient
+from harness.runners.fwclient import BoardReset, FirmwareClient, OpTimes
 from harness.runners.gdb_deploy import DeployReport as GdbDeployReport
 from harness.runners.gdb_deploy import GdbDeployer, stage_and_eval
 from harness.transports.base import StreamTransport
@@ -149,6 +150,8 @@ class FirmwareRunner(Runner):
         self._latency(job, progress, deadline)
         end = time.monotonic_ns()
         cycles = estimate_since(self.transport, cycles_from, job.model_path)
+        # after the cycle estimate's window: the profiled invoke's clock reads are not the model's
+        op_times = client.profile(deadline, self._run_work(progress, 1)) if "op_clock" in info else None
         windows, clock_error_ns = self._energy(job, progress, deadline) if job.energy_windows else ([], 0)
         memory = client.memory(deadline)
         result = self._accuracy(job, dataset, detail, out, progress, info, deadline)
@@ -164,7 +167,8 @@ class FirmwareRunner(Runner):
             working_memory_bytes=memory["arena_used"] or None,  # activations + persistent (eh_arena_used)
             working_memory_method=ARENA if memory["arena_used"] else None,
             window_ns=(start, end), utilization=_inference_share(progress.samples, start, end, self.transport.emulated),
-            energy_windows=windows, energy_clock_error_ns=clock_error_ns, cycles=cycles, **result)
+            energy_windows=windows, energy_clock_error_ns=clock_error_ns, cycles=cycles,
+            op_profile=_op_profile(op_times, job.model_path, self.transport.emulated), **result)
 
     def _deploy(self, model: bytes, max_data: int, progress: _Progress, deadline: Deadline) -> None:
         expected = crc32(model)
@@ -313,6 +317,24 @@ class FirmwareRunner(Runner):
             for index, argmax, raw in self.client.eval_stream(batch, deadline, work):
                 progress.outputs.setdefault(index, (argmax, raw))
         return _scores(progress.outputs, y[:n], out)
+
+
+def _op_profile(times: OpTimes | None, model_path: Path, emulated: bool) -> dict[str, Any] | None:
+    """The board's own per-operator times (harness/op_profile.py), named by what counted them:
+    the DWT's cycles, or the board timer's ticks (under QEMU -icount they follow instructions:
+    repeatable, not a latency). `runtime_total`: the whole invoke, read from the same clock."""
+    if times is None:
+        return None
+    names = operator_sequence(model_path)
+    if len(names) != times.ops:
+        raise InfrastructureError(f"{model_path}: the firmware profiled {times.ops} operators, "
+                                  f"the model has {len(names)}")
+    method, unit = (("dwt cycles", "cycles") if times.clock == "cycles" else
+                    ("qemu icount ticks", "ticks") if emulated else ("board timer ticks", "ticks"))
+    profile = build_op_profile([{"index": i, "op": name, "value": t} for i, (name, t) in enumerate(zip(names, times.ticks))],
+                               method=method, unit=unit, runtime_total=float(times.whole))
+    profile["clock_hz"] = times.hz
+    return profile
 
 
 def _inference_share(samples_us: list[float], start_ns: int, end_ns: int, emulated: bool) -> dict[str, Any]:
