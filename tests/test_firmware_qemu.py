@@ -4,6 +4,7 @@ clear model errors, and the MLPerf Tiny text mode parsed as the Tiny runner pars
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -172,6 +173,8 @@ def test_firmware_op_profiles_are_stored_charted_and_compared(tmp_path: Path) ->
     cli("report", "--run", "new", "--out", str(tmp_path / "report"))
     html = (tmp_path / "report" / "report.html").read_text()
     assert "share of time per operator (qemu icount ticks)" in html and "#0 CONV_2D" in html
+    covered = re.search(r"operators sum to ([0-9.]+) % of the whole inference", html)
+    assert covered and 95 <= float(covered.group(1)) <= 100
     out = cli("compare", "base", "new")
     assert "operators whose share of the time moved most (qemu icount ticks)" in out
     assert "CONV_2D:" in out and "(+0.0 points)" in out  # one model, one code path: nothing moved
