@@ -178,3 +178,44 @@ def test_firmware_op_profiles_are_stored_charted_and_compared(tmp_path: Path) ->
     out = cli("compare", "base", "new")
     assert "operators whose share of the time moved most (qemu icount ticks)" in out
     assert "CONV_2D:" in out and "(+0.0 points)" in out  # one model, one code path: nothing moved
+
+
+def many_reshapes(path: Path, extra: int) -> Path:
+    """The tiny digits CNN with `extra` more RESHAPEs (to the same shape) before its
+    FULLY_CONNECTED: a real model with more operators than one PROFILE reply holds."""
+    import copy
+
+    import flatbuffers
+
+    from harness.models.tflite_model import _schema
+
+    schema = _schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel((DIGITS / "tiny-int8.tflite").read_bytes(), 0))
+    graph = model.subgraphs[0]
+    reshape, fc = graph.operators[2], graph.operators[3]
+    ops, prev = [], int(reshape.outputs[0])
+    for i in range(extra):
+        tensor = copy.deepcopy(graph.tensors[prev])
+        tensor.name = f"reshape_{i}".encode()
+        graph.tensors.append(tensor)
+        op = copy.deepcopy(reshape)
+        op.inputs, op.outputs = np.array([prev, reshape.inputs[1]], np.int32), np.array([len(graph.tensors) - 1], np.int32)
+        ops.append(op)
+        prev = len(graph.tensors) - 1
+    fc.inputs = np.array([prev, *fc.inputs[1:]], np.int32)
+    graph.operators[3:3] = ops
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+    return path
+
+
+def test_a_profile_longer_than_one_reply_is_paged_from_one_run(board, tmp_path: Path) -> None:
+    model = many_reshapes(tmp_path / "reshapes.tflite", 300)  # 305 operators: two PROFILE pages
+    m = FirmwareRunner(board, read_timeout=3).measure(
+        Job(model_path=model, dataset_path=None, warmup_count=1, warmup_min_seconds=0, measure_count=3,
+            measure_min_seconds=0), Deadline(300))
+    p = m.op_profile
+    assert [o["op"] for o in p["ops"]] == ["CONV_2D", "MAX_POOL_2D"] + ["RESHAPE"] * 301 + ["FULLY_CONNECTED", "SOFTMAX"]
+    assert [o["index"] for o in p["ops"]] == list(range(305)) and all(o["value"] > 0 for o in p["ops"])
+    assert p["total"] == pytest.approx(p["runtime_total"], rel=0.05)
