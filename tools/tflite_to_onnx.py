@@ -4,9 +4,10 @@
 No TensorFlow and no converter package: the flatbuffer is read with the schema module of the
 tflite-micro wheel and the graph written with the `onnx` package's helpers, for the operators the
 project's own CNNs use (CONV_2D, DEPTHWISE_CONV_2D, ADD, MEAN, MAX_POOL_2D, AVERAGE_POOL_2D,
-RESHAPE, FULLY_CONNECTED, SOFTMAX, fused RELU/RELU6: the digits CNN and MobileNetV2). The ONNX graph keeps the .tflite's NHWC input and output, so the
-same dataset feeds both. The result is checked against LiteRT on the family's eval set (largest
-absolute output difference and top-1 agreement) before it is written.
+RESHAPE, FULLY_CONNECTED, SOFTMAX, fused RELU/RELU6: the digits CNN and MobileNetV2). The ONNX
+graph keeps the .tflite's NHWC input and output, so the same dataset feeds both. The result is
+checked against LiteRT on the family's eval set (largest absolute output difference and top-1
+agreement) before it is written.
 
     python tools/tflite_to_onnx.py models/digits-cnn/fp32.tflite models/digits-cnn-runtimes/fp32.onnx \
         --eval models/digits-cnn/eval.npz

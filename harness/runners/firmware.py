@@ -331,8 +331,8 @@ def _op_profile(times: OpTimes | None, model_path: Path, emulated: bool) -> dict
                                   f"the model has {len(names)}")
     method, unit = (("dwt cycles", "cycles") if times.clock == "cycles" else
                     ("qemu icount ticks", "ticks") if emulated else ("board timer ticks", "ticks"))
-    profile = build_op_profile([{"index": i, "op": name, "value": t} for i, (name, t) in enumerate(zip(names, times.ticks))],
-                               method=method, unit=unit, runtime_total=float(times.whole))
+    ops = [{"index": i, "op": name, "value": t} for i, (name, t) in enumerate(zip(names, times.ticks))]
+    profile = build_op_profile(ops, method=method, unit=unit, runtime_total=float(times.whole))
     profile["clock_hz"] = times.hz
     return profile
 

@@ -240,7 +240,7 @@ class FirmwareClient:
 
         times, run, ticks = page(0)
         while len(ticks) < times.ops:
-            again, run_now, more = page(len(ticks))
+            _, run_now, more = page(len(ticks))
             if run_now != run:  # the board ran another profile in between (a reset, another host)
                 raise InfrastructureError(f"{self.transport.url}: PROFILE pages of different runs ({run}, {run_now})")
             ticks += more
