@@ -52,7 +52,7 @@ def share_moves(base: Mapping[str, Any], new: Mapping[str, Any], top: int = 5) -
         b = {(None, k): v for k, v in by_type(new).items()}
     moves = [{"index": k[0], "op": k[1], "base_share": a.get(k, 0.0), "new_share": b.get(k, 0.0),
               "moved_points": 100 * (b.get(k, 0.0) - a.get(k, 0.0))} for k in {*a, *b}]
-    moves.sort(key=lambda m: -abs(m["moved_points"]))
+    moves.sort(key=lambda m: (-abs(m["moved_points"]), m["index"] or 0, m["op"]))  # ties: graph order
     return moves[:top]
 
 
