@@ -39,18 +39,29 @@ def op_chart(profile: Mapping[str, Any], title: str, top: int = 12) -> Markup:
     bars = [(f"#{o['index']} {o['op']}", o["share"], o["value"]) for o in keep]
     if rest > 1e-9:
         bars.append((f"{len(ops) - len(keep)} others", rest, None))
-    width, left, row = 560, 170, 18
-    svg = Svg(width, 40 + row * len(bars), title)
+    width, left, row, top_y = 560, 170, 18, 42
+    svg = Svg(width, top_y + 12 + row * len(bars), title)
     svg.text(8, 16, title, 12, weight="bold")
+    svg.text(8, 32, coverage(profile), 10)
     peak = max((b[1] for b in bars), default=1.0) or 1.0
     for i, (label, share, value) in enumerate(bars):
-        y = 28 + i * row
+        y = top_y + i * row
         svg.text(left - 6, y + 12, label, 10, "end")
         w = (width - left - 70) * share / peak
         tip = f"{label}: {100 * share:.1f}%" + (f", {value:.4g} {profile['unit']}" if value is not None else "")
         svg.rect(left, y + 2, w, row - 5, BAR, tip)
         svg.text(left + w + 4, y + 12, f"{100 * share:.1f}%", 10)
     return svg.render()
+
+
+def coverage(profile: Mapping[str, Any]) -> str:
+    """How much of the runtime's own whole-inference figure (same clock) the operators account
+    for: all of it on the firmware engine, part of it under a profiler that works between nodes."""
+    whole = profile.get("runtime_total")
+    if not whole:
+        return f"operators sum to {profile['total']:,.4g} {profile['unit']}; no whole-inference figure from this runtime"
+    return (f"operators sum to {100 * profile['total'] / whole:.1f} % of the whole inference "
+            f"({profile['total']:,.0f} of {whole:,.0f} {profile['unit']}, one clock)")
 
 
 def op_charts(rows: list[Mapping[str, Any]]) -> dict[int, Markup]:
