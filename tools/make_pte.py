@@ -130,8 +130,8 @@ def main() -> None:
         raise SystemExit("the ExecuTorch program does not compute what the ONNX graph computes")
     variants = [v for v in manifest["variants"] if v["name"] != "pte-fp32"]
     manifest["variants"] = [*variants, manifest_entry(pte, acc, onnx_params)]
-    manifest["generator"]["pte"] = {"script": "tools/make_pte.py", "torch": version("torch"),
-                                    "executorch": version("executorch"), "backend": "XNNPACK"}
+    manifest["generator"].update({"pte_script": "tools/make_pte.py", "torch": version("torch"),
+                                  "executorch": version("executorch"), "pte_backend": "XNNPACK"})
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wrote {pte} ({pte.stat().st_size} bytes) and its entry in {manifest_path}")
 
