@@ -33,8 +33,7 @@ def runtime_table(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
             profile = op_profile.of_row(r)
             table.append({"family": family, "row": r, "per_op": profile["method"] if profile else None,
                           "vs_fastest": (r["latency_p50_us"] / fastest) if r.get("latency_p50_us") and fastest else None,
-                          "agreement": _agreement(r, reference),
-                          "reference": f"{reference['runtime']} on {reference['device']}"})
+                          "is_reference": r is reference, "agreement": _agreement(r, reference)})
     return table
 
 
