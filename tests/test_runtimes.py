@@ -122,3 +122,20 @@ def test_every_runtime_on_host_in_every_format_it_reads(tmp_path: Path) -> None:
         assert f"<td>{runtime}</td>" in section
     # every runtime predicts what the first row (on host) predicts, shown per row
     assert section.count("100.0 %") == len(ok) - 1
+
+
+def test_runtime_table_compares_within_a_device_and_counts_disagreeing_predictions() -> None:
+    from harness.report.runtimes import runtime_table
+
+    def row(device: str, runtime: str, p50: float, predictions: list[int]) -> dict:
+        return {"status": "ok", "family": "f", "device": device, "runtime": runtime, "variant": runtime,
+                "latency_p50_us": p50, "extra": {"predictions": predictions}}
+
+    rows = [row("a", "onnxruntime", 20.0, [1, 2, 3, 4]), row("a", "litert", 10.0, [1, 2, 3, 4]),
+            row("a", "executorch", 15.0, [1, 2, 3, 0]), row("b", "tflm", 200.0, [1, 2, 0, 0])]
+    table = runtime_table(rows)
+    assert [(t["row"]["device"], t["row"]["runtime"]) for t in table] == [
+        ("a", "litert"), ("a", "executorch"), ("a", "onnxruntime"), ("b", "tflm")]
+    assert [t["vs_fastest"] for t in table] == [1.0, 1.5, 2.0, 1.0]  # against the same device's fastest
+    assert [t["is_reference"] for t in table] == [True, False, False, False]
+    assert [t["agreement"] for t in table] == [1.0, 0.75, 1.0, 0.5]
