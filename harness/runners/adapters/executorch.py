@@ -36,6 +36,8 @@ class ExecuTorchAdapter(Adapter):
         try:
             program = self._runtime.load_program(self.model_path)
             self.method = program.load_method("forward")
+        except KeyError:  # the program has no method of that name
+            raise AgentError("model", f"{self.model_path}: no `forward` method (it has {sorted(program.method_names)})")
         except (RuntimeError, ValueError) as exc:
             raise AgentError("model", f"{self.model_path}: executorch cannot load it: {exc}")
         meta = self.method.metadata.input_tensor_meta(0)
