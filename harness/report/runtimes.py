@@ -15,8 +15,10 @@ BAR = "#0969da"
 
 def runtime_table(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per family that some device ran on more than one runtime (one network in several formats):
-    each (device, variant, runtime) row of it, fastest first. Working memory keeps its method
-    (harness/memory.py): figures of two methods are shown side by side, never divided."""
+    each (device, variant, runtime) row of it, per device fastest first, with its p50 over the
+    device's fastest (one method: the agent's wall-clock p50) and how many of its predictions
+    equal the family's first row's. Working memory keeps its method (harness/memory.py): figures
+    of two methods are shown side by side, never divided."""
     ok = [r for r in rows if r.get("status") == "ok" and r.get("runtime")]
     table = []
     for family in sorted({r["family"] for r in ok}):
@@ -24,10 +26,29 @@ def runtime_table(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         runtimes_per_device = {d: {r["runtime"] for r in group if r["device"] == d} for d in {r["device"] for r in group}}
         if max(len(v) for v in runtimes_per_device.values()) < 2:
             continue
-        for r in sorted(group, key=lambda r: (r.get("latency_p50_us") or float("inf"))):
+        group.sort(key=lambda r: (r["device"], r.get("latency_p50_us") or float("inf")))
+        reference = group[0]
+        for r in group:
+            fastest = min((g.get("latency_p50_us") or float("inf")) for g in group if g["device"] == r["device"])
             profile = op_profile.of_row(r)
-            table.append({"family": family, "row": r, "per_op": profile["method"] if profile else None})
+            table.append({"family": family, "row": r, "per_op": profile["method"] if profile else None,
+                          "vs_fastest": (r["latency_p50_us"] / fastest) if r.get("latency_p50_us") and fastest else None,
+                          "is_reference": r is reference, "agreement": _agreement(r, reference)})
     return table
+
+
+def _agreement(row: Mapping[str, Any], reference: Mapping[str, Any]) -> float | None:
+    """Share of samples on which `row` predicts the class `reference` predicts (None: not both
+    recorded predictions, or of different samples)."""
+    mine, theirs = (_predictions(r) for r in (row, reference))
+    if not mine or len(mine) != len(theirs):
+        return None
+    return sum(a == b for a, b in zip(mine, theirs)) / len(mine)
+
+
+def _predictions(row: Mapping[str, Any]) -> list[int]:
+    extra = row.get("extra") or {}
+    return list(extra.get("predictions") or []) if isinstance(extra, Mapping) else []
 
 
 def op_chart(profile: Mapping[str, Any], title: str, top: int = 12) -> Markup:

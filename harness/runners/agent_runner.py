@@ -40,6 +40,7 @@ class AgentRunner(Runner):
         if runtime is None:
             raise DeviceError(f"{job.model_path}: {self.runtime} reads no {fmt} models and this board has "
                               "no other runtime for them")
+        python = self.transport.python_for(runtime)
         agent_path = self.transport.stage(AGENT_FILE, deadline)
         adapter_path = self.transport.stage(adapters.adapter_file(runtime), deadline)
         model = self.transport.stage(job.model_path, deadline)
@@ -49,7 +50,7 @@ class AgentRunner(Runner):
         request = json.dumps(job.agent_job(runtime, model, dataset, adapter_path)).encode()
         start = time.monotonic_ns()
         with interrupts.abandonable():  # a Ctrl-C ends this agent; the case is not stored
-            done = self.transport.run([self.transport.python, agent_path], stdin=request, deadline=deadline)
+            done = self.transport.run([python, agent_path], stdin=request, deadline=deadline)
         end = time.monotonic_ns()
         interrupts.raise_if_requested()
         if done.returncode != 0:
