@@ -30,9 +30,11 @@ PROFILE_RUNS = 50  # inferences a per-operator profile averages over
 class AgentRunner(Runner):
     """Stages the agent core and the one adapter file the job's runtime needs, then runs it."""
 
-    def __init__(self, transport: CommandTransport, runtime: str) -> None:
+    def __init__(self, transport: CommandTransport, runtime: str,
+                 accelerator_load: dict[str, Any] | None = None) -> None:
         self.transport = transport
         self.runtime = runtime  # the profile's; a model of another format may pick another
+        self.accelerator_load = accelerator_load  # the profile's: where the agent reads NPU/GPU load
 
     def measure(self, job: Job, deadline: Deadline) -> Measurement:
         fmt = format_of(job.model_path)
@@ -47,7 +49,8 @@ class AgentRunner(Runner):
         dataset = self.transport.stage(job.dataset_path, deadline) if job.dataset_path else None
         if adapters.adapter(runtime).per_op and not job.profile_runs:
             job = dataclasses.replace(job, profile_runs=PROFILE_RUNS)
-        request = json.dumps(job.agent_job(runtime, model, dataset, adapter_path)).encode()
+        request = json.dumps({**job.agent_job(runtime, model, dataset, adapter_path),
+                              "accelerator_load": self.accelerator_load}).encode()
         start = time.monotonic_ns()
         with interrupts.abandonable():  # a Ctrl-C ends this agent; the case is not stored
             done = self.transport.run([python, agent_path], stdin=request, deadline=deadline)
