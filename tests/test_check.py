@@ -3,6 +3,7 @@ latency budget, and measured latency from the store where it has one (else an es
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_tiers_get_different_answers_and_every_loser_says_why(tmp_path: Path) ->
         for v in fam["variants"]:
             assert v["fits"] and v["latency_source"] == "estimated" and v["latency"].startswith("≥")
             assert v["chosen"] or v["lost"], v  # every fitting variant that lost says why
-    assert "0.5 top-1 points" in flagship["rule"] and "2 top-1 points" in wearable["rule"]
+    assert "0.5 accuracy points" in flagship["rule"] and "2 accuracy points" in wearable["rule"]
     assert "beyond this tier's tolerance" in next(v["lost"] for v in flagship["variants"] if v["variant"] == "tiny-int8")
     # fp16's activations are a guess from the model (TFLite-Micro cannot run it): labelled a bound
     fp16 = next(v for v in wearable["variants"] if v["variant"] == "fp16")
@@ -91,3 +92,13 @@ def test_an_estimate_over_the_budget_loses_and_the_rule_is_printed() -> None:
                               "--store", "/nonexistent/dir/none.sqlite"])
     assert result.exit_code == 0, result.output
     assert "Rule: wearable tier" in result.output and "estimated" in result.output
+
+
+def test_a_loser_names_the_task_metric_it_lost_on() -> None:
+    wearable = load_profile(PROFILES / "wearable.yaml")
+    detectors = [dataclasses.replace(facts(v, b, auc, macs=1000), accuracy_metric="auc")
+                 for v, b, auc in (("good", 30_000, 0.987), ("weak", 5_000, 0.78))]
+    chosen = fitting.select([fitting.check(f, wearable) for f in detectors], wearable, 200.0, {})
+    assert chosen.chosen.facts.variant == "good"
+    assert chosen.lost["weak"].startswith("auc 78.00% is 20.70 points below good")
+    assert "top-1" not in chosen.rule and "2 accuracy points" in chosen.rule

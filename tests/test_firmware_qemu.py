@@ -4,11 +4,16 @@ clear model errors, and the MLPerf Tiny text mode parsed as the Tiny runner pars
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from harness import op_profile
+from harness.cycles.runner import operator_sequence
 from harness.deadline import Deadline
 from harness.errors import ModelError
 from harness.runtimes import agentlib
@@ -16,11 +21,12 @@ from harness.runners.base import Job
 from harness.runners.firmware import FirmwareRunner
 from harness.runners.mlperf_tiny import TinyClient, measure_text_mode
 from harness.transports import open_transport
-from tests.conftest import MODELS, require_tool
+from tests.conftest import MODELS, REPO, require_tool
 
 pytestmark = pytest.mark.slow
 DIGITS = MODELS / "digits-cnn"
 INT8_VARIANTS = ["int8", "pruned-int8", "tiny-int8"]
+MOBILENET = MODELS / "mobilenetv2-035-96" / "int8.tflite"
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +123,100 @@ def test_mlperf_tiny_text_mode_against_the_firmware() -> None:
         assert measured.environment["name"] == "edge-harness-fw"
     finally:
         transport.close()
+
+
+def test_per_operator_profile_adds_up_to_the_whole_invoke(board) -> None:
+    """The firmware times each operator of MobileNetV2 int8 and the whole invoke with one clock.
+    QEMU models no DWT cycle counter, so the firmware falls back to SysTick, whose ticks follow
+    instructions under -icount; the profile is named so, never "cycles"."""
+    runner = FirmwareRunner(board, read_timeout=3)
+    m = runner.measure(Job(model_path=MOBILENET, dataset_path=None, warmup_count=1, warmup_min_seconds=0,
+                           measure_count=3, measure_min_seconds=0), Deadline(600))
+    assert m.environment["op_clock"] == "timer"  # the firmware's DWT check found no counting CYCCNT
+    p = m.op_profile
+    assert (p["method"], p["unit"], p["clock_hz"]) == ("qemu icount ticks", "ticks", 25_000_000)
+    assert [o["op"] for o in p["ops"]] == operator_sequence(MOBILENET)
+    assert all(o["value"] > 0 for o in p["ops"]) and sum(o["share"] for o in p["ops"]) == pytest.approx(1)
+    assert p["total"] == pytest.approx(p["runtime_total"], rel=0.05)  # the same invoke, the same clock
+    # RUN times the invoke with the same SysTick, without the per-operator reads
+    assert p["runtime_total"] / p["clock_hz"] * 1e6 == pytest.approx(m.latency_us["p50"], rel=0.05)
+    top = sorted(p["ops"], key=lambda o: -o["share"])[:5]
+    print("MobileNetV2 int8 on mps2-an385, qemu icount ticks:", ", ".join(
+        f"#{o['index']} {o['op']} {100 * o['share']:.1f}%" for o in top),
+        f"| sum {p['total']:.0f} vs whole {p['runtime_total']:.0f} ticks, RUN p50 {m.latency_us['p50']:.0f} us")
+    assert list(op_profile.by_type(p))[:2] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
+
+
+def test_firmware_op_profiles_are_stored_charted_and_compared(tmp_path: Path) -> None:
+    """End to end: `harness run` on the emulated board stores the profile with the result, the
+    run report charts it, and `harness compare` lists the operators whose share moved."""
+    require_tool("qemu-system-arm")
+    suite = tmp_path / "fw-ops.yaml"
+    suite.write_text(f"name: fw-ops\nmodels:\n  - path: {DIGITS}\n    variants: [tiny-int8]\n"
+                     "run:\n  warmup: {count: 1, min_seconds: 0 s}\n  measure: {count: 5, min_seconds: 0 s}\n")
+    store = tmp_path / "store.db"
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "harness.cli", *args, "--store", str(store)],
+                              cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout
+
+    for run_id in ("base", "new"):
+        cli("run", str(suite), "--device", "qemu-cortex-m", "--run-id", run_id)
+    from harness.store import Store
+
+    row = Store(f"sqlite:///{store}").results("new")[0]
+    profile = op_profile.of_row(row)
+    assert profile["method"] == "qemu icount ticks"
+    assert [o["op"] for o in profile["ops"]] == operator_sequence(DIGITS / "tiny-int8.tflite")
+    cli("report", "--run", "new", "--out", str(tmp_path / "report"))
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "share of time per operator (qemu icount ticks)" in html and "#0 CONV_2D" in html
+    covered = re.search(r"operators sum to ([0-9.]+) % of the whole inference", html)
+    assert covered and 95 <= float(covered.group(1)) <= 100
+    out = cli("compare", "base", "new")
+    assert "operators whose share of the time moved most (qemu icount ticks)" in out
+    # one model, one code path: nothing moved; ties in graph order
+    assert re.search(r"#0 CONV_2D: ([0-9.]+)% -> \1% of the time \(\+0\.0 points\)", out), out
+
+
+def many_reshapes(path: Path, extra: int) -> Path:
+    """The tiny digits CNN with `extra` more RESHAPEs (to the same shape) before its
+    FULLY_CONNECTED: a real model with more operators than one PROFILE reply holds."""
+    import copy
+
+    import flatbuffers
+
+    from harness.models.tflite_model import _schema
+
+    schema = _schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel((DIGITS / "tiny-int8.tflite").read_bytes(), 0))
+    graph = model.subgraphs[0]
+    reshape, fc = graph.operators[2], graph.operators[3]
+    ops, prev = [], int(reshape.outputs[0])
+    for i in range(extra):
+        tensor = copy.deepcopy(graph.tensors[prev])
+        tensor.name = f"reshape_{i}".encode()
+        graph.tensors.append(tensor)
+        op = copy.deepcopy(reshape)
+        op.inputs, op.outputs = np.array([prev, reshape.inputs[1]], np.int32), np.array([len(graph.tensors) - 1], np.int32)
+        ops.append(op)
+        prev = len(graph.tensors) - 1
+    fc.inputs = np.array([prev, *fc.inputs[1:]], np.int32)
+    graph.operators[3:3] = ops
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+    return path
+
+
+def test_a_profile_longer_than_one_reply_is_paged_from_one_run(board, tmp_path: Path) -> None:
+    model = many_reshapes(tmp_path / "reshapes.tflite", 300)  # 305 operators: two PROFILE pages
+    m = FirmwareRunner(board, read_timeout=3).measure(
+        Job(model_path=model, dataset_path=None, warmup_count=1, warmup_min_seconds=0, measure_count=3,
+            measure_min_seconds=0), Deadline(300))
+    p = m.op_profile
+    assert [o["op"] for o in p["ops"]] == ["CONV_2D", "MAX_POOL_2D"] + ["RESHAPE"] * 301 + ["FULLY_CONNECTED", "SOFTMAX"]
+    assert [o["index"] for o in p["ops"]] == list(range(305)) and all(o["value"] > 0 for o in p["ops"])
+    assert p["total"] == pytest.approx(p["runtime_total"], rel=0.05)

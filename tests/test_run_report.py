@@ -86,3 +86,21 @@ def test_chromium_layout_fits_1400_px_without_wrapping(report: Path, tmp_path: P
     done = chromium("--window-size=1400,1000", f"--screenshot={shot}", report.as_uri(), tmp=tmp_path)
     assert done.returncode == 0 and not console_errors(done.stderr)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_utilization_and_accelerator_busy_are_shown_with_their_method(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "results.sqlite"))
+    run_id = fill(store, DEVICES[:1], nights=1)[0]
+    rows = [r for r in store.results(run_id) if r["status"] == "ok"]
+    with store.engine.begin() as conn:  # two measured cases: one with a CPU and an accelerator figure
+        from harness.store import results
+        conn.execute(results.update().where(results.c.id == rows[0]["id"]).values(
+            cpu_utilization=0.42, board_busy_fraction=0.61, utilization_method="process CPU time / wall",
+            accelerator_busy_fraction=0.25, accelerator_method="sysfs /sys/devices/gpu.0/load"))
+        conn.execute(results.update().where(results.c.id == rows[1]["id"]).values(
+            accelerator_method="not measured: tegrastats not found"))
+    html = render_run_report(store, run_id, tmp_path / "out").read_text()
+    assert "42.0 % of the cores used; board busy 61.0 % (process CPU time / wall)" in html
+    assert "25.0 % (sysfs /sys/devices/gpu.0/load)" in html
+    assert "not measured: tegrastats not found" in html
+    assert html.count("<th>compute utilization</th><td>not measured</td>") == len(rows) - 1

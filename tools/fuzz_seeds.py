@@ -44,7 +44,8 @@ def session(model: bytes, input_bytes: int) -> list[tuple[int, bytes]]:
     sample = bytes(range(256)) * (input_bytes // 256 + 1)
     commands += [(Cmd.LOAD_END, struct.pack("<B3xI", 0, len(model))),
                  (Cmd.SET_INPUT, struct.pack("<I", 0) + sample[:input_bytes]),
-                 (Cmd.RUN, struct.pack("<II", 1, 3)), (Cmd.GET_OUTPUT, struct.pack("<IH", 0, 10)),
+                 (Cmd.RUN, struct.pack("<II", 1, 3)), (Cmd.PROFILE, struct.pack("<I", 0)),
+                 (Cmd.PROFILE, struct.pack("<I", 1)), (Cmd.GET_OUTPUT, struct.pack("<IH", 0, 10)),
                  (Cmd.EVAL, struct.pack("<I", 7) + sample[:input_bytes]), (Cmd.MEMORY, b""),
                  (Cmd.TEXT_MODE, b"")]
     return commands

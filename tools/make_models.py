@@ -5,6 +5,9 @@ Dev-only tool: it needs TensorFlow (the `models` extra); the harness package
 never imports TF. Writes, per family, the variants plus a manifest.json:
 
   models/digits-cnn/           CNN trained on sklearn's digits + eval.npz
+  models/digits-cnn-compress/  its compression matrix: channel-pruned, distilled and the
+                               distillation's control (the same student without the teacher)
+  models/digits-cnn-nas/       a small architecture search over width x depth, briefly trained
   models/mobilenetv2-035-96/   random-weight MobileNetV2 latency workload
   models/mobilenetv2-035-96-head/  the same with 15 % more MACs (a slowdown to detect)
 
@@ -28,11 +31,12 @@ import warnings
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN reorders float sums: off for reruns
 
+import compression  # noqa: E402  (tools/compression.py: pruning, distillation, search)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -55,6 +59,7 @@ DTYPES = {"fp32": ("float32",) * 3, "fp16": ("float16", "float32", "float32"),
           "dynamic": ("int8", "float32", "float32"), "int8": ("int8",) * 3}
 # Expected: int8 I/O on a Keras model carries no input stats; the converter calibrates them.
 warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+DIGITS_SHAPE = (8, 8, 1)
 DIGITS_SOURCE = "sklearn.datasets.load_digits, stratified 20% hold-out, random_state=0, pixels/16"
 
 
@@ -189,7 +194,7 @@ def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     for v in manifest["variants"]:
         acc = "-" if v["host_accuracy"] is None else f"{v['host_accuracy']:.4f}"
         print(f"  {v['name']:13s} {v['bytes']:>9,} {v['gzip_bytes']:>9,} {v['sparsity']:>6.3f} "
-              f"{acc:>7}  {v.pop('_tflm')}")
+              f"{acc:>7}  {v.pop('_tflm', '-')}")  # '-': a file of another family
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
@@ -207,15 +212,19 @@ def stack(stack_layers: list[layers.Layer], shape: tuple[int, ...], batch: int |
     return keras.Model(inp, x)
 
 
-def digits_layers(tiny: bool) -> list[layers.Layer]:
+def digits_layers(tiny: bool = False, widths: Sequence[int] = (16, 32, 32), dense: int = 64) -> list[layers.Layer]:
+    """The digits CNN: 3x3 convs of `widths` channels (max-pooled after the second, or after the
+    only one), Dense(`dense`), Dense(10); tiny: a Conv2D(8) + Dense student."""
     if tiny:
         return [layers.Conv2D(8, 3, activation="relu"), layers.MaxPool2D(), layers.Flatten(),
                 layers.Dense(10), layers.Softmax()]
-    return [layers.Conv2D(16, 3, activation="relu", padding="same"),
-            layers.Conv2D(32, 3, activation="relu", padding="same"), layers.MaxPool2D(),
-            layers.Conv2D(32, 3, activation="relu", padding="same"), layers.Flatten(),
-            layers.Dropout(0.3), layers.Dense(64, activation="relu"), layers.Dropout(0.3),
-            layers.Dense(10), layers.Softmax()]  # Dropout is a no-op in the exported graph
+    out: list[layers.Layer] = []
+    for i, width in enumerate(widths):
+        out.append(layers.Conv2D(width, 3, activation="relu", padding="same"))
+        if i == min(1, len(widths) - 1):
+            out.append(layers.MaxPool2D())
+    return [*out, layers.Flatten(), layers.Dropout(0.3), layers.Dense(dense, activation="relu"),
+            layers.Dropout(0.3), layers.Dense(10), layers.Softmax()]  # Dropout: a no-op once exported
 
 
 def kernels(model: keras.Model) -> list[Any]:
@@ -287,10 +296,7 @@ def make_digits(out_dir: Path, prune_to: float = 0.75) -> None:
         variants.append(variant(out_dir, name, mode, data, model, acc, desc, ev))
 
     variants: list[dict[str, Any]] = []
-    keras.utils.set_random_seed(SEED)
-    base = digits_layers(tiny=False)
-    train(stack(base, shape, None), x_tr, y_tr, epochs=40, lr=1e-3)
-    m1 = stack(base, shape, 1)
+    base, m1 = digits_teacher(x_tr, y_tr)
     m1.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # for evaluate()
     add("fp32", "fp32", m1, "float32 baseline")
     add("fp16", "fp16", m1, "float16 weights, float32 compute")
@@ -318,6 +324,105 @@ def make_digits(out_dir: Path, prune_to: float = 0.75) -> None:
         "dataset": {"file": "eval.npz", "sha256": sha256(eval_bytes), "samples": len(y_ev),
                     "source": DIGITS_SOURCE},
         "reference_variant": "fp32", "generator": generator_info(), "variants": variants})
+
+
+def digits_teacher(x_tr: np.ndarray, y_tr: np.ndarray) -> tuple[list[layers.Layer], keras.Model]:
+    """The digits CNN as digits-cnn/fp32 has it (seeded: bit-identical on every rerun): its layers
+    and the batch-1 model over them."""
+    keras.utils.set_random_seed(SEED)
+    base = digits_layers()
+    train(stack(base, DIGITS_SHAPE, None), x_tr, y_tr, epochs=40, lr=1e-3)
+    return base, stack(base, DIGITS_SHAPE, 1)
+
+
+class DigitsFamily:
+    """A digits family beside models/digits-cnn: its own eval.npz (the same split), int8 variants
+    measured like digits-cnn's, and digits-cnn's own files referenced by relative path."""
+
+    def __init__(self, out_dir: Path, x_rep: np.ndarray, x_ev: np.ndarray, y_ev: np.ndarray) -> None:
+        self.out_dir, self.x_rep, self.x_ev, self.y_ev = out_dir, x_rep, x_ev, y_ev
+        self.eval_path = out_dir / "eval.npz"
+        self.eval_bytes = write_npz(self.eval_path, x=x_ev, y=y_ev)
+        self.digits = {v["name"]: v for v in
+                       json.loads((out_dir.parent / "digits-cnn" / "manifest.json").read_text())["variants"]}
+        self.variants: list[dict[str, Any]] = []
+
+    def reference(self, name: str, technique: str, derived_from: str | None) -> None:
+        v = self.digits[name]
+        self.variants.append(compression.technique({**v, "file": f"../digits-cnn/{v['file']}"}, technique,
+                                                   derived_from))
+
+    def add(self, name: str, model_layers: list[layers.Layer], desc: str, technique: str,
+            derived_from: str | None) -> None:
+        model = stack(model_layers, DIGITS_SHAPE, 1)
+        data = convert(model, "int8", self.x_rep)
+        check_static(data, (1, *DIGITS_SHAPE))
+        v = variant(self.out_dir, name, "int8", data, model, host_accuracy(data, self.x_ev, self.y_ev), desc,
+                    self.eval_path)
+        self.variants.append(compression.technique(v, technique, derived_from))
+
+    def write(self, family: str, reference: str) -> None:
+        write_manifest(self.out_dir, {
+            "family": family, "task": "image-classification", "num_classes": 10,
+            "input_shape": [1, *DIGITS_SHAPE],
+            "dataset": {"file": "eval.npz", "sha256": sha256(self.eval_bytes), "samples": len(self.y_ev),
+                        "source": DIGITS_SOURCE},
+            "reference_variant": reference, "generator": generator_info(), "variants": self.variants})
+
+
+def make_digits_compress(out_dir: Path) -> None:
+    """digits-cnn's fp32 teacher (retrained bit-identically, checked against its sha256),
+    channel-pruned beside the unstructured pruned-int8, and a distilled student beside the same
+    student trained by the same loop without the teacher."""
+    x_tr, x_ev, y_tr, y_ev = load_digits_split()
+    fam = DigitsFamily(out_dir, x_tr, x_ev, y_ev)
+    base, teacher = digits_teacher(x_tr, y_tr)
+    assert sha256(convert(teacher, "fp32")) == fam.digits["fp32"]["sha256"], "teacher differs from digits-cnn/fp32"
+    fam.reference("fp32", "baseline", None)
+    fam.reference("int8", "quantization", "fp32")
+    fam.reference("pruned-int8", "pruning", "int8")
+
+    convs, denses = compression.channel_prune_weights(teacher, keep=0.5, dense_keep=0.5)
+    narrow = digits_layers(widths=[len(b) for _, b in convs], dense=len(denses[0][1]))
+    compression.set_weights(stack(narrow, DIGITS_SHAPE, 1), convs, denses)
+    print(f"  channel-pruned, before fine-tuning: keras acc {keras_accuracy(narrow, x_ev, y_ev):.4f}")
+    train(stack(narrow, DIGITS_SHAPE, None), x_tr, y_tr, epochs=15, lr=5e-4)  # as pruned-int8's
+    fam.add("channel-pruned-int8", narrow, "50 % of conv channels and Dense units removed (largest L1 norm "
+            "kept) + fine-tuned, full-integer int8: the file, MACs and latency shrink", "pruning", "int8")
+
+    teacher_logits = stack(base[:-1], DIGITS_SHAPE, None).predict(x_tr, verbose=0)
+    for name, alpha, technique, desc in (
+            ("distilled-int8", 0.5, "distillation", "tiny student (Conv2D(8) + Dense) distilled from the fp32 "
+             "teacher's soft targets (T=3, alpha 0.5), full-integer int8"),
+            ("student-int8", 1.0, "no-distillation", "the same student, loop and schedule without the teacher "
+             "(hard labels only): distilled-int8's control, full-integer int8")):
+        keras.utils.set_random_seed(SEED)
+        student = digits_layers(tiny=True)
+        compression.distil(stack(student[:-1], DIGITS_SHAPE, None), teacher_logits, x_tr, y_tr, epochs=60,
+                           lr=3e-3, batch=32, seed=SEED, alpha=alpha)
+        fam.add(name, student, desc, technique, "int8")
+    fam.write("digits-cnn-compress", "fp32")
+
+
+def make_digits_nas(out_dir: Path) -> None:
+    """A small architecture search: width x depth candidates, each briefly trained (15 epochs),
+    int8, against the hand-designed digits-cnn/int8. The candidates are scored on the eval split
+    the harness measures; a search that picks one should hold out its own validation split."""
+    x_tr, x_ev, y_tr, y_ev = load_digits_split()
+    fam = DigitsFamily(out_dir, x_tr, x_ev, y_ev)
+    fam.reference("int8", "baseline", None)
+    for name, widths in compression.search_grid(widths=(4, 8, 16), depths=(1, 2, 3)):
+        keras.utils.set_random_seed(SEED)
+        candidate = digits_layers(widths=widths, dense=32)
+        train(stack(candidate, DIGITS_SHAPE, None), x_tr, y_tr, epochs=15, lr=2e-3)
+        fam.add(name, candidate, f"candidate: {len(widths)} conv layer(s) {widths} + Dense 32, 15 epochs, "
+                "full-integer int8", "architecture-search", None)
+    fam.write("digits-cnn-nas", "int8")
+
+
+def keras_accuracy(model_layers: list[layers.Layer], x: np.ndarray, y: np.ndarray) -> float:
+    probs = stack(model_layers, DIGITS_SHAPE, None).predict(x, verbose=0)
+    return float(np.mean(np.argmax(probs, axis=1) == y))
 
 
 def recalibrate_bn(model: keras.Model, x: np.ndarray) -> None:
@@ -383,11 +488,13 @@ def make_mobilenet_head(out_dir: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "models")
-    ap.add_argument("--only", choices=["digits", "mobilenet", "mobilenet-head"])
+    ap.add_argument("--only", choices=["digits", "digits-compress", "digits-nas", "mobilenet", "mobilenet-head"])
     args = ap.parse_args()
     tf.config.experimental.enable_op_determinism()
     keras.config.disable_interactive_logging()  # silences the converter's per-export chatter
     families = {"digits": ("digits-cnn", make_digits),
+                "digits-compress": ("digits-cnn-compress", make_digits_compress),
+                "digits-nas": ("digits-cnn-nas", make_digits_nas),
                 "mobilenet": ("mobilenetv2-035-96", make_mobilenet),
                 "mobilenet-head": ("mobilenetv2-035-96-head", make_mobilenet_head)}
     for key, (family, make) in families.items():

@@ -3,10 +3,11 @@
 
 No TensorFlow and no converter package: the flatbuffer is read with the schema module of the
 tflite-micro wheel and the graph written with the `onnx` package's helpers, for the operators the
-project's own small CNNs use (CONV_2D, MAX_POOL_2D, AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED,
-SOFTMAX, fused RELU/RELU6). The ONNX graph keeps the .tflite's NHWC input and output, so the
-same dataset feeds both. The result is checked against LiteRT on the family's eval set (largest
-absolute output difference and top-1 agreement) before it is written.
+project's own CNNs use (CONV_2D, DEPTHWISE_CONV_2D, ADD, MEAN, MAX_POOL_2D, AVERAGE_POOL_2D,
+RESHAPE, FULLY_CONNECTED, SOFTMAX, fused RELU/RELU6: the digits CNN and MobileNetV2). The ONNX
+graph keeps the .tflite's NHWC input and output, so the same dataset feeds both. The result is
+checked against LiteRT on the family's eval set (largest absolute output difference and top-1
+agreement) before it is written.
 
     python tools/tflite_to_onnx.py models/digits-cnn/fp32.tflite models/digits-cnn-runtimes/fp32.onnx \
         --eval models/digits-cnn/eval.npz
@@ -81,6 +82,36 @@ def convert(tflite: Path) -> onnx.ModelProto:
                                           dilations=[o.dilationHFactor, o.dilationWFactor]))
             values[out] = activation(conv, o.fusedActivationFunction)
             channels_first.add(values[out])
+        elif kind == "DEPTHWISE_CONV_2D":  # a grouped Conv: one group per input channel
+            t = tensors[ins[1]]
+            raw = np.asarray(model.buffers[t.buffer].data, dtype=np.uint8).tobytes()
+            kernel = np.frombuffer(raw, dtype=np.float32).reshape(tuple(t.shape)).transpose(3, 0, 1, 2)  # 1HWC -> C1HW
+            conv = name(out) + "_dwconv"
+            nodes.append(helper.make_node("Conv", [nchw(values[ins[0]]), weight(ins[1], kernel), weight(ins[2])],
+                                          [conv], auto_pad="SAME_UPPER" if o.padding == 0 else "VALID",
+                                          strides=[o.strideH, o.strideW], group=int(tensors[ins[0]].shape[3]),
+                                          dilations=[o.dilationHFactor, o.dilationWFactor]))
+            values[out] = activation(conv, o.fusedActivationFunction)
+            channels_first.add(values[out])
+        elif kind == "ADD":  # both operands in one layout: channels first when both are
+            a, b = values[ins[0]], values[ins[1]]
+            if (a in channels_first) != (b in channels_first):
+                a, b = nchw(a), nchw(b)
+            add = name(out) + "_add"
+            nodes.append(helper.make_node("Add", [a, b], [add]))
+            values[out] = activation(add, o.fusedActivationFunction)
+            if a in channels_first:
+                channels_first.add(values[out])
+        elif kind == "MEAN":  # over the .tflite's axes, mapped to where they are in NCHW
+            src = values[ins[0]]
+            axes = [int(v) for v in np.frombuffer(np.asarray(model.buffers[tensors[ins[1]].buffer].data,
+                                                               dtype=np.uint8).tobytes(), dtype=np.int32)]
+            if src in channels_first:
+                axes = [{0: 0, 1: 2, 2: 3, 3: 1}[a] for a in axes]
+            nodes.append(helper.make_node("ReduceMean", [src], [name(out)], axes=axes, keepdims=int(o.keepDims)))
+            values[out] = name(out)
+            if o.keepDims and src in channels_first:
+                channels_first.add(values[out])
         elif kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
             pool = "MaxPool" if kind == "MAX_POOL_2D" else "AveragePool"
             nodes.append(helper.make_node(pool, [nchw(values[ins[0]])], [name(out) + "_nchw"],

@@ -86,6 +86,9 @@ static size_t identify(void) {
     n = append(n, "slot_bytes", u32s(fw_model.capacity));
     n = append(n, "arena_bytes", u32s(fw_arena_size()));
     n = append(n, "timer_hz", u32s(port_timer_hz()));
+    uint32_t cycles_hz = port_cycles_start();  /* PROFILE's clock (docs/protocol.md) */
+    n = append(n, "op_clock", cycles_hz ? "cycles" : "timer");
+    n = append(n, "op_clock_hz", u32s(cycles_hz ? cycles_hz : port_timer_hz()));
     uint32_t staging_bytes;
     uint8_t *staging = port_staging(&staging_bytes);
     n = append(n, "staging_addr", u32s((uint32_t)(uintptr_t)staging));
@@ -116,6 +119,52 @@ static uint8_t run(const uint8_t *d, size_t len, size_t *out) {
     }
     put32(&reply[HEADER], count);
     *out = 4 + 4 * count;
+    return FW_OK;
+}
+
+/* PROFILE: `first` 0 runs one inference with each operator timed (the core's cycle counter when
+ * the port has one, else the board timer) and the whole invoke timed by the same clock; any
+ * `first` answers the last profile's operators from there, as many as fit one reply. */
+#define PROFILE_OPS 512u
+#define PROFILE_HEADER 28u
+static uint32_t op_ticks[PROFILE_OPS];
+static uint32_t profile_ops, profile_whole, profile_hz, profile_runs;
+static uint8_t profile_clock;  /* 0: board timer, 1: cycle counter */
+
+static uint32_t timer32(void) { return (uint32_t)port_timer_ticks(); }
+
+static uint8_t profile(const uint8_t *d, size_t len, size_t *out) {
+    if (len != 4) return FW_BAD_ARG;
+    if (!fw_model.loaded) return FW_NO_MODEL;
+    uint32_t first = get32(d);
+    if (first == 0) {
+        uint32_t hz = port_cycles_start();
+        uint32_t (*clock)(void) = hz ? port_cycles : timer32;
+        char *msg = (char *)&reply[HEADER];
+        if (!hz) port_timer_restart();  /* as RUN: the same figures every time under -icount */
+        fw_prepare();
+        uint32_t t0 = clock();
+        int status = fw_invoke_timed(clock, op_ticks, PROFILE_OPS, &profile_ops, msg, 200);
+        uint32_t t1 = clock();
+        if (status != FW_OK) { profile_ops = 0; *out = strlen(msg); return (uint8_t)status; }
+        profile_whole = t1 - t0;
+        profile_clock = hz ? 1u : 0u;
+        profile_hz = hz ? hz : port_timer_hz();
+        profile_runs++;
+    }
+    if (!profile_runs || first > profile_ops) return FW_BAD_ARG;
+    uint32_t count = profile_ops - first, room = (FW_MAX_DATA - PROFILE_HEADER) / 4u;
+    if (count > room) count = room;
+    reply[HEADER] = profile_clock;
+    reply[HEADER + 1] = reply[HEADER + 2] = reply[HEADER + 3] = 0;
+    put32(&reply[HEADER + 4], profile_hz);
+    put32(&reply[HEADER + 8], profile_runs);
+    put32(&reply[HEADER + 12], profile_ops);
+    put32(&reply[HEADER + 16], profile_whole);
+    put32(&reply[HEADER + 20], first);
+    put32(&reply[HEADER + 24], count);
+    for (uint32_t i = 0; i < count; i++) put32(&reply[HEADER + PROFILE_HEADER + 4 * i], op_ticks[first + i]);
+    *out = PROFILE_HEADER + 4 * count;
     return FW_OK;
 }
 
@@ -195,6 +244,7 @@ static uint8_t load(uint8_t cmd, const uint8_t *d, size_t len, size_t *out) {
     uint32_t value = get32(d + 4);
     if (cmd == 0x02) {
         if (value > fw_model.capacity) return FW_TOO_BIG;
+        profile_ops = 0;  /* the last profile was of the model this upload replaces */
         fw_slot_begin(value);
         return FW_OK;
     }
@@ -255,6 +305,7 @@ static void dispatch(uint8_t cmd, uint16_t seq, const uint8_t *d, size_t len) {
         fw_sha256(fw_model.data, fw_model.length, &reply[HEADER]);
         out = 32;
         break;
+    case 0x0E: status = profile(d, len, &out); break;
     case 0x0B:
         send_reply(cmd | REPLY_BIT, seq, FW_OK, 0);
         fw_text_mode = 1;

@@ -46,6 +46,9 @@ uint32_t fw_output_count(void);           /* output elements */
 float fw_output_value(uint32_t index);     /* dequantized output element */
 void fw_prepare(void);                     /* the host's input into the engine, before invoke */
 int fw_invoke(char *message, size_t message_len);
+/* fw_invoke with each operator timed by `clock` into ticks[0 .. *ops) (at most max_ops). */
+int fw_invoke_timed(uint32_t (*clock)(void), uint32_t *ticks, uint32_t max_ops, uint32_t *ops,
+                    char *message, size_t message_len);
 uint32_t fw_arena_used(void);
 uint32_t fw_arena_size(void);
 const char *fw_engine_name(void);

@@ -16,6 +16,12 @@ void port_timer_restart(void);
 uint64_t port_timer_ticks(void);
 uint32_t port_timer_hz(void);
 
+/* Per-operator timing (PROFILE, docs/protocol.md): starts the core's cycle counter and returns
+ * its rate in Hz, or 0 when the board has none (a Cortex-M0; QEMU, which models no DWT cycle
+ * counter): the core then times operators with port_timer_ticks(). port_cycles() reads it. */
+uint32_t port_cycles_start(void);
+uint32_t port_cycles(void);
+
 /* Memory: the model slot (persistent storage or PSRAM) and the engine's tensor arena. */
 uint8_t *port_slot(uint32_t *capacity);
 uint8_t *port_arena(uint32_t *capacity);

@@ -117,7 +117,13 @@ float fw_output_value(uint32_t index) {
 }
 
 int fw_invoke(char *message, size_t message_len) {
-    eh_status s = eh_invoke(&engine);
+    return fw_invoke_timed(0, 0, 0, 0, message, message_len);
+}
+
+int fw_invoke_timed(uint32_t (*clock)(void), uint32_t *ticks, uint32_t max_ops, uint32_t *ops,
+                    char *message, size_t message_len) {
+    eh_status s = eh_invoke_timed(&engine, clock, ticks, max_ops);
+    if (ops) *ops = eh_op_count(&engine);
     if (s.code == EH_OK) return FW_OK;
     copy_message(message, message_len, s.message);
     return FW_INVOKE;

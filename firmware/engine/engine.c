@@ -158,18 +158,35 @@ eh_status eh_load(eh_engine *e, const uint8_t *model, uint32_t model_len, uint8_
   return st;
 }
 
-eh_status eh_invoke(eh_engine *e) {
+eh_status eh_invoke(eh_engine *e) { return eh_invoke_timed(e, 0, 0, 0); }
+
+/* The clock is read once before the first operator and once after each: consecutive reads
+ * difference into ticks[i], so the operators' ticks add up to exactly the span from the first
+ * read to the last (what the loop and the reads themselves cost is inside the operators). */
+eh_status eh_invoke_timed(eh_engine *e, uint32_t (*clock)(void), uint32_t *ticks,
+                          uint32_t max_ops) {
   eh_status st;
-  uint32_t i;
+  uint32_t i, t = 0;
   st.code = EH_OK;
   st.message[0] = 0;
   if (!e || !e->loaded) {
     eh_fail(&st, EH_ERR_STATE, "no model loaded", 0, -1, 0, -1);
     return st;
   }
+  if (clock && (!ticks || e->n_ops > max_ops)) {
+    eh_fail(&st, EH_ERR_STATE, "the model has ", "", (int32_t)e->n_ops,
+            " operators, more than the profile holds: ", (int32_t)max_ops);
+    return st;
+  }
+  if (clock) t = clock();
   for (i = 0; i < e->n_ops; i++) {
     EH_MARK_OP();
     kernel_of(e->ops[i].code)->eval(e, &e->ops[i]);
+    if (clock) {
+      const uint32_t now = clock();
+      ticks[i] = now - t;  /* modulo 2^32: a counter that wraps once inside an operator is fine */
+      t = now;
+    }
   }
   EH_MARK_END();
   return st;

@@ -81,6 +81,11 @@ eh_status eh_load(eh_engine *e, const uint8_t *model, uint32_t model_len,
                   uint8_t *arena, uint32_t arena_len);
 /* Run the graph once on the current input bytes. */
 eh_status eh_invoke(eh_engine *e);
+/* Run it once with each operator timed by `clock` (any free-running 32-bit counter: a cycle
+ * counter, a timer): ticks[i] = the time of operator i, in execution order. EH_ERR_STATE when
+ * the model has more than `max_ops` operators. eh_op_count() says how many were written. */
+eh_status eh_invoke_timed(eh_engine *e, uint32_t (*clock)(void), uint32_t *ticks,
+                          uint32_t max_ops);
 
 uint32_t eh_input_count(const eh_engine *e);
 uint32_t eh_output_count(const eh_engine *e);

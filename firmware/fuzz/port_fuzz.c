@@ -22,6 +22,8 @@ void port_idle(void) {}
 void port_timer_restart(void) { ticks = 0; }
 uint64_t port_timer_ticks(void) { return ticks += 25; }
 uint32_t port_timer_hz(void) { return 25000000u; }
+uint32_t port_cycles_start(void) { return 0; }  /* no cycle counter: PROFILE uses the timer */
+uint32_t port_cycles(void) { return 0; }
 
 uint8_t *port_slot(uint32_t *capacity) {
     *capacity = sizeof slot;

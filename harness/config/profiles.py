@@ -186,6 +186,27 @@ class PowerSection(StrictModel):
         return url
 
 
+class AcceleratorLoad(StrictModel):
+    """Where the board's NPU/GPU busy share is read, sampled on the board during the measured
+    window (runners/agent.py): a sysfs load file or Jetson's tegrastats (docs/profiles.md)."""
+
+    source: Literal["sysfs", "tegrastats"] = pydantic.Field(
+        description="sysfs: a load file; tegrastats: Jetson's tegrastats (its GR3D_FREQ x%).")
+    path: str | None = pydantic.Field(None, description=(
+        "sysfs: the load file as the board sees it (required; Jetson /sys/devices/gpu.0/load, a devfreq "
+        ".../load); tegrastats: the command (default: tegrastats on the board's PATH)."))
+    full_scale: float = pydantic.Field(1000, gt=0, description="sysfs: the reading of 100 % busy "
+                                       "(Jetson load: 1000, devfreq load: 100).")
+    interval: PositiveSeconds = pydantic.Field(0.05, description="Between readings (tegrastats --interval, whole ms).")
+
+    @pydantic.model_validator(mode="after")
+    def _sysfs_names_its_file(self) -> "AcceleratorLoad":
+        if self.source == "sysfs" and not self.path:
+            raise ValueError("source 'sysfs' needs 'path': the load file, e.g. /sys/devices/gpu.0/load "
+                             "(Jetson, 0..1000) or /sys/class/devfreq/DEVICE/load (full_scale: 100)")
+        return self
+
+
 class Thresholds(StrictModel):
     """Pass/fail limits; the seed's defaults are latency < 200 ms, memory < 60% RAM, battery < 5%/h."""
 
@@ -228,6 +249,7 @@ class DeviceProfile(StrictModel):
     cpu: str | None = None
     cores: int | None = pydantic.Field(default=None, ge=1)  # caps a suite's run.threads; local: os.cpu_count()
     accelerator: str | None = None
+    accelerator_load: AcceleratorLoad | None = None  # NPU/GPU busy share; None: "not measured"
     specs_source: str | None = None
     ssh: SshOptions | None = None
     serial: SerialOptions | None = None
@@ -291,6 +313,18 @@ class DeviceProfile(StrictModel):
                              f"transport {transport!r} runs no commands; use an external meter "
                              "(joulescope, ppk2, lpm01a, ina)")
         return power
+
+    @pydantic.field_validator("accelerator_load")
+    @classmethod
+    def _load_read_on_the_board(cls, load: AcceleratorLoad | None, info: pydantic.ValidationInfo) -> object:
+        # read by the agent on the board: a board that runs no commands has no agent to read it
+        from harness.transports import runs_commands
+
+        transport = info.data.get("transport")
+        if load is not None and transport and not runs_commands(transport):
+            raise ValueError(f"the accelerator load is read on the board by the agent, but transport "
+                             f"{transport!r} runs no commands")
+        return load
 
     @pydantic.model_validator(mode="after")
     def _reference_has_no_transport(self) -> "DeviceProfile":

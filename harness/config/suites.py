@@ -154,7 +154,13 @@ def _cases(manifest: FamilyManifest, family_dir: Path, entry: SuiteModel, path: 
             dataset_path=dataset, reference_variant=str(manifest.reference_variant),
             task=str(manifest.task), manifest_accuracy=variant.host_accuracy,
             tiny_benchmark=tiny.benchmark if tiny else None,
-            decision_threshold=manifest.decision_threshold, technique=variant.technique,
+            decision_threshold=_first_set(variant.decision_threshold, manifest.decision_threshold),
+            technique=variant.technique,
             derived_from=variant.derived_from,
         ))
     return cases, errors
+
+
+def _first_set(*values: float | None) -> float | None:
+    """The first value that is given: a threshold of 0 is a threshold, not a missing one."""
+    return next((v for v in values if v is not None), None)

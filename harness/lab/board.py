@@ -126,7 +126,8 @@ def _runner(profile: DeviceProfile, transport: Any) -> Runner:
     if isinstance(transport, CommandTransport):
         from harness.runners.agent_runner import AgentRunner
 
-        return AgentRunner(transport, profile.runtime.value)
+        load = profile.accelerator_load
+        return AgentRunner(transport, profile.runtime.value, load.model_dump() if load else None)
     from harness.runners.firmware import FirmwareRunner
 
     gdb = _gdb_deployer(profile, transport)

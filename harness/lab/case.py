@@ -184,10 +184,12 @@ def _metrics(m: Measurement) -> dict[str, Any]:
 
 
 def _utilization(u: dict[str, Any] | None) -> dict[str, Any]:
+    accelerator = {"accelerator_busy_fraction": (u or {}).get("accelerator_busy_fraction"),
+                   "accelerator_method": (u or {}).get("accelerator_method")}
     if not u or u.get("process_cpu_fraction") is None:
-        return {"cpu_utilization": None, "board_busy_fraction": None, "utilization_method": None}
+        return {"cpu_utilization": None, "board_busy_fraction": None, "utilization_method": None, **accelerator}
     return {"cpu_utilization": u["process_cpu_fraction"], "board_busy_fraction": u.get("board_busy_fraction"),
-            "utilization_method": u.get("method")}
+            "utilization_method": u.get("method"), **accelerator}
 
 
 _VOLATILE = ("temperature_c", "cpu_freq_khz")

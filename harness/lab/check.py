@@ -52,7 +52,7 @@ def check_suite(targets: list[Path], device: str, profiles_dir: Path | None,
                 # device's, else the same model file's on any device (a reference class is never run)
                 found_metric = headlines.get(key) or headlines.get(("*", *key[1:]))
                 if found_metric is not None:
-                    facts = dataclasses.replace(facts, accuracy=found_metric[1])
+                    facts = dataclasses.replace(facts, accuracy=found_metric[1], accuracy_metric=found_metric[0])
                 fits.append(fitting.check(facts, profile, seen))
                 latencies[c.variant] = fitting.latency(facts, profile, seen)
             chosen = fitting.select(fits, profile, budget, latencies)

@@ -1,10 +1,11 @@
 """Per-operator profiles: where the time goes inside a model, as the runtime itself measured it.
 
 A profile is stored with its result (results.extra["op_profile"]):
-    {"method": "onnxruntime profiler" | "dwt cycles" | "qemu instructions" | ...,
-     "unit": "us" | "cycles" | "instructions",
+    {"method": "onnxruntime profiler" | "dwt cycles" | "qemu icount ticks" | "board timer ticks",
+     "unit": "us" | "cycles" | "ticks",
      "total": sum of the operators' values,
-     "runtime_total": the same runtime's own whole-inference figure, when it gives one,
+     "runtime_total": the same runtime's own whole-inference figure, same clock, when it gives one,
+     ["clock_hz": the firmware's clock rate],
      "ops": [{"index", "op", "name", "value", "share"}]}   share: of `total`, 0..1
 Runtimes that cannot give per-operator figures (LiteRT, tflite-runtime, the Edge TPU,
 TFLite-Micro's Python wheel, ExecuTorch's wheel) store none; nothing is estimated.
@@ -51,7 +52,7 @@ def share_moves(base: Mapping[str, Any], new: Mapping[str, Any], top: int = 5) -
         b = {(None, k): v for k, v in by_type(new).items()}
     moves = [{"index": k[0], "op": k[1], "base_share": a.get(k, 0.0), "new_share": b.get(k, 0.0),
               "moved_points": 100 * (b.get(k, 0.0) - a.get(k, 0.0))} for k in {*a, *b}]
-    moves.sort(key=lambda m: -abs(m["moved_points"]))
+    moves.sort(key=lambda m: (-abs(m["moved_points"]), m["index"] or 0, m["op"]))  # ties: graph order
     return moves[:top]
 
 

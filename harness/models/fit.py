@@ -15,10 +15,11 @@ from harness.measures import memory
 from harness.config.profiles import DeviceProfile, Runtime, Tier
 from harness.config.units import human_bytes
 
-# Accuracy, in top-1 points, a device class trades for a smaller model: variants this close to
-# the most accurate one count as equally accurate and the smallest of them wins. The seed's
-# classes optimise for different things (flagship: speed; wearable: a light architecture; IoT:
-# the smallest weights), so the tolerance widens as the class shrinks.
+# Accuracy, in points of top-1 (or of the task's headline metric), a device class trades for a
+# smaller model: variants this close to the most accurate one count as equally accurate and the
+# smallest of them wins. The seed's classes optimise for different things (flagship: speed;
+# wearable: a light architecture; IoT: the smallest weights), so the tolerance widens as the
+# class shrinks.
 TIER_TOLERANCE_POINTS = {Tier.WORKSTATION: 0.5, Tier.FLAGSHIP: 0.5, Tier.MID_RANGE: 1.0,
                          Tier.WEARABLE: 2.0, Tier.IOT: 3.0}
 # What the reference firmware's engine executes (firmware/engine/README.md): int8 only.
@@ -42,6 +43,7 @@ class VariantFacts:
     macs: int = 0
     activation_bound: bool = False  # True: activation_bytes is an upper bound (no reuse), a guess
     model_format: str = "tflite"  # harness/models/formats.py
+    accuracy_metric: str = "top-1"  # what `accuracy` is: top-1, or the task's headline (a detector's AUC)
 
     @property
     def activation_label(self) -> str:
@@ -170,7 +172,7 @@ def select(fits: list[Fit], device: DeviceProfile, budget_ms: float | None,
     rule = (f"{device.tier.value} tier: variants that fit (model-volume cap {human_bytes(device.model_volume_cap)}, "
             f"RAM {human_bytes(device.ram)}, runtime {device.runtime.value})"
             + (f" and whose p50 is within the latency budget of {budget_ms:g} ms" if budget_ms else "")
-            + f"; of those the most accurate, where variants within {tolerance:g} top-1 points of it "
+            + f"; of those the most accurate, where variants within {tolerance:g} accuracy points of it "
               f"(this tier's tolerance) count as equally accurate and the smallest model wins, "
               f"then the lower latency")
     lost: dict[str, str] = {}
@@ -190,7 +192,7 @@ def select(fits: list[Fit], device: DeviceProfile, budget_ms: float | None,
             if f.facts.accuracy is None:
                 lost[f.facts.variant] = "no accuracy known while other variants have one"
             elif (best_acc - f.facts.accuracy) * 100 > tolerance:
-                lost[f.facts.variant] = (f"top-1 {f.facts.accuracy:.2%} is {(best_acc - f.facts.accuracy) * 100:.2f} "
+                lost[f.facts.variant] = (f"{f.facts.accuracy_metric} {f.facts.accuracy:.2%} is {(best_acc - f.facts.accuracy) * 100:.2f} "
                                          f"points below {top.facts.variant} ({best_acc:.2%}), beyond this tier's "
                                          f"tolerance of {tolerance:g} points")
             else:

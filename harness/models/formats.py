@@ -131,8 +131,8 @@ def _gemm_k(node, w: np.ndarray) -> int:  # noqa: ANN001
 
 
 class PteFormat:
-    """An ExecuTorch program. Its operators are resolved by the runtime's kernel registry and its
-    delegate blobs (XNNPACK) are opaque, so only the file's own facts are read here."""
+    """An ExecuTorch program: inputs, outputs and calls read from its flatbuffer
+    (harness/models/pte_model.py); delegate blobs (XNNPACK) are opaque."""
 
     name, suffixes = "pte", (".pte",)
 
@@ -140,9 +140,9 @@ class PteFormat:
         return len(data) >= 8 and data[4:6] == b"ET" and data[6:8].isdigit()
 
     def parse(self, path: Path, data: bytes) -> ModelInfo:
-        sha, size, gz = digest(data)
-        return ModelInfo(path=str(path), bytes=size, gzip_bytes=gz, sha256=sha, inputs=(), outputs=(),
-                         operators={}, parameters=0, format="pte")
+        from harness.models.pte_model import parse_pte
+
+        return parse_pte(path, data)
 
 
 def formats() -> dict[str, ModelFormat]:

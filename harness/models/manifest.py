@@ -59,6 +59,9 @@ class VariantInfo(_Frozen):
     derived_from: str | None = pydantic.Field(
         None, description="The variant it was compressed from (the matrix's comparison); default: "
         "the family's reference variant.")
+    decision_threshold: float | None = pydantic.Field(
+        None, description="Detection tasks: this variant's own operating point (each detector's score "
+        "scale differs); default: the family's decision_threshold.")
 
     @pydantic.model_validator(mode="after")
     def _named(self) -> "VariantInfo":

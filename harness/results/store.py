@@ -70,6 +70,8 @@ _METRICS = [
     ("accuracy_delta_points", sa.Float),  # vs the family's reference variant, same run and device
     # compute utilization in the measured window (the seed's 4th indicator, < 85 %)
     ("cpu_utilization", sa.Float), ("board_busy_fraction", sa.Float), ("utilization_method", sa.String(80)),
+    # the NPU's/GPU's busy share over that window, where the profile says where to read it
+    ("accelerator_busy_fraction", sa.Float), ("accelerator_method", sa.String(200)),
     ("energy_uj", sa.Float), ("avg_power_mw", sa.Float), ("peak_power_mw", sa.Float),
     ("idle_power_mw", sa.Float), ("battery_pct_per_hour", sa.Float), ("battery_life_h", sa.Float),
 ]

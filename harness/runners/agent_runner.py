@@ -32,9 +32,11 @@ class AgentRunner(Runner):
     """Stages the agent, its shared library and the one adapter file the job's runtime needs,
     then runs the agent."""
 
-    def __init__(self, transport: CommandTransport, runtime: str) -> None:
+    def __init__(self, transport: CommandTransport, runtime: str,
+                 accelerator_load: dict[str, Any] | None = None) -> None:
         self.transport = transport
         self.runtime = runtime  # the profile's; a model of another format may pick another
+        self.accelerator_load = accelerator_load  # the profile's: where the agent reads NPU/GPU load
 
     def measure(self, job: Job, deadline: Deadline) -> Measurement:
         fmt = format_of(job.model_path)
@@ -42,6 +44,7 @@ class AgentRunner(Runner):
         if runtime is None:
             raise DeviceError(f"{job.model_path}: {self.runtime} reads no {fmt} models and this board has "
                               "no other runtime for them")
+        python = self.transport.python_for(runtime)
         agent_path = self.transport.stage(AGENT_FILE, deadline)
         library_path = self.transport.stage(LIBRARY_FILE, deadline)
         adapter_path = self.transport.stage(adapters.adapter_file(runtime), deadline)
@@ -49,10 +52,11 @@ class AgentRunner(Runner):
         dataset = self.transport.stage(job.dataset_path, deadline) if job.dataset_path else None
         if adapters.adapter(runtime).per_op and not job.profile_runs:
             job = dataclasses.replace(job, profile_runs=PROFILE_RUNS)
-        request = json.dumps(job.agent_job(runtime, model, dataset, adapter_path, library_path)).encode()
+        request = json.dumps({**job.agent_job(runtime, model, dataset, adapter_path, library_path),
+                              "accelerator_load": self.accelerator_load}).encode()
         start = time.monotonic_ns()
         with interrupts.abandonable():  # a Ctrl-C ends this agent; the case is not stored
-            done = self.transport.run([self.transport.python, agent_path], stdin=request, deadline=deadline)
+            done = self.transport.run([python, agent_path], stdin=request, deadline=deadline)
         end = time.monotonic_ns()
         interrupts.raise_if_requested()
         if done.returncode != 0:

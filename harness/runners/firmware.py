@@ -31,15 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from harness.cycles.runner import estimate_since, log_offset
+from harness.cycles.runner import estimate_since, log_offset, operator_sequence
 from harness.deadline import Deadline
 from harness.errors import DeviceError, InfrastructureError
 from harness.measures.memory import ARENA
 from harness.models.tflite_model import TensorInfo, read_model
+from harness.measures.op_profile import build as build_op_profile
 from harness.runtimes import agentlib
 from harness.runners.base import Job, Measurement, Runner
 from harness.runners.frames import crc32
-from harness.runners.fwclient import BoardReset, FirmwareClient
+from harness.runners.fwclient import BoardReset, FirmwareClient, OpTimes
 from harness.runners.gdb_deploy import DeployReport as GdbDeployReport
 from harness.runners.gdb_deploy import GdbDeployer, stage_and_eval
 from harness.transports.base import StreamTransport
@@ -50,6 +51,7 @@ MAX_RESETS = 3      # board resets survived within one measurement
 RUN_BATCH = 240     # inferences per RUN command (docs/protocol.md)
 EVAL_BATCH = 64     # samples per eval stream; a reset loses at most the ones in flight
 FIRST_RUN_WORK_S = 60.0  # the first inference, before its time is known
+PROFILE_RUNS = 5    # per-operator profiles taken; the median one (by whole invoke) is stored
 
 
 @dataclass
@@ -149,6 +151,8 @@ class FirmwareRunner(Runner):
         self._latency(job, progress, deadline)
         end = time.monotonic_ns()
         cycles = estimate_since(self.transport, cycles_from, job.model_path)
+        # after the cycle estimate's window: the profiled invoke's clock reads are not the model's
+        op_times = self._profile(progress, deadline) if "op_clock" in info else None
         windows, clock_error_ns = self._energy(job, progress, deadline) if job.energy_windows else ([], 0)
         memory = client.memory(deadline)
         result = self._accuracy(job, dataset, detail, out, progress, info, deadline)
@@ -164,7 +168,8 @@ class FirmwareRunner(Runner):
             working_memory_bytes=memory["arena_used"] or None,  # activations + persistent (eh_arena_used)
             working_memory_method=ARENA if memory["arena_used"] else None,
             window_ns=(start, end), utilization=_inference_share(progress.samples, start, end, self.transport.emulated),
-            energy_windows=windows, energy_clock_error_ns=clock_error_ns, cycles=cycles, **result)
+            energy_windows=windows, energy_clock_error_ns=clock_error_ns, cycles=cycles,
+            op_profile=_op_profile(op_times, job.model_path, self.transport.emulated), **result)
 
     def _deploy(self, model: bytes, max_data: int, progress: _Progress, deadline: Deadline) -> None:
         expected = crc32(model)
@@ -274,6 +279,12 @@ class FirmwareRunner(Runner):
             n = _batch(progress.samples, job.measure_count, job.measure_min_seconds, progress.first_us)
             progress.samples += client.run(0, n, deadline, work=self._run_work(progress, n))
 
+    def _profile(self, progress: _Progress, deadline: Deadline) -> OpTimes:
+        """PROFILE_RUNS profiled invokes; the one whose whole time is the median is kept (on a
+        board, an interrupt may land in any one of them; under -icount all are the same)."""
+        runs = [self.client.profile(deadline, self._run_work(progress, 1)) for _ in range(PROFILE_RUNS)]
+        return sorted(runs, key=lambda t: t.whole)[len(runs) // 2]
+
     def _energy(self, job: Job, progress: _Progress, deadline: Deadline) -> tuple[list[dict[str, int]], int]:
         """The meter's windows: RUN batches back to back for each window, timed on the
         controller's clock from the first command sent to the last reply. The alignment error
@@ -313,6 +324,24 @@ class FirmwareRunner(Runner):
             for index, argmax, raw in self.client.eval_stream(batch, deadline, work):
                 progress.outputs.setdefault(index, (argmax, raw))
         return _scores(progress.outputs, y[:n], out)
+
+
+def _op_profile(times: OpTimes | None, model_path: Path, emulated: bool) -> dict[str, Any] | None:
+    """The board's own per-operator times (harness/op_profile.py), named by what counted them:
+    the DWT's cycles, or the board timer's ticks (under QEMU -icount they follow instructions:
+    repeatable, not a latency). `runtime_total`: the whole invoke, read from the same clock."""
+    if times is None:
+        return None
+    names = operator_sequence(model_path)
+    if len(names) != times.ops:
+        raise InfrastructureError(f"{model_path}: the firmware profiled {times.ops} operators, "
+                                  f"the model has {len(names)}")
+    method, unit = (("dwt cycles", "cycles") if times.clock == "cycles" else
+                    ("qemu icount ticks", "ticks") if emulated else ("board timer ticks", "ticks"))
+    ops = [{"index": i, "op": name, "value": t} for i, (name, t) in enumerate(zip(names, times.ticks))]
+    profile = build_op_profile(ops, method=method, unit=unit, runtime_total=float(times.whole))
+    profile["clock_hz"] = times.hz
+    return profile
 
 
 def _inference_share(samples_us: list[float], start_ns: int, end_ns: int, emulated: bool) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class Cmd:
     TEXT_MODE = 0x0B
     EVAL_MEM = 0x0C
     SLOT_HASH = 0x0D
+    PROFILE = 0x0E
 
 
 class Status:

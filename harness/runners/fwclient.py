@@ -37,6 +37,20 @@ MAX_RTO_S = 4.0      # or twice a profile's read_timeout: a default profile (5 s
 LOAD_WORK_S = 30.0   # LOAD_END: the firmware's CRC and engine load of a large model
 
 
+PROFILE_HEADER = 28  # clock:u8 rsvd[3] hz run ops whole first count (u32 each)
+
+
+@dataclass
+class OpTimes:
+    """A PROFILE: each operator's time and the whole invoke's, read from one clock."""
+
+    clock: str       # "cycles" (the core's cycle counter: DWT CYCCNT) or "timer" (the board timer)
+    hz: int          # the clock's rate
+    ops: int
+    whole: int       # the whole invoke, in ticks of the same clock
+    ticks: list[int]  # per operator, in execution order
+
+
 class BoardReset(InfrastructureError):
     """The board rebooted (boot banner seen, or its model is gone): its state is lost."""
 
@@ -212,6 +226,26 @@ class FirmwareClient:
         reply = self.call(Cmd.RUN, struct.pack("<II", warmup, count), deadline, work)
         (n,) = struct.unpack_from("<I", reply)
         return list(struct.unpack_from(f"<{n}I", reply, 4))
+
+    def profile(self, deadline: Deadline, work: float) -> OpTimes:
+        """One inference with each operator timed by the board (PROFILE, docs/protocol.md): the
+        first reply runs it, further ones page through its operators; all must be of one run."""
+        def page(first: int) -> tuple[OpTimes, int, list[int]]:
+            reply = self.call(Cmd.PROFILE, struct.pack("<I", first), deadline, work if first == 0 else 0.0)
+            clock, hz, run, ops, whole, at, count = struct.unpack_from("<B3x6I", reply)
+            ticks = list(struct.unpack_from(f"<{count}I", reply, PROFILE_HEADER))
+            if at != first or (count == 0 and at < ops):
+                raise InfrastructureError(f"{self.transport.url}: PROFILE page {first} answered as {at} ({count} ops)")
+            return OpTimes("cycles" if clock == 1 else "timer", hz, ops, whole, []), run, ticks
+
+        times, run, ticks = page(0)
+        while len(ticks) < times.ops:
+            _, run_now, more = page(len(ticks))
+            if run_now != run:  # the board ran another profile in between (a reset, another host)
+                raise InfrastructureError(f"{self.transport.url}: PROFILE pages of different runs ({run}, {run_now})")
+            ticks += more
+        times.ticks = ticks
+        return times
 
     def get_output(self, size: int, max_data: int, deadline: Deadline) -> bytes:
         parts = self.stream([(Cmd.GET_OUTPUT, struct.pack("<IH", off, min(max_data, size - off)))

@@ -313,16 +313,23 @@ def measure(adapter: Adapter, job: dict[str, Any]) -> dict[str, Any]:
     adapter.invoke()
     first_ms = (_now() - t0) / 1e6
     warm, run = job["warmup"], job["measure"]
-    warmup_count, warmup_seconds = warm_up(adapter.invoke, warm["count"], warm["min_seconds"]) if warm["count"] else (0, 0.0)
-    # The peak is read before the timed runs: they repeat the warm-up's invocations, and their
-    # sample list (32 bytes a sample: 3 MiB in one second of a 10 µs model) is the harness's
-    # memory, not the model's; its size follows the machine's load, so counting it made the
-    # figure move by MiBs from run to run. Without a peak mark reset, the current RSS is the
-    # best lower bound we have.
-    peak = peak_rss_bytes() if peak_reset else max(rss_loaded, rss_bytes())
-    before = _cpu_counters()
-    samples = timed_loop(adapter.invoke, run["count"], run["min_seconds"], run.get("max_seconds"))
-    used = utilization(before, _cpu_counters(), int(job.get("threads", 1)))
+    accel = AcceleratorLoad.open(job.get("accelerator_load"))  # before warm-up: tegrastats is printing by the window
+    try:
+        warmup_count, warmup_seconds = (warm_up(adapter.invoke, warm["count"], warm["min_seconds"])
+                                        if warm["count"] else (0, 0.0))
+        # The peak is read before the timed runs: they repeat the warm-up's invocations, and their
+        # sample list (32 bytes a sample: 3 MiB in one second of a 10 µs model) is the harness's
+        # memory, not the model's; its size follows the machine's load, so counting it made the
+        # figure move by MiBs from run to run. Without a peak mark reset, the current RSS is the
+        # best lower bound we have.
+        peak = peak_rss_bytes() if peak_reset else max(rss_loaded, rss_bytes())
+        before = _cpu_counters()
+        accel.begin()
+        samples = timed_loop(adapter.invoke, run["count"], run["min_seconds"], run.get("max_seconds"))
+        accel.end()
+    finally:
+        accel.close()  # never leave a tegrastats running on the board
+    used = {**utilization(before, _cpu_counters(), int(job.get("threads", 1))), **accel.result()}
     arena = adapter.arena_bytes()
     working = arena if adapter.memory_method == ARENA else max(0, peak - rss_before)
     result: dict[str, Any] = {
@@ -366,6 +373,118 @@ def utilization(before: tuple[int, float, list[int] | None], after: tuple[int, f
         busy = (total - delta[3] - delta[4]) / total if total > 0 else None
     return {"process_cpu_fraction": process, "board_busy_fraction": busy,
             "method": "process CPU time / wall time / threads; /proc/stat busy share"}
+
+
+class AcceleratorLoad:
+    """The NPU's/GPU's busy share over the measured window, read here on the board where the
+    profile's `accelerator_load` says: a sysfs load file polled every `interval` (Jetson
+    /sys/devices/gpu.0/load 0..1000, a devfreq `load` "42@800000000Hz" with full_scale 100), or
+    tegrastats' GR3D_FREQ x% (each line covers the interval before it, so a line up to one
+    interval after the window's end still counts). The share is the mean of the readings in the
+    window; None with the reason in the method where the source gives nothing."""
+
+    def __init__(self, spec: dict[str, Any] | None) -> None:
+        self.spec, self.readings, self.why = spec, [], None  # readings: (monotonic s, busy share)
+        self.window = (0.0, 0.0)
+        self._stop = threading.Event()
+        self._proc: Any = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def open(cls, spec: dict[str, Any] | None) -> "AcceleratorLoad":
+        load = cls(spec)
+        if spec is None:
+            return load
+        try:
+            if spec["source"] == "sysfs":
+                load._read_sysfs()  # an unreadable file says so before the window, not after
+                target = load._poll_sysfs
+            else:
+                load._start_tegrastats()
+                target = load._follow_tegrastats
+        except (OSError, ValueError) as exc:
+            load.why = str(exc)
+            return load
+        load._thread = threading.Thread(target=target, daemon=True)
+        load._thread.start()
+        return load
+
+    def begin(self) -> None:
+        self.window = (time.monotonic(), math.inf)
+        self._edge_reading()
+
+    def end(self) -> None:
+        self._edge_reading()
+        end = time.monotonic()
+        self.window = (self.window[0], end)
+        if self._thread is not None and self.spec["source"] == "tegrastats":  # the line covering the tail
+            until = end + min(2 * float(self.spec["interval"]), 5.0)
+            while time.monotonic() < until and not (self.readings and self.readings[-1][0] > end):
+                time.sleep(0.005)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def result(self) -> dict[str, Any]:
+        if self.spec is None:
+            return {"accelerator_busy_fraction": None, "accelerator_method": None}
+        start, end = self.window
+        tail = float(self.spec["interval"]) if self.spec["source"] == "tegrastats" else 0.0
+        inside = [v for t, v in self.readings if start <= t <= end + tail]
+        where = self.spec.get("path") or "tegrastats"
+        if not inside:
+            why = self.why or "no reading inside the measured window"
+            return {"accelerator_busy_fraction": None, "accelerator_method": f"not measured: {where}: {why}"[:200]}
+        how = "GR3D_FREQ" if self.spec["source"] == "tegrastats" else f"/ {self.spec['full_scale']:g}"
+        return {"accelerator_busy_fraction": sum(inside) / len(inside),
+                "accelerator_method": f"{self.spec['source']} {where} {how}, mean of {len(inside)} readings"}
+
+    def _read_sysfs(self) -> float:
+        with open(self.spec["path"], encoding="ascii", errors="replace") as f:
+            text = f.read().strip()
+        number = text.split("@", 1)[0].strip()  # devfreq: "42@800000000Hz"
+        try:
+            return float(number) / float(self.spec["full_scale"])
+        except ValueError:
+            raise ValueError(f"{self.spec['path']} reads {text[:40]!r}, not a number") from None
+
+    def _edge_reading(self) -> None:
+        """sysfs: a reading at each edge too, so a window shorter than `interval` has two."""
+        if self._thread is not None and self.spec["source"] == "sysfs":
+            try:
+                self.readings.append((time.monotonic(), self._read_sysfs()))
+            except (OSError, ValueError) as exc:
+                self.why = str(exc)
+
+    def _poll_sysfs(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.readings.append((time.monotonic(), self._read_sysfs()))
+            except (OSError, ValueError) as exc:
+                self.why = str(exc)
+            self._stop.wait(float(self.spec["interval"]))
+
+    def _start_tegrastats(self) -> None:
+        import subprocess
+
+        ms = max(1, round(float(self.spec["interval"]) * 1000))
+        self._proc = subprocess.Popen([self.spec.get("path") or "tegrastats", "--interval", str(ms)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def _follow_tegrastats(self) -> None:
+        import re
+
+        for line in self._proc.stdout:
+            found = re.search(r"\bGR3D_FREQ (\d+)%", line)
+            if found:
+                self.readings.append((time.monotonic(), int(found.group(1)) / 100))
+            elif self.why is None:
+                self.why = f"tegrastats printed no GR3D_FREQ: {line.strip()[:60]!r}"
 
 
 def _load_dataset(path: str | None) -> dict[str, Any] | None:

@@ -58,6 +58,11 @@ class CommandTransport(Transport):
     def python(self) -> str:
         """The Python interpreter that runs the measurement agent on the target."""
 
+    def python_for(self, runtime: str) -> str:
+        """The interpreter that runs the agent for `runtime` (a board may keep a runtime in an
+        environment of its own); DeviceError when it names one that is not there."""
+        return self.python
+
 
 class StreamTransport(Transport):
     """A byte stream to a microcontroller: a UART, ser2net, or an emulator's serial socket."""

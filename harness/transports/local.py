@@ -2,6 +2,9 @@
 
 `local://?python=PATH` runs the agent under another Python of this machine: a runtime whose wheel
 needs its own environment (tflite-runtime 2.14 is built against NumPy 1), as a board has its own.
+`python.RUNTIME=PATH` does so for one runtime only, so one board runs each runtime in its own venv
+(host: `.pte` models under ExecuTorch's venv, `python.executorch=.venv-executorch/bin/python`).
+A relative PATH is taken from the working directory.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from harness import interrupts
 from harness.deadline import Deadline
-from harness.errors import DeviceTimeout, InfrastructureError
+from harness.errors import DeviceError, DeviceTimeout, InfrastructureError
 from harness.transports import register
 from harness.transports.base import CommandResult, CommandTransport
 
@@ -22,7 +25,10 @@ from harness.transports.base import CommandResult, CommandTransport
 class LocalTransport(CommandTransport):
     def __init__(self, url: str = "local://", **_options: object) -> None:
         self.url = url
-        self._python = parse_qs(urlsplit(url).query).get("python", [sys.executable])[0]
+        query = parse_qs(urlsplit(url).query)
+        self._python = query.get("python", [sys.executable])[0]
+        self._runtime_python = {key.removeprefix("python."): values[0] for key, values in query.items()
+                                if key.startswith("python.")}
 
     def open(self, deadline: Deadline) -> None:
         pass
@@ -33,6 +39,15 @@ class LocalTransport(CommandTransport):
     @property
     def python(self) -> str:
         return self._python
+
+    def python_for(self, runtime: str) -> str:
+        python = self._runtime_python.get(runtime)
+        if python is None:
+            return self._python
+        if not Path(python).is_file():
+            raise DeviceError(f"{self.url}: {runtime}'s interpreter {python} does not exist "
+                              f"(make {runtime}-venv installs it; see docs/runtimes.md)")
+        return python
 
     def stage(self, local: Path, deadline: Deadline) -> str:
         return str(local.resolve())

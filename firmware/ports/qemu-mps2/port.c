@@ -72,19 +72,37 @@ void port_write(const uint8_t *data, size_t len) {
 
 void SysTick_Handler(void) { overflows++; }
 
+#define DEMCR (*(volatile uint32_t *)0xE000EDFCu)
+#define DEMCR_TRCENA (1u << 24)
+#define DWT_CTRL (*(volatile uint32_t *)0xE0001000u)
+#define DWT_CTRL_CYCCNTENA 1u
+#define DWT_CTRL_NOCYCCNT (1u << 25)
+#define DWT_CYCCNT (*(volatile uint32_t *)0xE0001004u)
+
+/* Per-operator timing: the DWT cycle counter of a Cortex-M3/M4/M7 when it has one and it counts.
+ * NOCYCCNT set: no counter (ARMv7-M). Clear is not proof: QEMU reads the whole DWT as zero, and
+ * an implementation may leave it out: so the counter must also move across a few instructions. */
+uint32_t port_cycles_start(void) {
+    DEMCR |= DEMCR_TRCENA;
+    if (DWT_CTRL & DWT_CTRL_NOCYCCNT) return 0;
+    DWT_CTRL |= DWT_CTRL_CYCCNTENA;
+    const uint32_t before = DWT_CYCCNT;
+    __asm volatile("nop\n nop\n nop\n nop" ::: "memory");
+    return DWT_CYCCNT != before ? SYSCLK_HZ : 0u;
+}
+
+uint32_t port_cycles(void) { return DWT_CYCCNT; }
+
 #ifdef EH_TIMER_DWT
 /* `make TIMER=dwt`, for a real MPS2+ board: time inference with the DWT cycle counter at the
  * core clock, so the harness's latency x clock_mhz are measured cycles that calibrate the
  * emulated board's estimate (harness/cycles/calibration.py). QEMU does not model CYCCNT. */
-#define DEMCR (*(volatile uint32_t *)0xE000EDFCu)
-#define DWT_CTRL (*(volatile uint32_t *)0xE0001000u)
-#define DWT_CYCCNT (*(volatile uint32_t *)0xE0001004u)
 static uint32_t cyc_last, cyc_high;
 
 void port_timer_restart(void) {
-  DEMCR |= 1u << 24;  /* TRCENA: enable the DWT */
+  DEMCR |= DEMCR_TRCENA;  /* enable the DWT */
   DWT_CYCCNT = 0;
-  DWT_CTRL |= 1u;     /* CYCCNTENA */
+  DWT_CTRL |= DWT_CTRL_CYCCNTENA;
   cyc_last = cyc_high = 0;
 }
 

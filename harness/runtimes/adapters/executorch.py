@@ -1,7 +1,12 @@
 """ExecuTorch (.pte programs; XNNPACK-delegated where the program was lowered to it) through the
-`executorch` wheel's runtime API. Per-operator times: not given (ETDump needs a devtools build
-of the runtime, which the wheel is not). On x86_64 Python 3.11 the 1.5.1 wheel installs, but its
-pybindings need libtorch (torch is not a declared dependency), so this adapter needs torch too.
+`executorch` wheel's runtime API. Its pybindings need libtorch at import, so it runs in a venv of
+its own (make executorch-venv: torch 2.13.0+cpu, executorch 1.4.1), reached by the profile's
+`local://?python.executorch=PATH`. Threads: XNNPACK's threadpool is reset to the job's count
+before the program loads (recorded with the result).
+
+Per-operator times: none. The wheel's runtime is built without the event tracer: with
+`enable_etdump=True` it writes no ETDump ("No etdump data found, try rebuilding with ...
+EXECUTORCH_ENABLE_EVENT_TRACER"), and the legacy `_dump_profile_results()` returns 0 bytes.
 """
 
 from typing import Any
@@ -11,8 +16,8 @@ try:
 except ImportError:
     from harness.runtimes.agent import Adapter, AgentError
 
-_DTYPES = {"torch.float32": "float32", "torch.int8": "int8", "torch.uint8": "uint8",
-           "torch.float16": "float16", "torch.int32": "int32", "torch.int64": "int64"}
+# c10::ScalarType codes, as MethodMeta's TensorInfo.dtype() returns them
+_DTYPES = {0: "uint8", 1: "int8", 3: "int32", 4: "int64", 5: "float16", 6: "float32"}
 
 
 class ExecuTorchAdapter(Adapter):
@@ -21,19 +26,23 @@ class ExecuTorchAdapter(Adapter):
 
     def import_runtime(self) -> None:
         import torch
+        from executorch.extension.pybindings import portable_lib
         from executorch.runtime import Runtime
 
-        self._torch, self._runtime = torch, Runtime.get()
+        self._torch, self._lib, self._runtime = torch, portable_lib, Runtime.get()
 
     def load(self) -> None:
+        self._lib._unsafe_reset_threadpool(self.threads)  # before any method runs on it
         try:
             program = self._runtime.load_program(self.model_path)
             self.method = program.load_method("forward")
+        except KeyError:  # the program has no method of that name
+            raise AgentError("model", f"{self.model_path}: no `forward` method (it has {sorted(program.method_names)})")
         except (RuntimeError, ValueError) as exc:
             raise AgentError("model", f"{self.model_path}: executorch cannot load it: {exc}")
         meta = self.method.metadata.input_tensor_meta(0)
         self._shape = list(meta.sizes())
-        self._dtype = _DTYPES.get(str(meta.dtype()), "float32")
+        self._dtype = _DTYPES.get(int(meta.dtype()), "float32")
         self._inputs: list[Any] = []
         self._outputs: Any = None
 
@@ -52,7 +61,10 @@ class ExecuTorchAdapter(Adapter):
     def versions(self) -> dict[str, str]:
         from importlib.metadata import version
 
-        return {"runtime": self.name, "runtime_version": version("executorch")}
+        return {"runtime": self.name, "runtime_version": version("executorch"), "torch_version": version("torch")}
+
+    def settings(self) -> dict[str, Any]:
+        return {"threadpool_threads": self.threads}  # what load() resets XNNPACK's threadpool to
 
 
 ADAPTER = ExecuTorchAdapter

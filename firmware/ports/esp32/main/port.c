@@ -40,6 +40,10 @@ void port_write(const uint8_t *data, size_t len) { uart_write_bytes(UART, data, 
 void port_timer_restart(void) { epoch = esp_timer_get_time(); }
 uint64_t port_timer_ticks(void) { return (uint64_t)(esp_timer_get_time() - epoch); }
 uint32_t port_timer_hz(void) { return 1000000u; }
+/* PROFILE times operators with esp_timer (microseconds): the core's cycle count register is not
+ * wired in yet. */
+uint32_t port_cycles_start(void) { return 0; }
+uint32_t port_cycles(void) { return 0; }
 uint8_t *port_slot(uint32_t *capacity) { *capacity = slot_capacity; return slot; }
 uint8_t *port_arena(uint32_t *capacity) { *capacity = sizeof arena; return arena; }
 uint32_t port_free_heap(void) { return (uint32_t)heap_caps_get_free_size(MALLOC_CAP_8BIT); }
