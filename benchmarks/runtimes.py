@@ -2,7 +2,7 @@
 --device host` N times (CLI, subprocess agents, SQLite store), then per runtime from the store:
 the p50 latency of invoke() (each run's p50; median, min and max over runs) and the working
 memory with its method (rss-increase: peak RSS increase from interpreter creation to the end of
-the measured runs, harness/memory.py), plus the agent process's peak RSS. ExecuTorch needs
+the measured runs, harness/measures/memory.py), plus the agent process's peak RSS. ExecuTorch needs
 .venv-executorch (make executorch-venv); figures of different memory methods are never divided.
 
     python benchmarks/runtimes.py [--runs 3]
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.store import Store
+from harness.results.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.runners.agent import AcceleratorLoad
-from harness.store import Store
+from harness.runtimes.agent import AcceleratorLoad
+from harness.results.store import Store
 from tests.sshd_server import start_sshd
 from tests.suite_files import write_suite
 from tests.test_ssh_run import board_profile

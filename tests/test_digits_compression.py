@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.models.manifest import load_manifest
 from harness.models.tflite_model import read_model
-from harness.store import Store
+from harness.results.store import Store
 from tests.conftest import MODELS, REPO
 
 cli = CliRunner()

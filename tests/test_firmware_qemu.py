@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import op_profile
+from harness.measures import op_profile
 from harness.cycles.runner import operator_sequence
 from harness.deadline import Deadline
 from harness.errors import ModelError
@@ -164,7 +164,7 @@ def test_firmware_op_profiles_are_stored_charted_and_compared(tmp_path: Path) ->
 
     for run_id in ("base", "new"):
         cli("run", str(suite), "--device", "qemu-cortex-m", "--run-id", run_id)
-    from harness.store import Store
+    from harness.results.store import Store
 
     row = Store(f"sqlite:///{store}").results("new")[0]
     profile = op_profile.of_row(row)

@@ -93,7 +93,7 @@ def test_utilization_and_accelerator_busy_are_shown_with_their_method(tmp_path: 
     run_id = fill(store, DEVICES[:1], nights=1)[0]
     rows = [r for r in store.results(run_id) if r["status"] == "ok"]
     with store.engine.begin() as conn:  # two measured cases: one with a CPU and an accelerator figure
-        from harness.store import results
+        from harness.results.store import results
         conn.execute(results.update().where(results.c.id == rows[0]["id"]).values(
             cpu_utilization=0.42, board_busy_fraction=0.61, utilization_method="process CPU time / wall",
             accelerator_busy_fraction=0.25, accelerator_method="sysfs /sys/devices/gpu.0/load"))

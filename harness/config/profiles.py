@@ -188,7 +188,7 @@ class PowerSection(StrictModel):
 
 class AcceleratorLoad(StrictModel):
     """Where the board's NPU/GPU busy share is read, sampled on the board during the measured
-    window (runners/agent.py): a sysfs load file or Jetson's tegrastats (docs/profiles.md)."""
+    window (runtimes/agent.py): a sysfs load file or Jetson's tegrastats (docs/profiles.md)."""
 
     source: Literal["sysfs", "tegrastats"] = pydantic.Field(
         description="sysfs: a load file; tegrastats: Jetson's tegrastats (its GR3D_FREQ x%).")

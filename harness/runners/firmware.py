@@ -327,7 +327,7 @@ class FirmwareRunner(Runner):
 
 
 def _op_profile(times: OpTimes | None, model_path: Path, emulated: bool) -> dict[str, Any] | None:
-    """The board's own per-operator times (harness/op_profile.py), named by what counted them:
+    """The board's own per-operator times (harness/measures/op_profile.py), named by what counted them:
     the DWT's cycles, or the board timer's ticks (under QEMU -icount they follow instructions:
     repeatable, not a latency). `runtime_total`: the whole invoke, read from the same clock."""
     if times is None:
