@@ -188,9 +188,9 @@ def many_reshapes(path: Path, extra: int) -> Path:
 
     import flatbuffers
 
-    from harness.models.tflite_model import _schema
+    from harness.models.tflite_model import tflite_schema
 
-    schema = _schema()
+    schema = tflite_schema()
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel((DIGITS / "tiny-int8.tflite").read_bytes(), 0))
     graph = model.subgraphs[0]
     reshape, fc = graph.operators[2], graph.operators[3]

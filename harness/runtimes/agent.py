@@ -20,6 +20,7 @@ inside the timed region.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
