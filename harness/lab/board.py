@@ -9,7 +9,7 @@
     build_meter(profile)           the meter alone, constructed, not opened
 
 The way from `harness run --device X` to an open runner goes down only, through this module:
-labgrid_place, transports, runners and meters are called and never call back up. A meter that
+labgrid.py, transports, runners and meters are called and never call back up. A meter that
 reads counters on the board itself (hwmon, RAPL) gets a second connection to it from here.
 """
 
