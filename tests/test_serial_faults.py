@@ -39,10 +39,20 @@ def rig(tmp_path: Path):
     board.close()
 
 
-def measure_with(rig, fault: Callable[[object, LineRelay], None] | None = None, at: float = 0.5):
+def measure_with(rig, fault: Callable[[object, LineRelay], None] | None = None, at: float = 0.5,
+                 after_outputs: int | None = None):
+    """The job through the relay; `fault` fires `at` seconds in, or (`after_outputs`) once the
+    runner holds that many accuracy outputs: mid-run by progress, whatever the machine's speed."""
     board, relay, host = rig
     runner = FirmwareRunner(host, read_timeout=0.5)
-    if fault is not None:
+    if fault is not None and after_outputs is not None:
+        def when_due() -> None:
+            give_up = time.monotonic() + 120
+            while len(getattr(runner, "last_outputs", {})) < after_outputs and time.monotonic() < give_up:
+                time.sleep(0.005)
+            fault(board, relay)
+        threading.Thread(target=when_due, daemon=True).start()
+    elif fault is not None:
         threading.Timer(at, fault, args=(board, relay)).start()
     measured = runner.measure(JOB, Deadline(180))
     return runner, measured, dict(runner.last_outputs)
@@ -102,7 +112,7 @@ def test_board_silent_for_longer_than_fixed_timeouts_allowed(rig, clean) -> None
 
 
 def test_board_reset_mid_run(rig, clean) -> None:
-    runner, measured, outputs = measure_with(rig, lambda board, relay: board.reset(Deadline(5)), at=1.0)
+    runner, measured, outputs = measure_with(rig, lambda board, relay: board.reset(Deadline(5)), after_outputs=50)
     assert runner.resets >= 1
     assert_same(clean, measured, outputs)
 
