@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -284,8 +285,9 @@ def test_baseline_last_good_fails_a_regressed_run(tmp_path: Path) -> None:
     junit, md = tmp_path / "junit.xml", tmp_path / "summary.md"
     code, out = harness("run", str(suite), "--device", "host", "--store", db, "--baseline", "last-good",
                         "--junit", str(junit), "--markdown", str(md), "--rerun-suspects")
-    # One run of history has no noise band: the slower case is re-measured before it is a regression.
-    assert code == 4 and "re-measuring 1 suspect case(s) on host 3 more times: digits-cnn/int8" in out, out
+    # One run of history has no noise band: the slower case is re-measured before it is a regression
+    # (on a loaded machine fp32 may move past the effect floor too and be re-measured beside it).
+    assert code == 4 and re.search(r"re-measuring [12] suspect case\(s\) on host 3 more times: .*digits-cnn/int8", out), out
     second = store.latest_run_id()
     assert store.run(second)["status"] == "regressed"
     assert 'name="regression"' in junit.read_text() and 'type="regression"' in junit.read_text()

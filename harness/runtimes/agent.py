@@ -380,13 +380,14 @@ class AcceleratorLoad:
     """The NPU's/GPU's busy share over the measured window, read here on the board where the
     profile's `accelerator_load` says: a sysfs load file polled every `interval` (Jetson
     /sys/devices/gpu.0/load 0..1000, a devfreq `load` "42@800000000Hz" with full_scale 100), or
-    tegrastats' GR3D_FREQ x% (each line covers the interval before it, so a line up to one
-    interval after the window's end still counts). The share is the mean of the readings in the
+    tegrastats' GR3D_FREQ x% (each line covers the interval before it, so the first line after
+    the window's end still counts, even when a loaded board prints it late). The share is the mean of the readings in the
     window; None with the reason in the method where the source gives nothing."""
 
     def __init__(self, spec: dict[str, Any] | None) -> None:
         self.spec, self.readings, self.why = spec, [], None  # readings: (monotonic s, busy share)
         self.window = (0.0, 0.0)
+        self._tail: tuple[float, float] | None = None  # tegrastats: the first line after the window
         self._stop = threading.Event()
         self._proc: Any = None
         self._thread: threading.Thread | None = None
@@ -419,9 +420,12 @@ class AcceleratorLoad:
         end = time.monotonic()
         self.window = (self.window[0], end)
         if self._thread is not None and self.spec["source"] == "tegrastats":  # the line covering the tail
-            until = end + min(2 * float(self.spec["interval"]), 5.0)
+            # It is due one interval after the end; on a loaded board tegrastats prints late, and
+            # the late line still covers the interval before it, so it is awaited (up to 1 s).
+            until = end + min(max(2 * float(self.spec["interval"]), 1.0), 5.0)
             while time.monotonic() < until and not (self.readings and self.readings[-1][0] > end):
                 time.sleep(0.005)
+            self._tail = next((r for r in self.readings if r[0] > end), None)
 
     def close(self) -> None:
         self._stop.set()
@@ -435,8 +439,9 @@ class AcceleratorLoad:
         if self.spec is None:
             return {"accelerator_busy_fraction": None, "accelerator_method": None}
         start, end = self.window
-        tail = float(self.spec["interval"]) if self.spec["source"] == "tegrastats" else 0.0
-        inside = [v for t, v in self.readings if start <= t <= end + tail]
+        inside = [v for t, v in self.readings if start <= t <= end]
+        if self._tail is not None:
+            inside.append(self._tail[1])
         where = self.spec.get("path") or "tegrastats"
         if not inside:
             why = self.why or "no reading inside the measured window"
