@@ -169,17 +169,14 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
         facts.insert(1, f"band {show(band.low)}–{show(band.high)} (±{band.half_pct:.1f} %)")
         if band.low <= value <= band.high:
             failed.insert(0, "inside the run-to-run noise band")
-        again = list(new) if len(new) > 1 else list(slices)
-        lagging = [r for r in again if not sign * (r - center) / center * 100 > limit]
-        if lagging and not failed:
-            what = "repetitions" if len(new) > 1 else "time slices of the run"
-            failed.append(f"{len(lagging)} of {len(again)} {what} within ±{limit:g} %: not a persistent change")
+        again, what = (new, "repetitions") if len(new) > 1 else (slices, "time slices of the run")
+        if not failed and (why := _not_persistent(again, what, center, sign, limit)):
+            failed.append(why)
         verdict = UNCHANGED if failed else direction
     elif len(new) > 1:
         facts.insert(1, f"history too short for a band (<{min_history} runs)")
-        lagging = [r for r in new if not sign * (r - center) / center * 100 > limit]
-        if lagging and not failed:
-            failed.append(f"{len(lagging)} of {len(new)} repetitions within ±{limit:g} %")
+        if not failed and (why := _not_persistent(new, "repetitions", center, sign, limit)):
+            failed.append(why)
         verdict = UNCHANGED if failed else direction
     else:
         facts.insert(1, f"history too short for a band (<{min_history} runs)")
@@ -188,6 +185,12 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
             failed.append("re-measure (--repeat K or --rerun-suspects) before a verdict")
     reason = "; ".join(facts + failed)
     return Decision(verdict, center, value, shift, band, len(history), len(new), p_value, reason)
+
+
+def _not_persistent(values: Sequence[float], what: str, center: float, sign: int, limit: float) -> str | None:
+    """Why the values that re-measured a run do not all show its change; None when they do."""
+    lagging = sum(1 for v in values if not sign * (v - center) / center * 100 > limit)
+    return f"{lagging} of {len(values)} {what} within ±{limit:g} %: not a persistent change" if lagging else None
 
 
 def pooled_spread(histories: Iterable[Sequence[float]]) -> float:

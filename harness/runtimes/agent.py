@@ -387,7 +387,6 @@ class AcceleratorLoad:
     def __init__(self, spec: dict[str, Any] | None) -> None:
         self.spec, self.readings, self.why = spec, [], None  # readings: (monotonic s, busy share)
         self.window = (0.0, 0.0)
-        self._tail: tuple[float, float] | None = None  # tegrastats: the first line after the window
         self._stop = threading.Event()
         self._proc: Any = None
         self._thread: threading.Thread | None = None
@@ -425,7 +424,6 @@ class AcceleratorLoad:
             until = end + min(max(2 * float(self.spec["interval"]), 1.0), 5.0)
             while time.monotonic() < until and not (self.readings and self.readings[-1][0] > end):
                 time.sleep(0.005)
-            self._tail = next((r for r in self.readings if r[0] > end), None)
 
     def close(self) -> None:
         self._stop.set()
@@ -440,8 +438,8 @@ class AcceleratorLoad:
             return {"accelerator_busy_fraction": None, "accelerator_method": None}
         start, end = self.window
         inside = [v for t, v in self.readings if start <= t <= end]
-        if self._tail is not None:
-            inside.append(self._tail[1])
+        if self.spec["source"] == "tegrastats":  # the first line after the window covers its tail
+            inside += [v for t, v in self.readings if t > end][:1]
         where = self.spec.get("path") or "tegrastats"
         if not inside:
             why = self.why or "no reading inside the measured window"
