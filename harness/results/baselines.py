@@ -65,8 +65,8 @@ def metric_history(store: Store, base_id: str, new_rows: list[dict[str, Any]],
                    metrics: Mapping[str, Callable[[Mapping[str, Any]], float | None]],
                    limit: int = HISTORY_RUNS) -> dict[str, dict[Key, list[float]]]:
     """Per metric (name -> the value of a stored row, None when it has none) and case of
-    `new_rows`: the values of the last `limit` good runs up to `base_id`, those of the new
-    result's environment when any run shares it. One pass over the runs for every metric."""
+    `new_rows`: the values of the last `limit` good runs up to `base_id`, oldest first (the order
+    the history rule reads), those of the new result's environment when any run shares it. One pass over the runs for every metric."""
     fingerprints: dict[int, str] = {}
     values: dict[str, dict[Key, list[tuple[float, str | None]]]] = {m: defaultdict(list) for m in metrics}
     for run in good_runs_until(store, store.run(base_id), limit):
@@ -88,7 +88,7 @@ def metric_history(store: Store, base_id: str, new_rows: list[dict[str, Any]],
             key = (row["device"], row["family"], row["variant"])
             fingerprint = fingerprints.get(row.get("environment_id"))
             same = [v for v, fp in by_case.get(key, []) if fp is not None and fp == fingerprint]
-            history[metric][key] = same or [v for v, _ in by_case.get(key, [])]
+            history[metric][key] = (same or [v for v, _ in by_case.get(key, [])])[::-1]  # oldest first
     return history
 
 

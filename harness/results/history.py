@@ -15,17 +15,25 @@ only the history of the case shows it (asv and Bencher decide the same way).
 
 Inputs
     history   run values (µs) of the same case in the last N good runs up to the baseline, same
-              environment where possible; order does not matter. A run value is the median of
-              the run's repetition medians (`harness run --repeat K`), else its p50:
+              environment where possible, oldest first. A run value is the median of the run's
+              repetition medians (`harness run --repeat K`), else its p50:
               `run_value(p50_us, repeat_medians_us)`.
     new       the new run's repetition medians (µs); one value for a run without --repeat.
 
 The rule (`decide`)
-    center    median of the history
+    center    median of the most recent m = min(n, 5) runs: the case's current level
     shift     (median(new) - center) / center, in %
-    band      with at least `min_history` runs: center ± t(1 - alpha/2, n - 1) · s · sqrt(1 + 1/n),
-              s = 1.4826 · MAD(history) — a prediction interval for one more run, robust to one
-              odd night (MAD, not the standard deviation) and wide when the history is short (t)
+    band      with at least `min_history` runs: center ± t(1 - alpha/2, df) · s · sqrt(1 + 1/m),
+              s = median(|x_i - x_(i-1)|) / 0.954, the median moving range of the history in
+              time order (the individuals control chart's estimate of the short-term noise; 0.954
+              makes it the standard deviation of a normal noise), df = max(2, (n - 1) // 2) its
+              effective degrees of freedom (_moving_range_df) — a prediction interval for one
+              more run, robust to one odd night (medians, not means) and wide when the history
+              is short (t). Why not the spread around the median (MAD): a history whose level
+              moved (nights under load, then quiet ones; a slow drift) has a large MAD but small
+              successive differences; the MAD band (±17.9 % once, for a history that drifted
+              by 5-9 % under a neighbour's load) then hid a +15 % slowdown, and the missed slow runs joined the
+              history and widened it further. The moving ranges see one jump per level change.
     verdict   regression (improvement) when ALL hold:
                 - median(new) is above (below) the band,
                 - |shift| > threshold_pct (None: no threshold, the floor alone),
@@ -68,16 +76,17 @@ from typing import Callable, Iterable, Sequence
 
 REGRESSION, IMPROVEMENT, UNCHANGED, SUSPECT = "regression", "improvement", "unchanged", "suspect"
 HISTORY_RUNS = 10  # the last N good runs whose medians make the band
+RECENT_RUNS = 5  # the most recent runs whose median is the center (the current level)
 MIN_HISTORY = 3  # fewer runs than this: no band, see "short history"
 SLICES = 5  # time slices of a run's samples that must all show a change (slice_medians)
-_MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
+_MEDIAN_MOVING_RANGE_TO_SD = 0.954  # median |x_i - x_(i-1)| of a normal noise over its standard deviation
 
 
 @dataclass(frozen=True)
 class Band:
     """Where the next run's value falls when nothing changed (a prediction interval)."""
 
-    center: float  # median of the history, µs
+    center: float  # median of the most recent runs of the history, µs
     low: float
     high: float
     n: int  # history size, runs
@@ -91,7 +100,7 @@ class Band:
 @dataclass(frozen=True)
 class Decision:
     verdict: str  # regression | improvement | unchanged | suspect
-    center: float  # baseline value the shift is measured from (median of the history), µs
+    center: float  # baseline value the shift is measured from (the band's center), µs
     value: float  # the new run's value (median of its repetitions), µs
     shift_pct: float
     band: Band | None  # None: history too short
@@ -125,15 +134,25 @@ def _microseconds(value: float) -> str:
 def noise_band(history: Sequence[float], alpha: float = 0.01, min_history: int = MIN_HISTORY,
                min_spread: float = 0.0) -> Band | None:
     """The prediction interval of one more run's value, or None with fewer than min_history runs.
-    `min_spread`: the run-to-run spread the measurement method is known to have (same unit); a
-    short history whose values happen to agree (MAD 0 of 3 runs) never makes a narrower band."""
+    `history` oldest first. `min_spread`: the run-to-run spread the measurement method is known to
+    have (same unit); a short history whose values happen to agree never makes a narrower band."""
     n = len(history)
     if n < max(min_history, 2):
         return None
-    center = float(statistics.median(history))
-    spread = max(min_spread, _MAD_TO_SD * float(statistics.median(abs(h - center) for h in history)))
-    half = _t_quantile(1 - alpha / 2, n - 1) * spread * math.sqrt(1 + 1 / n)
+    recent = history[-RECENT_RUNS:]
+    center = float(statistics.median(recent))
+    moving_range = statistics.median(abs(b - a) for a, b in zip(history, history[1:]))
+    spread = max(min_spread, float(moving_range) / _MEDIAN_MOVING_RANGE_TO_SD)
+    half = _t_quantile(1 - alpha / 2, _moving_range_df(n)) * spread * math.sqrt(1 + 1 / len(recent))
     return Band(center, center - half, center + half, n, spread)
+
+
+def _moving_range_df(n: int) -> int:
+    """Degrees of freedom of a spread estimated from the median moving range of n runs: about half
+    the n - 1 ranges (they overlap, and a median uses them less fully than a mean). Simulated on
+    normal noise at alpha 0.01, one more run then falls outside the band in 0.2-0.9 % of cases for
+    n = 3..10; with n - 1 in 1.9-2.7 % for n = 4..10 (tests/test_history.py pins < 1.5 %)."""
+    return max(2, (n - 1) // 2)
 
 
 def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: float | None, floor_pct: float,
@@ -146,14 +165,16 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
     `slices`: medians of consecutive time slices of a single run's samples (slice_medians)."""
     if not history or not new:
         raise ValueError("decide needs at least one history value and one new value")
-    center = float(statistics.median(history))
+    band = noise_band(history, alpha, min_history, min_spread)
+    center = band.center if band is not None else float(statistics.median(history))
     value = float(statistics.median(new))
     shift = (value - center) / center * 100
     limit = max(floor_pct, threshold_pct if threshold_pct is not None else floor_pct)
-    band = noise_band(history, alpha, min_history, min_spread)
     sign = 1 if shift > 0 else -1
     direction = REGRESSION if sign > 0 else IMPROVEMENT
-    facts = [f"shift {shift:+.1f} % vs history median {show(center)} (n={len(history)})"]
+    level = (f"the median of the last {min(len(history), RECENT_RUNS)} of {len(history)} runs" if band is not None
+             else f"the history median (n={len(history)})")
+    facts = [f"shift {shift:+.1f} % vs {show(center)}, {level}"]
     if len(new) > 1:
         facts.append(f"{len(new)} repetitions")
     if p_value is not None:
