@@ -200,3 +200,25 @@ def test_pooled_spread_is_the_noise_cases_share_and_floors_the_band() -> None:
     agree = [100.0, 100.0, 100.0, 101.0]
     assert noise_band(agree).spread == 0.0
     assert noise_band(agree, min_spread=5.0).spread == 5.0 and noise_band([50.0, 100.0, 150.0], min_spread=5.0).spread > 5.0
+
+
+def test_a_shift_every_case_shares_is_the_machines_until_it_lasts() -> None:
+    from harness.results.history import discount_machine, last_run_shift, machine_shift
+
+    # Two benchmarks side by side: every case of one run +9 to +28 %, nothing changed.
+    machine = [14.6, 14.9, 17.8, 22.3, 18.1, 10.9, 28.4, 18.4]
+    common = machine_shift(machine, limit=10)
+    assert common == pytest.approx(18.1, abs=0.2)
+    assert machine_shift([0.1, -0.3, 16.0, 0.2, -0.5], limit=10) is None  # one slower model: not the machine
+    assert machine_shift([20.0, 21.0], limit=10) is None  # too few cases to tell
+    verdict, why = discount_machine(REGRESSION, 22.3, common, limit=10)
+    assert verdict == SUSPECT and "the machine, not this model" in why and "--rerun-suspects" in why
+    assert discount_machine(UNCHANGED, 10.9, common, limit=10) == (UNCHANGED, None)
+    # A case far beyond the shared shift is a regression on top of it.
+    verdict, why = discount_machine(REGRESSION, 45.0, common, limit=10)
+    assert verdict == REGRESSION and "+22.9 % beyond the device's machine-wide shift" in why
+    # The run before shared the shift too, long enough ago: the device changed.
+    assert discount_machine(REGRESSION, 22.3, common, limit=10, lasting=True)[0] == REGRESSION
+    stepped = [[100.0, 101.0, 99.0, 100.0, 130.0]] * 3  # the base run (last) 30 % slower in every case
+    assert last_run_shift(stepped, limit=10) == pytest.approx(30.0)
+    assert last_run_shift([[100.0, 101.0, 99.0, 100.0, 100.5]] * 3, limit=10) is None

@@ -347,3 +347,31 @@ def test_compare_bad_input(tmp_path: Path) -> None:
     assert code == 2 and "--rerun-suspects needs --baseline" in out
     code, out = harness("run", str(REPO / "suites" / "quickstart.yaml"), "--device", "host", "--repeat", "0")
     assert code == 2 and "--repeat" in out
+
+
+def test_a_shift_every_case_of_the_device_shares_is_suspect_until_it_lasts() -> None:
+    """Four cases of one device 18 % slower in one run: the machine (suspect); the same shift in
+    one case only: a regression; the base run a day earlier already shared it: a regression."""
+    from datetime import datetime, timedelta
+
+    variants = ("fp32", "fp16", "int8", "tiny-int8")
+    night = datetime(2026, 12, 1, 2)
+    steady = [1000.0, 1010.0, 990.0, 1005.0, 995.0, 1000.0]
+
+    def run(slower: set[str], base_value: float = 1000.0, apart: timedelta = timedelta(seconds=30)):
+        base = [row(i, v, latency_p50_us=base_value, recorded_at=night) for i, v in enumerate(variants)]
+        new = [row(10 + i, v, latency_p50_us=1180.0 if v in slower else 1000.0, recorded_at=night + apart,
+                   latency_repeat_p50_us=[1180.0] * 3 if v in slower else [1000.0] * 3) for i, v in enumerate(variants)]
+        history = {("host", "digits-cnn", v): steady[:-1] + [base_value] for v in variants}
+        return {v.new_key[2]: v for v in compare_runs(base, new, {}, histories={"latency": history}).verdicts}
+
+    everyone = run(set(variants))
+    assert {v.verdict for v in everyone.values()} == {SUSPECT}
+    assert "together in this run" in everyone["int8"].check("latency").note
+    alone = run({"int8"})
+    assert alone["int8"].verdict == REGRESSION and alone["fp32"].verdict == UNCHANGED
+    lasted = run(set(variants), base_value=1180.0, apart=timedelta(days=1))  # the base run was slower too
+    assert {v.verdict for v in lasted.values()} == {REGRESSION}
+    assert "the device changed" in lasted["int8"].check("latency").note
+    passing = run(set(variants), base_value=1180.0, apart=timedelta(seconds=30))  # 30 s: a passing state
+    assert {v.verdict for v in passing.values()} == {SUSPECT}

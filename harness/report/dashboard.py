@@ -58,6 +58,8 @@ class Night:
     href: str = ""
     fingerprint: str | None = None  # the environment's: history prefers nights that share it
     good: bool = True  # False: a run marked `regressed` - shown, never part of a later night's history
+    shift_pct: float | None = None  # against its history (None: first night)
+    limit_pct: float = 0.0  # the change the rule required
 
 
 @dataclass
@@ -117,7 +119,7 @@ def judge(nights: list[Night], decide: Decide, window: int = run_history.HISTORY
         history = same or [b.value for b in before][-window:]
         if history:
             d = decide(history, [n.value])
-            n.verdict, n.band, n.reason = d.verdict, d.band, d.reason
+            n.verdict, n.band, n.reason, n.shift_pct, n.limit_pct = d.verdict, d.band, d.reason, d.shift_pct, d.limit_pct
         else:
             n.reason = "first night: no history"
 
@@ -135,7 +137,30 @@ def build(store: st.Store, profiles_dir: Path | None, decide: Decide, suite: str
         s = Series(key, tiers[device], values[key], slug(*key))
         judge(s.nights, decide)
         series.append(s)
+    discount_machine(series)
     return series, runs
+
+
+def discount_machine(series: list[Series]) -> None:
+    """As `harness compare`: latency changes a device's cases share in one run are the machine's
+    (history.machine_shift); such a change, within the limit beyond the shared shift, is suspect -
+    unless the device's previous night shared it too (the device changed)."""
+    by_run: dict[tuple[str, str], list[Night]] = {}
+    for s in series:
+        for n in s.nights:
+            if n.shift_pct is not None:
+                by_run.setdefault((s.key[0], n.run_id), []).append(n)
+    previous: dict[str, float | None] = {}  # per device, the shared shift of its last night
+    for (device, _), nights in sorted(by_run.items(), key=lambda item: (item[0][0], item[1][0].night)):
+        limit = max(n.limit_pct for n in nights)
+        common = run_history.machine_shift([n.shift_pct for n in nights if n.shift_pct is not None], limit)
+        before = previous.get(device)
+        lasting = common is not None and before is not None and (before > 0) == (common > 0)
+        for n in nights:
+            n.verdict, why = run_history.discount_machine(n.verdict, n.shift_pct or 0.0, common, limit, lasting)
+            if why is not None:
+                n.reason = f"{n.reason}; {why}"
+        previous[device] = common
 
 
 def render_dashboard(store: st.Store, out_dir: Path, profiles_dir: Path | None = None, suite: str | None = None,

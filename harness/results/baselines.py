@@ -19,12 +19,11 @@ harness/results/history.py turns it into a noise band and a verdict.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timezone
 from typing import Any, Callable, Mapping
 
 from harness.errors import ConfigError, StoreError
 from harness.results.history import HISTORY_RUNS
-from harness.results.store import Store
+from harness.results.store import Store, utc_naive
 
 Key = tuple[str, str, str]  # (device, family, variant)
 
@@ -43,7 +42,7 @@ def last_good(store: Store, of_run: dict[str, Any]) -> str | None:
     for run in store.runs():  # newest first
         if (run["run_id"] != of_run["run_id"] and run["suite"] == of_run["suite"]
                 and sorted(run["devices"] or []) == sorted(of_run["devices"] or [])
-                and _naive(run["started_at"]) < _naive(of_run["started_at"]) and is_good(store, run)):
+                and utc_naive(run["started_at"]) < utc_naive(of_run["started_at"]) and is_good(store, run)):
             return run["run_id"]
     return None
 
@@ -56,7 +55,7 @@ def good_runs_until(store: Store, base: dict[str, Any], limit: int = HISTORY_RUN
             break
         if (run["run_id"] != base["run_id"] and run["suite"] == base["suite"]
                 and sorted(run["devices"] or []) == sorted(base["devices"] or [])
-                and _naive(run["started_at"]) < _naive(base["started_at"]) and is_good(store, run)):
+                and utc_naive(run["started_at"]) < utc_naive(base["started_at"]) and is_good(store, run)):
             found.append(run)
     return found
 
@@ -130,10 +129,3 @@ def parse_selector(text: str) -> tuple[str, str | None, str | None]:
     if not (ref and family and slash and variant):
         raise ConfigError(f"{text!r}: expected RUN or RUN:family/variant (RUN: a run id, latest or last-good)")
     return ref, family, variant
-
-
-def _naive(value: Any) -> Any:
-    # SQLite gives back naive UTC datetimes, PostgreSQL aware ones; compare them alike.
-    if getattr(value, "tzinfo", None) is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)

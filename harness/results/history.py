@@ -53,6 +53,18 @@ The rule (`decide`)
               measurement a change that passes threshold, floor and test is `suspect`: not a
               regression, re-measure it (`harness run --repeat K` or `--rerun-suspects`).
 
+The machine  a model change moves its own case; a machine that is slower for a minute (load,
+(one run,   clock, another VM on the same host) moves every case of the run together: two
+many cases) regression_power benchmarks run side by side saw all 8 cases +9 to +28 % in the same
+            two consecutive runs, nothing changed, nothing in the recorded conditions. So the
+            median of one device's latency shifts in a run (`machine_shift`, at least 3 cases) is
+            the machine's; when it is beyond the limit, a change in its direction that is not
+            beyond the limit once it is taken out (`discount_machine`, ratios) is `suspect`:
+            re-measure. One slower model among many leaves the median near 0. A shift the
+            device's cases already shared in the run before, at least MACHINE_STATE_MINUTES
+            earlier, has lasted: the device changed (a board 30 % slower from one night on), and
+            its changes count again (`lasting`).
+
 Every Decision carries `reason`, one line a reader can check: band, shift, p and history size.
 p-values are printed by `format_p` (`p<0.001` when small).
 
@@ -62,6 +74,9 @@ API
     decide(history, new, *, threshold_pct, floor_pct, alpha=0.01, min_history=3, p_value=None,
            show=µs, min_spread=0, slices=()) -> Decision
     slice_medians(samples, slices=5, min_per_slice=20) -> list[float]   [] when too few samples
+    machine_shift(shifts, limit, min_cases=3) -> float | None   one run's machine-wide shift, %
+    last_run_shift(histories, limit) -> float | None   the shift the previous run's cases shared
+    discount_machine(verdict, shift, common, limit, lasting=False) -> (verdict, why | None)
     pooled_spread(histories) -> float   the noise several cases share (a floor for min_spread)
     format_p(p) -> str
     HISTORY_RUNS   default N of history runs (10)
@@ -78,6 +93,8 @@ REGRESSION, IMPROVEMENT, UNCHANGED, SUSPECT = "regression", "improvement", "unch
 HISTORY_RUNS = 10  # the last N good runs whose medians make the band
 RECENT_RUNS = 5  # the most recent runs whose median is the center (the current level)
 MIN_HISTORY = 3  # fewer runs than this: no band, see "short history"
+MACHINE_MIN_CASES = 3  # cases of one device in a run before the shift they share is the machine's
+MACHINE_STATE_MINUTES = 15  # a shared shift that lasted this long is the device's, not a passing state
 SLICES = 5  # time slices of a run's samples that must all show a change (slice_medians)
 _MEDIAN_MOVING_RANGE_TO_SD = 0.954  # median |x_i - x_(i-1)| of a normal noise over its standard deviation
 
@@ -108,6 +125,7 @@ class Decision:
     repeats: int  # repetition medians of the new run
     p_value: float | None
     reason: str
+    limit_pct: float  # the larger of threshold and floor: a change must exceed it
 
 
 def run_value(p50_us: float | None, repeat_medians_us: Sequence[float] | None = None) -> float | None:
@@ -205,13 +223,46 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
         if verdict == SUSPECT:
             failed.append("re-measure (--repeat K or --rerun-suspects) before a verdict")
     reason = "; ".join(facts + failed)
-    return Decision(verdict, center, value, shift, band, len(history), len(new), p_value, reason)
+    return Decision(verdict, center, value, shift, band, len(history), len(new), p_value, reason, limit)
 
 
 def _not_persistent(values: Sequence[float], what: str, center: float, sign: int, limit: float) -> str | None:
     """Why the values that re-measured a run do not all show its change; None when they do."""
     lagging = sum(1 for v in values if not sign * (v - center) / center * 100 > limit)
     return f"{lagging} of {len(values)} {what} within ±{limit:g} %: not a persistent change" if lagging else None
+
+
+def machine_shift(shifts: Sequence[float], limit: float, min_cases: int = MACHINE_MIN_CASES) -> float | None:
+    """The latency shift (%) one device's cases share in a run (their median) when it is beyond
+    `limit`, else None; None with fewer than `min_cases` cases (see "The machine")."""
+    if len(shifts) < min_cases:
+        return None
+    common = float(statistics.median(shifts))
+    return common if abs(common) > limit else None
+
+
+def last_run_shift(histories: Iterable[Sequence[float]], limit: float) -> float | None:
+    """machine_shift of the last run of each history (oldest first) against the runs before it:
+    the shift the previous run's cases shared, or None."""
+    shifts = [(h[-1] / statistics.median(h[-1 - RECENT_RUNS:-1]) - 1) * 100 for h in histories if len(h) > MIN_HISTORY]
+    return machine_shift(shifts, limit)
+
+
+def discount_machine(verdict: str, shift: float, common: float | None, limit: float,
+                     lasting: bool = False) -> tuple[str, str | None]:
+    """A case's verdict once its run's machine-wide shift `common` (%) is taken out, and why; a
+    change in the machine's direction that is within `limit` beyond it becomes `suspect`, unless
+    the shift has `lasting` (the device's cases shared it in a run MACHINE_STATE_MINUTES before)."""
+    if common is None or verdict not in (REGRESSION, IMPROVEMENT):
+        return verdict, None
+    if lasting:
+        return verdict, (f"the device's cases moved {common:+.1f} % together, as in the run before "
+                         f"(>= {MACHINE_STATE_MINUTES} min earlier): the device changed, not a passing state")
+    rest = ((1 + shift / 100) / (1 + common / 100) - 1) * 100
+    if (shift > 0) == (common > 0) and abs(rest) <= limit:
+        return SUSPECT, (f"the device's cases moved {common:+.1f} % together in this run (median): the machine, "
+                         f"not this model ({rest:+.1f} % beyond it); re-measure (--rerun-suspects)")
+    return verdict, f"{rest:+.1f} % beyond the device's machine-wide shift of {common:+.1f} %"
 
 
 def pooled_spread(histories: Iterable[Sequence[float]]) -> float:

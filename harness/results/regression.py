@@ -28,10 +28,12 @@ history to tell it from noise; it fails nothing and asks for a re-measurement. T
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from harness.results import history as run_history
+from harness.results.store import utc_naive
 from harness.measures import memory, metrics
 from harness.results.history import IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, format_p
 from harness.config.units import human_bytes
@@ -160,7 +162,51 @@ def compare_runs(base_rows: Iterable[Mapping[str, Any]], new_rows: Iterable[Mapp
                     for m, value_of in HISTORY_METRICS.items()}
             verdicts.append(compare_case(base[key], new[key], samples, criteria, case,
                                          memory_noise.get(key[0], 0.0)))
-    return Comparison(verdicts)
+    if histories is None:
+        return Comparison(verdicts)
+    return Comparison(_discount_machine(verdicts, criteria, histories.get("latency", {}), base, new))
+
+
+def _discount_machine(verdicts: list[CaseVerdict], criteria: Criteria, history: Mapping[Key, Sequence[float]],
+                      base: Mapping[Key, Mapping[str, Any]], new: Mapping[Key, Mapping[str, Any]]
+                      ) -> list[CaseVerdict]:
+    """Latency changes a device's cases share in one run are the machine's (history.machine_shift):
+    such a change, within the threshold once the shared shift is taken out, becomes `suspect` -
+    unless the base run, MACHINE_STATE_MINUTES or more before, shared it too (the device changed)."""
+    limit = max(criteria.min_effect_pct, criteria.latency_pct if criteria.latency_pct is not None
+                else criteria.min_effect_pct)
+    shifts: dict[str, list[float]] = {}
+    for v in verdicts:
+        lat = v.check("latency")
+        if v.new_key is not None and lat is not None and lat.change is not None:
+            shifts.setdefault(v.new_key[0], []).append(lat.change)
+    common = {device: run_history.machine_shift(values, limit) for device, values in shifts.items()}
+    lasting = {device: _lasting(device, shared, history, base, new, limit) for device, shared in common.items()
+               if shared is not None}
+    out = []
+    for v in verdicts:
+        lat = v.check("latency")
+        shared = common.get(v.new_key[0]) if v.new_key is not None else None
+        if lat is None or lat.change is None or shared is None:
+            out.append(v)
+            continue
+        verdict, why = run_history.discount_machine(lat.verdict, lat.change, shared, limit, lasting[v.new_key[0]])
+        if why is not None:
+            checks = tuple(replace(c, verdict=verdict, note=f"{c.note}; {why}") if c is lat else c for c in v.checks)
+            v = replace(v, verdict=max((c.verdict for c in checks), key=_RANK.__getitem__), checks=checks)
+        out.append(v)
+    return out
+
+
+def _lasting(device: str, shared: float, history: Mapping[Key, Sequence[float]], base: Mapping[Key, Mapping[str, Any]],
+             new: Mapping[Key, Mapping[str, Any]], limit: float) -> bool:
+    """Did the base run's cases of `device` share the new run's shift, MACHINE_STATE_MINUTES or more before?"""
+    keys = [k for k in new if k[0] == device and k in base]
+    before = run_history.last_run_shift((history.get(k, ()) for k in keys), limit)
+    times = [(utc_naive(new[k].get("recorded_at")), utc_naive(base[k].get("recorded_at"))) for k in keys]
+    apart = [a - b for a, b in times if isinstance(a, datetime) and isinstance(b, datetime)]
+    return (before is not None and (before > 0) == (shared > 0) and bool(apart)
+            and min(apart) >= timedelta(minutes=run_history.MACHINE_STATE_MINUTES))
 
 
 def _device_noise(histories: Mapping[Key, Sequence[float]]) -> dict[str, float]:

@@ -194,6 +194,11 @@ def default_url() -> str:
     return normalize_url(default_store())
 
 
+def utc_naive(value: Any) -> Any:
+    """A datetime as naive UTC: SQLite gives back naive UTC datetimes, PostgreSQL aware ones."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if getattr(value, "tzinfo", None) else value
+
+
 class Store:
     """`readonly`: for commands that only read (results, report, merge's inputs): a store that does
     not exist is an error (never created), and one the user cannot write is opened read-only (an
