@@ -119,7 +119,8 @@ def judge(nights: list[Night], decide: Decide, window: int = run_history.HISTORY
         history = same or [b.value for b in before][-window:]
         if history:
             d = decide(history, [n.value])
-            n.verdict, n.band, n.reason, n.shift_pct, n.limit_pct = d.verdict, d.band, d.reason, d.shift_pct, d.limit_pct
+            n.verdict, n.band, n.reason = d.verdict, d.band, d.reason
+            n.shift_pct, n.limit_pct = d.shift_pct, d.limit_pct
         else:
             n.reason = "first night: no history"
 

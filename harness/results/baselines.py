@@ -65,7 +65,8 @@ def metric_history(store: Store, base_id: str, new_rows: list[dict[str, Any]],
                    limit: int = HISTORY_RUNS) -> dict[str, dict[Key, list[float]]]:
     """Per metric (name -> the value of a stored row, None when it has none) and case of
     `new_rows`: the values of the last `limit` good runs up to `base_id`, oldest first (the order
-    the history rule reads), those of the new result's environment when any run shares it. One pass over the runs for every metric."""
+    the history rule reads), those of the new result's environment when any run shares it. One
+    pass over the runs for every metric."""
     fingerprints: dict[int, str] = {}
     values: dict[str, dict[Key, list[tuple[float, str | None]]]] = {m: defaultdict(list) for m in metrics}
     for run in good_runs_until(store, store.run(base_id), limit):

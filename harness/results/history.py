@@ -32,8 +32,8 @@ The rule (`decide`)
               is short (t). Why not the spread around the median (MAD): a history whose level
               moved (nights under load, then quiet ones; a slow drift) has a large MAD but small
               successive differences; the MAD band (±17.9 % once, for a history that drifted
-              by 5-9 % under a neighbour's load) then hid a +15 % slowdown, and the missed slow runs joined the
-              history and widened it further. The moving ranges see one jump per level change.
+              by 5-9 % under a neighbour's load) then hid a +15 % slowdown, and the missed slow
+              runs joined the history and widened it further. The moving ranges see one jump per level change.
     verdict   regression (improvement) when ALL hold:
                 - median(new) is above (below) the band,
                 - |shift| > threshold_pct (None: no threshold, the floor alone),
@@ -75,6 +75,7 @@ API
            show=µs, min_spread=0, slices=()) -> Decision
     slice_medians(samples, slices=5, min_per_slice=20) -> list[float]   [] when too few samples
     machine_shift(shifts, limit, min_cases=3) -> float | None   one run's machine-wide shift, %
+    change_limit(threshold_pct, floor_pct) -> float   the shift a change must exceed
     last_run_shift(histories, limit) -> float | None   the shift the previous run's cases shared
     discount_machine(verdict, shift, common, limit, lasting=False) -> (verdict, why | None)
     pooled_spread(histories) -> float   the noise several cases share (a floor for min_spread)
@@ -187,7 +188,7 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
     center = band.center if band is not None else float(statistics.median(history))
     value = float(statistics.median(new))
     shift = (value - center) / center * 100
-    limit = max(floor_pct, threshold_pct if threshold_pct is not None else floor_pct)
+    limit = change_limit(threshold_pct, floor_pct)
     sign = 1 if shift > 0 else -1
     direction = REGRESSION if sign > 0 else IMPROVEMENT
     level = (f"the median of the last {min(len(history), RECENT_RUNS)} of {len(history)} runs" if band is not None
@@ -226,6 +227,11 @@ def decide(history: Sequence[float], new: Sequence[float], *, threshold_pct: flo
     return Decision(verdict, center, value, shift, band, len(history), len(new), p_value, reason, limit)
 
 
+def change_limit(threshold_pct: float | None, floor_pct: float) -> float:
+    """The shift (%) a change must exceed: the threshold, never below the effect floor."""
+    return max(floor_pct, threshold_pct if threshold_pct is not None else floor_pct)
+
+
 def _not_persistent(values: Sequence[float], what: str, center: float, sign: int, limit: float) -> str | None:
     """Why the values that re-measured a run do not all show its change; None when they do."""
     lagging = sum(1 for v in values if not sign * (v - center) / center * 100 > limit)
@@ -244,7 +250,8 @@ def machine_shift(shifts: Sequence[float], limit: float, min_cases: int = MACHIN
 def last_run_shift(histories: Iterable[Sequence[float]], limit: float) -> float | None:
     """machine_shift of the last run of each history (oldest first) against the runs before it:
     the shift the previous run's cases shared, or None."""
-    shifts = [(h[-1] / statistics.median(h[-1 - RECENT_RUNS:-1]) - 1) * 100 for h in histories if len(h) > MIN_HISTORY]
+    shifts = [(h[-1] / statistics.median(h[-1 - RECENT_RUNS:-1]) - 1) * 100
+              for h in histories if len(h) > MIN_HISTORY]
     return machine_shift(shifts, limit)
 
 

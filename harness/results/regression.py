@@ -33,9 +33,9 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from harness.results import history as run_history
-from harness.results.store import utc_naive
 from harness.measures import memory, metrics
 from harness.results.history import IMPROVEMENT, REGRESSION, SUSPECT, UNCHANGED, format_p
+from harness.results.store import utc_naive
 from harness.config.units import human_bytes
 
 MISSING = "missing"
@@ -173,8 +173,7 @@ def _discount_machine(verdicts: list[CaseVerdict], criteria: Criteria, history: 
     """Latency changes a device's cases share in one run are the machine's (history.machine_shift):
     such a change, within the threshold once the shared shift is taken out, becomes `suspect` -
     unless the base run, MACHINE_STATE_MINUTES or more before, shared it too (the device changed)."""
-    limit = max(criteria.min_effect_pct, criteria.latency_pct if criteria.latency_pct is not None
-                else criteria.min_effect_pct)
+    limit = run_history.change_limit(criteria.latency_pct, criteria.min_effect_pct)
     shifts: dict[str, list[float]] = {}
     for v in verdicts:
         lat = v.check("latency")
